@@ -1,0 +1,220 @@
+#pragma once
+/// \file
+/// Leaves, the one generic node, and the expression object `ex<E>`.
+///
+/// The *type* `E` is the graph: `node<Op, Args...>` for an operation, a leaf type otherwise.
+/// Node types are never instantiated as objects; two structurally identical expressions have the
+/// same type and a subexpression used twice is one node. The only runtime data an expression
+/// carries is the values of its named runtime constants, kept in a flat pool (one `double` per
+/// distinct constant), so copying an expression is O(number of constants), never O(tree).
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include <kink/expr/meta.hpp>
+
+namespace kink {
+
+/// A string usable as a template argument: the compile-time name of a leaf.
+template <std::size_t N> struct fixed_string {
+    char chars[N]{};
+    constexpr fixed_string(const char (&s)[N]) {
+        for (std::size_t i = 0; i < N; ++i) chars[i] = s[i];
+    }
+    constexpr std::string_view view() const { return {chars, N - 1}; }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Leaves
+
+/// A variable: bound to a value at evaluation, differentiable.
+template <fixed_string Name> struct var_leaf {
+    static constexpr std::string_view name() { return Name.view(); }
+};
+
+/// An exact compile-time rational constant N/D (reduced, D > 0).
+template <std::int64_t N, std::int64_t D = 1> struct lit_leaf {
+    static_assert(D > 0 && std::gcd(N, D) == 1, "kink: lit_leaf must be reduced with a positive denominator");
+    static constexpr std::int64_t num = N, den = D;
+    template <class T> static constexpr T value() { return static_cast<T>(N) / static_cast<T>(D); }
+};
+
+/// A named runtime constant: its value lives in the expression object; never differentiated.
+template <fixed_string Name> struct rconst_leaf {
+    static constexpr std::string_view name() { return Name.view(); }
+};
+
+/// The one generic node: operation `Op` applied to the argument graphs `A...`.
+template <class Op, class... A> struct node;
+
+// ---------------------------------------------------------------------------------------------
+// Traits
+
+template <class E> struct is_var : std::false_type {};
+template <fixed_string N> struct is_var<var_leaf<N>> : std::true_type {};
+template <class E> struct is_lit : std::false_type {};
+template <std::int64_t N, std::int64_t D> struct is_lit<lit_leaf<N, D>> : std::true_type {};
+template <class E> struct is_rconst : std::false_type {};
+template <fixed_string N> struct is_rconst<rconst_leaf<N>> : std::true_type {};
+template <class E> struct is_node : std::false_type {};
+template <class Op, class... A> struct is_node<node<Op, A...>> : std::true_type {};
+
+template <class E> inline constexpr bool is_var_v = is_var<E>::value;
+template <class E> inline constexpr bool is_lit_v = is_lit<E>::value;
+template <class E> inline constexpr bool is_rconst_v = is_rconst<E>::value;
+template <class E> inline constexpr bool is_node_v = is_node<E>::value;
+template <class E> inline constexpr bool is_leaf_v = !is_node_v<E>;
+
+/// The children of a graph node (empty for leaves).
+template <class E> struct children { using type = meta::list<>; };
+template <class Op, class... A> struct children<node<Op, A...>> { using type = meta::list<A...>; };
+template <class E> using children_t = typename children<E>::type;
+
+template <class E> struct op_of { using type = void; };
+template <class Op, class... A> struct op_of<node<Op, A...>> { using type = Op; };
+template <class E> using op_t = typename op_of<E>::type;
+
+/// I-th argument graph of a node.
+template <std::size_t I, class E> using arg_t = meta::at_t<I, children_t<E>>;
+
+using zero_t = lit_leaf<0>;
+using one_t = lit_leaf<1>;
+
+// ---------------------------------------------------------------------------------------------
+// Runtime constants: the distinct rconst leaves of a graph, in order of first appearance.
+
+template <class E> struct rconsts { using type = meta::list<>; };
+template <fixed_string N> struct rconsts<rconst_leaf<N>> { using type = meta::list<rconst_leaf<N>>; };
+template <class Op, class... A> struct rconsts<node<Op, A...>> {
+    using type = meta::merge_t<meta::list<>, typename rconsts<A>::type...>;
+};
+template <class E> using rconsts_t = typename rconsts<E>::type;
+
+struct empty_pool {};
+template <class E>
+using pool_t = std::conditional_t<rconsts_t<E>::size == 0, empty_pool, std::array<double, rconsts_t<E>::size>>;
+
+// ---------------------------------------------------------------------------------------------
+// The expression object
+
+template <class Leaf, class T> struct binding {
+    T value;
+    using leaf = Leaf;
+};
+
+/// An expression. `E` is its graph; `pool` holds the values of its runtime constants.
+template <class E> struct ex {
+    using graph = E;
+    [[no_unique_address]] pool_t<E> pool{};
+
+    /// `x = 1.5` binds a variable to a value (or a span of values) for evaluation.
+    template <class T>
+        requires is_var_v<E>
+    constexpr binding<E, T> operator=(T value) const {
+        return {value};
+    }
+    constexpr ex &operator=(const ex &) = default;
+};
+
+template <class T> struct is_ex : std::false_type {};
+template <class E> struct is_ex<ex<E>> : std::true_type {};
+template <class T> inline constexpr bool is_ex_v = is_ex<std::remove_cvref_t<T>>::value;
+
+template <class T>
+concept expression = is_ex_v<T>;
+
+/// A variable with a compile-time name: `constexpr auto x = var<"x">;`
+template <fixed_string Name> inline constexpr ex<var_leaf<Name>> var{};
+
+/// An exact compile-time constant: `lit<1, 2>` is one half. See also the `_c` literal.
+template <std::int64_t N, std::int64_t D = 1>
+inline constexpr ex<lit_leaf<N / std::gcd(N, D) * (D < 0 ? -1 : 1), (D < 0 ? -D : D) / std::gcd(N, D)>> lit{};
+
+/// A named runtime constant, e.g. `constant<"alpha">(0.01)`. Not differentiated; printed by name.
+template <fixed_string Name> constexpr ex<rconst_leaf<Name>> constant(double value) {
+    return {{value}};
+}
+
+/// The value of runtime constant `C` in expression object `e`.
+template <class C, class E> constexpr double rconst_value(const ex<E> &e) {
+    return e.pool[meta::index_v<C, rconsts_t<E>>];
+}
+
+namespace detail {
+template <class C, class Src> constexpr void take_const(double &out, bool &found, const ex<Src> &src) {
+    if constexpr (meta::in_list_v<C, rconsts_t<Src>>) {
+        const double v = rconst_value<C>(src);
+        if (found && !(v == out))
+            throw std::invalid_argument("kink: runtime constant '" + std::string(C::name()) +
+                                        "' is given two different values in one expression");
+        out = v;
+        found = true;
+    }
+}
+template <class C, class... Src> constexpr double find_const(const ex<Src> &...src) {
+    double v = 0;
+    bool found = false;
+    (take_const<C>(v, found, src), ...);
+    return v;
+}
+template <class Out, class... Src, class... C>
+constexpr pool_t<Out> gather(meta::list<C...>, const ex<Src> &...src) {
+    if constexpr (sizeof...(C) == 0) {
+        return {};
+    } else {
+        return pool_t<Out>{find_const<C>(src...)...};
+    }
+}
+} // namespace detail
+
+/// Builds the expression object for graph `Out` from objects that together hold all its runtime
+/// constants (checks that a constant shared by several inputs has one value).
+template <class Out, class... Src> constexpr ex<Out> make_ex(const ex<Src> &...src) {
+    return {detail::gather<Out>(rconsts_t<Out>{}, src...)};
+}
+
+/// `make_node<Op>(a, b)`: the expression Op(a, b), nothing simplified.
+template <class Op, class... A> constexpr ex<node<Op, A...>> make_node(const ex<A> &...a) {
+    return make_ex<node<Op, A...>>(a...);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exact rational literals: 2_c, 0.5_c, 0.01_c
+
+namespace detail {
+template <char... C> constexpr std::array<std::int64_t, 2> parse_decimal() {
+    constexpr char s[] = {C..., '\0'};
+    std::int64_t num = 0, den = 1;
+    bool frac = false;
+    for (std::size_t i = 0; i < sizeof...(C); ++i) {
+        const char c = s[i];
+        if (c == '\'') continue;
+        if (c == '.') {
+            if (frac) throw "kink: _c literal has two decimal points";
+            frac = true;
+            continue;
+        }
+        if (c < '0' || c > '9') throw "kink: _c literal takes decimal digits and one point only";
+        num = num * 10 + (c - '0');
+        if (frac) den *= 10;
+    }
+    const std::int64_t g = std::gcd(num, den);
+    return {num / g, den / g};
+}
+} // namespace detail
+
+inline namespace literals {
+/// `0.25_c` is the exact rational 1/4 as a compile-time constant expression.
+template <char... C> constexpr auto operator""_c() {
+    constexpr auto r = detail::parse_decimal<C...>();
+    return ex<lit_leaf<r[0], r[1]>>{};
+}
+} // namespace literals
+
+} // namespace kink

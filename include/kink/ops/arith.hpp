@@ -1,0 +1,232 @@
+#pragma once
+/// \file
+/// Arithmetic: + - * / unary minus and integer powers. Each op: value rule and local derivative
+/// side by side. Also the simplifying constructors `add_t`, `mul_t`, ... that the chain rule
+/// uses to build derivative graphs (0/1 identities and exact rational constant folding), and the
+/// C++ operators that build (unsimplified) user graphs.
+
+#include <cstdint>
+#include <numeric>
+#include <string_view>
+
+#include <kink/expr/expr.hpp>
+
+namespace kink {
+
+/// How a printer lays an op out.
+enum class notation { infix, prefix, function, power, piecewise };
+
+struct add_op;
+struct sub_op;
+struct mul_op;
+struct div_op;
+struct neg_op;
+template <int N> struct pow_op;
+
+// ---------------------------------------------------------------------------------------------
+// Simplifying constructors (graph level). Exact: they fold rationals and drop 0/1 identities.
+
+namespace detail {
+constexpr std::int64_t gcd_abs(std::int64_t a, std::int64_t b) { return std::gcd(a, b); }
+template <std::int64_t N, std::int64_t D> struct make_lit {
+    static_assert(D != 0, "kink: division by the constant 0");
+    static constexpr std::int64_t s = D < 0 ? -1 : 1;
+    static constexpr std::int64_t g = gcd_abs(N, D) == 0 ? 1 : gcd_abs(N, D);
+    using type = lit_leaf<s * N / g, s * D / g>;
+};
+} // namespace detail
+template <std::int64_t N, std::int64_t D = 1> using lit_t = typename detail::make_lit<N, D>::type;
+
+template <class A> struct neg_s { using type = node<neg_op, A>; };
+template <class A> using neg_t = typename neg_s<A>::type;
+template <std::int64_t N, std::int64_t D> struct neg_s<lit_leaf<N, D>> { using type = lit_t<-N, D>; };
+template <class A> struct neg_s<node<neg_op, A>> { using type = A; };
+
+template <class A, class B> struct add_s { using type = node<add_op, A, B>; };
+template <class A, class B> struct sub_s { using type = node<sub_op, A, B>; };
+template <class A, class B> struct mul_s { using type = node<mul_op, A, B>; };
+template <class A, class B> struct div_s { using type = node<div_op, A, B>; };
+template <class A, class B> using add_t = typename add_s<A, B>::type;
+template <class A, class B> using sub_t = typename sub_s<A, B>::type;
+template <class A, class B> using mul_t = typename mul_s<A, B>::type;
+template <class A, class B> using div_t = typename div_s<A, B>::type;
+
+namespace detail {
+template <class A, class B> struct add_rules {
+    static auto pick() {
+        if constexpr (std::is_same_v<A, zero_t>) return meta::type_c_<B>{};
+        else if constexpr (std::is_same_v<B, zero_t>) return meta::type_c_<A>{};
+        else if constexpr (is_lit_v<A> && is_lit_v<B>)
+            return meta::type_c_<lit_t<A::num * B::den + B::num * A::den, A::den * B::den>>{};
+        else if constexpr (std::is_same_v<A, B>) return meta::type_c_<typename mul_s<lit_leaf<2>, A>::type>{};
+        else if constexpr (std::is_same_v<op_t<B>, neg_op>) return meta::type_c_<typename sub_s<A, arg_t<0, B>>::type>{};
+        else if constexpr (std::is_same_v<op_t<A>, neg_op>) return meta::type_c_<typename sub_s<B, arg_t<0, A>>::type>{};
+        else return meta::type_c_<node<add_op, A, B>>{};
+    }
+    using type = typename decltype(pick())::type;
+};
+template <class A, class B> struct sub_rules {
+    static auto pick() {
+        if constexpr (std::is_same_v<B, zero_t>) return meta::type_c_<A>{};
+        else if constexpr (std::is_same_v<A, zero_t>) return meta::type_c_<neg_t<B>>{};
+        else if constexpr (is_lit_v<A> && is_lit_v<B>)
+            return meta::type_c_<lit_t<A::num * B::den - B::num * A::den, A::den * B::den>>{};
+        else if constexpr (std::is_same_v<A, B>) return meta::type_c_<zero_t>{};
+        else if constexpr (std::is_same_v<op_t<B>, neg_op>) return meta::type_c_<typename add_s<A, arg_t<0, B>>::type>{};
+        else return meta::type_c_<node<sub_op, A, B>>{};
+    }
+    using type = typename decltype(pick())::type;
+};
+template <class A, class B> struct mul_rules {
+    static auto pick() {
+        if constexpr (std::is_same_v<A, zero_t> || std::is_same_v<B, zero_t>) return meta::type_c_<zero_t>{};
+        else if constexpr (std::is_same_v<A, one_t>) return meta::type_c_<B>{};
+        else if constexpr (std::is_same_v<B, one_t>) return meta::type_c_<A>{};
+        else if constexpr (is_lit_v<A> && is_lit_v<B>) return meta::type_c_<lit_t<A::num * B::num, A::den * B::den>>{};
+        else if constexpr (std::is_same_v<A, lit_leaf<-1>>) return meta::type_c_<neg_t<B>>{};
+        else if constexpr (std::is_same_v<B, lit_leaf<-1>>) return meta::type_c_<neg_t<A>>{};
+        else if constexpr (is_lit_v<B>) return meta::type_c_<typename mul_s<B, A>::type>{};
+        else if constexpr (std::is_same_v<op_t<A>, neg_op>) return meta::type_c_<neg_t<typename mul_s<arg_t<0, A>, B>::type>>{};
+        else if constexpr (std::is_same_v<op_t<B>, neg_op>) return meta::type_c_<neg_t<typename mul_s<A, arg_t<0, B>>::type>>{};
+        else return meta::type_c_<node<mul_op, A, B>>{};
+    }
+    using type = typename decltype(pick())::type;
+};
+template <class A, class B> struct div_rules {
+    static auto pick() {
+        if constexpr (std::is_same_v<B, one_t>) return meta::type_c_<A>{};
+        else if constexpr (std::is_same_v<A, zero_t>) return meta::type_c_<zero_t>{};
+        else if constexpr (is_lit_v<A> && is_lit_v<B>) return meta::type_c_<lit_t<A::num * B::den, A::den * B::num>>{};
+        else return meta::type_c_<node<div_op, A, B>>{};
+    }
+    using type = typename decltype(pick())::type;
+};
+} // namespace detail
+
+// The rules apply whenever a leaf or a node is involved; the primary templates above are only
+// reached through these partial specialisations' `rules`.
+template <class A, class B>
+    requires(is_lit_v<A> || is_lit_v<B> || std::is_same_v<A, B> || std::is_same_v<op_t<A>, neg_op> ||
+             std::is_same_v<op_t<B>, neg_op>)
+struct add_s<A, B> : detail::add_rules<A, B> {};
+template <class A, class B>
+    requires(is_lit_v<A> || is_lit_v<B> || std::is_same_v<A, B> || std::is_same_v<op_t<B>, neg_op>)
+struct sub_s<A, B> : detail::sub_rules<A, B> {};
+template <class A, class B>
+    requires(is_lit_v<A> || is_lit_v<B> || std::is_same_v<op_t<A>, neg_op> || std::is_same_v<op_t<B>, neg_op>)
+struct mul_s<A, B> : detail::mul_rules<A, B> {};
+template <class A, class B>
+    requires(is_lit_v<A> || is_lit_v<B>)
+struct div_s<A, B> : detail::div_rules<A, B> {};
+
+/// x^N, simplified for N = 0 and 1.
+template <int N, class A> struct pow_s { using type = node<pow_op<N>, A>; };
+template <class A> struct pow_s<0, A> { using type = one_t; };
+template <class A> struct pow_s<1, A> { using type = A; };
+template <int N, class A> using pow_t = typename pow_s<N, A>::type;
+
+// ---------------------------------------------------------------------------------------------
+// The ops
+
+struct add_op {
+    static constexpr std::string_view name = "+", latex = "+";
+    static constexpr notation style = notation::infix;
+    static constexpr int prec = 1;
+    template <class T> static constexpr T eval(T a, T b) { return a + b; }
+    template <std::size_t I, class Self> using partial = one_t;
+};
+struct sub_op {
+    static constexpr std::string_view name = "-", latex = "-";
+    static constexpr notation style = notation::infix;
+    static constexpr int prec = 1;
+    template <class T> static constexpr T eval(T a, T b) { return a - b; }
+    template <std::size_t I, class Self> using partial = std::conditional_t<I == 0, one_t, lit_leaf<-1>>;
+};
+struct mul_op {
+    static constexpr std::string_view name = "*", latex = "\\cdot";
+    static constexpr notation style = notation::infix;
+    static constexpr int prec = 2;
+    template <class T> static constexpr T eval(T a, T b) { return a * b; }
+    template <std::size_t I, class Self> using partial = arg_t<1 - I, Self>;
+};
+struct div_op {
+    static constexpr std::string_view name = "/", latex = "\\frac";
+    static constexpr notation style = notation::infix;
+    static constexpr int prec = 2;
+    template <class T> static constexpr T eval(T a, T b) { return a / b; }
+    /// d/da = 1/b, d/db = -(a/b)/b (reuses the quotient computed in the forward pass)
+    template <std::size_t I, class Self>
+    using partial = std::conditional_t<I == 0, div_t<one_t, arg_t<1, Self>>, neg_t<div_t<Self, arg_t<1, Self>>>>;
+};
+struct neg_op {
+    static constexpr std::string_view name = "-", latex = "-";
+    static constexpr notation style = notation::prefix;
+    static constexpr int prec = 3;
+    template <class T> static constexpr T eval(T a) { return -a; }
+    template <std::size_t I, class Self> using partial = lit_leaf<-1>;
+};
+template <int N> struct pow_op {
+    static_assert(N >= 2 || N < 0, "kink: pow<N> needs N >= 2 or N < 0 (pow<0> is 1, pow<1> is x)");
+    static constexpr int exponent = N;
+    static constexpr std::string_view name = "^", latex = "^";
+    static constexpr notation style = notation::power;
+    static constexpr int prec = 4;
+    template <class T> static constexpr T eval(T a) {
+        if constexpr (N < 0) {
+            return T(1) / pow_op<-N>::eval(a);
+        } else {
+            T r = a; // square-and-multiply, exact for N = 2
+            for (int i = 1; i < N; ++i) r *= a;
+            return r;
+        }
+    }
+    template <std::size_t I, class Self> using partial = mul_t<lit_leaf<N>, pow_t<N - 1, arg_t<0, Self>>>;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Building user graphs. Plain C++ numbers are refused with a message that says what to write.
+
+template <class T> constexpr auto as_expr(const T &v) {
+    if constexpr (is_ex_v<T>) {
+        return v;
+    } else {
+        static_assert(meta::always_false<T>,
+                      "kink: cannot mix a plain C++ number into an expression: write 2_c or lit<1, 2> for an "
+                      "exact constant, or constant<\"name\">(value) for a runtime constant");
+        return ex<zero_t>{};
+    }
+}
+
+template <class A, class B>
+concept binary_operands = (is_ex_v<A> || is_ex_v<B>);
+
+template <class A, class B>
+    requires binary_operands<A, B>
+constexpr auto operator+(const A &a, const B &b) {
+    return make_node<add_op>(as_expr(a), as_expr(b));
+}
+template <class A, class B>
+    requires binary_operands<A, B>
+constexpr auto operator-(const A &a, const B &b) {
+    return make_node<sub_op>(as_expr(a), as_expr(b));
+}
+template <class A, class B>
+    requires binary_operands<A, B>
+constexpr auto operator*(const A &a, const B &b) {
+    return make_node<mul_op>(as_expr(a), as_expr(b));
+}
+template <class A, class B>
+    requires binary_operands<A, B>
+constexpr auto operator/(const A &a, const B &b) {
+    return make_node<div_op>(as_expr(a), as_expr(b));
+}
+template <class E> constexpr auto operator-(const ex<E> &a) { return make_node<neg_op>(a); }
+
+/// x^N for a compile-time integer N: `pow<3>(x)`.
+template <int N, class E> constexpr auto pow(const ex<E> &a) {
+    if constexpr (N == 1) return a;
+    else if constexpr (N == 0) return ex<one_t>{};
+    else return make_node<pow_op<N>>(a);
+}
+
+} // namespace kink

@@ -1,0 +1,82 @@
+#pragma once
+/// \file
+/// The machinery shared by every piecewise op: the derivative node `dkink_op<Op, I>` (partial I of
+/// a piecewise op, a piecewise-constant function of the op's arguments whose value at a kink the
+/// op's policy chooses) and the case descriptions printers use to show every branch.
+
+#include <cstdint>
+#include <string_view>
+
+#include <kink/ops/arith.hpp>
+#include <kink/policy/policy.hpp>
+
+namespace kink {
+
+/// One side of a kink as printers see it: a rational, or symbolic text ("$1" is argument 1).
+struct side_desc {
+    std::int64_t num = 0, den = 1;
+    std::string_view sym{};
+};
+/// One case of a piecewise derivative: `value if cond`. For a kink case the policy supplies the
+/// value from the one-sided derivatives. "$k" in the texts stands for argument k.
+struct case_desc {
+    std::string_view value{};
+    std::string_view cond{};
+    bool kink = false;
+    side_desc left{}, right{};
+    bool complement = false;
+    bool tie = false;
+};
+constexpr case_desc when(std::string_view value, std::string_view cond) { return {value, cond}; }
+constexpr case_desc at_kink_case(std::string_view cond, side_desc l, side_desc r) {
+    return {{}, cond, true, l, r, false, false};
+}
+
+/// Partial derivative I of piecewise op `Op`, evaluated from Op's own arguments.
+template <class Op, std::size_t I> struct dkink_op {
+    using primal = Op;
+    using family = typename Op::family;
+    using policy = typename Op::policy;
+    static constexpr std::size_t index = I;
+    static constexpr std::string_view name = Op::name, latex = Op::latex;
+    static constexpr notation style = notation::piecewise;
+    static constexpr int prec = 0;
+    template <class T, class... U> static constexpr T eval(T a, U... rest) {
+        using P = strip_count_t<typename Op::policy>;
+        if constexpr (std::is_same_v<P, ::kink::policy::straight_through>) {
+            return T(1);
+        } else if constexpr (std::is_same_v<P, ::kink::policy::straight_through_clipped>) {
+            return (a <= T(1) && a >= T(-1)) ? T(1) : T(0);
+        } else {
+            return choose<P, I>(Op::template d<I>(a, rest...), Op::name);
+        }
+    }
+    /// Piecewise constant: zero derivative wherever it has one.
+    template <std::size_t, class Self> using partial = zero_t;
+    template <class P> using rebind = dkink_op<typename Op::template rebind<P>, I>;
+};
+
+template <class Self> struct dkink_node;
+template <class Op, class... A> struct dkink_node<node<Op, A...>> {
+    template <std::size_t I> using type = node<dkink_op<Op, I>, A...>;
+};
+/// The graph of partial I of piecewise node `Self`.
+template <std::size_t I, class Self> using dkink_t = typename dkink_node<Self>::template type<I>;
+
+/// Common members of a piecewise op with policy P in family F.
+#define KINK_PIECEWISE_OP(OP, NAME, LATEX, FAMILY)                                                   \
+    using policy = P;                                                                               \
+    using family = ::kink::family::FAMILY;                                                          \
+    template <class Q> using rebind = OP<resolve_t<Q, ::kink::family::FAMILY>>;                     \
+    static constexpr std::string_view name = NAME, latex = LATEX;                                   \
+    static constexpr notation style = notation::function;                                           \
+    static constexpr int prec = 5;                                                                  \
+    template <std::size_t I, class Self> using partial = dkink_t<I, Self>;
+
+#define KINK_CHECK_POLICY(P, FAMILY, OPNAME)                                                         \
+    static_assert(is_policy_v<P>, "kink: " OPNAME "<P>: P is not a kink policy tag (policy::zero, ...)"); \
+    static_assert(fits<resolve_t<P, ::kink::family::FAMILY>, ::kink::family::FAMILY>(),             \
+                  "kink: " OPNAME ": this policy does not fit " OPNAME                              \
+                  " (straight_through fits only step and sign; first/second only max and min)")
+
+} // namespace kink

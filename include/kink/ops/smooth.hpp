@@ -1,0 +1,85 @@
+#pragma once
+/// \file
+/// Smooth elementwise functions. Derivatives are written in terms of the node's own output where
+/// that is cheaper (exp' = exp, tanh' = 1 - tanh^2, sigmoid' = s(1 - s)), so the backward pass
+/// reuses what the forward pass computed.
+
+#include <cmath>
+#include <string_view>
+
+#include <kink/ops/arith.hpp>
+
+namespace kink {
+
+struct sigmoid_op;
+struct cos_op;
+struct sin_op;
+
+#define KINK_FUNCTION_OP(NAME, LATEX)                                                                \
+    static constexpr std::string_view name = #NAME, latex = LATEX;                                  \
+    static constexpr notation style = notation::function;                                           \
+    static constexpr int prec = 5;
+
+struct exp_op {
+    KINK_FUNCTION_OP(exp, "\\exp")
+    template <class T> static T eval(T x) { using std::exp; return exp(x); }
+    template <std::size_t, class Self> using partial = Self;
+};
+struct log_op {
+    KINK_FUNCTION_OP(log, "\\log")
+    template <class T> static T eval(T x) { using std::log; return log(x); }
+    template <std::size_t, class Self> using partial = div_t<one_t, arg_t<0, Self>>;
+};
+struct sqrt_op {
+    KINK_FUNCTION_OP(sqrt, "\\sqrt")
+    template <class T> static T eval(T x) { using std::sqrt; return sqrt(x); }
+    template <std::size_t, class Self> using partial = div_t<lit_leaf<1, 2>, Self>;
+};
+struct tanh_op {
+    KINK_FUNCTION_OP(tanh, "\\tanh")
+    template <class T> static T eval(T x) { using std::tanh; return tanh(x); }
+    template <std::size_t, class Self> using partial = sub_t<one_t, pow_t<2, Self>>;
+};
+struct sigmoid_op {
+    KINK_FUNCTION_OP(sigmoid, "\\sigma")
+    template <class T> static T eval(T x) {
+        using std::exp;
+        if (x >= T(0)) return T(1) / (T(1) + exp(-x));
+        const T e = exp(x);
+        return e / (T(1) + e);
+    }
+    template <std::size_t, class Self> using partial = mul_t<Self, sub_t<one_t, Self>>;
+};
+struct softplus_op {
+    KINK_FUNCTION_OP(softplus, "\\operatorname{softplus}")
+    /// log(1 + e^x), computed without overflow.
+    template <class T> static T eval(T x) {
+        using std::exp;
+        using std::log1p;
+        const T ax = x < T(0) ? -x : x;
+        return log1p(exp(-ax)) + (x > T(0) ? x : T(0));
+    }
+    template <std::size_t, class Self> using partial = node<sigmoid_op, arg_t<0, Self>>;
+};
+struct sin_op {
+    KINK_FUNCTION_OP(sin, "\\sin")
+    template <class T> static T eval(T x) { using std::sin; return sin(x); }
+    template <std::size_t, class Self> using partial = node<cos_op, arg_t<0, Self>>;
+};
+struct cos_op {
+    KINK_FUNCTION_OP(cos, "\\cos")
+    template <class T> static T eval(T x) { using std::cos; return cos(x); }
+    template <std::size_t, class Self> using partial = neg_t<node<sin_op, arg_t<0, Self>>>;
+};
+#undef KINK_FUNCTION_OP
+
+template <class E> constexpr auto exp(const ex<E> &x) { return make_node<exp_op>(x); }
+template <class E> constexpr auto log(const ex<E> &x) { return make_node<log_op>(x); }
+template <class E> constexpr auto sqrt(const ex<E> &x) { return make_node<sqrt_op>(x); }
+template <class E> constexpr auto tanh(const ex<E> &x) { return make_node<tanh_op>(x); }
+template <class E> constexpr auto sigmoid(const ex<E> &x) { return make_node<sigmoid_op>(x); }
+template <class E> constexpr auto softplus(const ex<E> &x) { return make_node<softplus_op>(x); }
+template <class E> constexpr auto sin(const ex<E> &x) { return make_node<sin_op>(x); }
+template <class E> constexpr auto cos(const ex<E> &x) { return make_node<cos_op>(x); }
+
+} // namespace kink

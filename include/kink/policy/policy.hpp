@@ -1,0 +1,188 @@
+#pragma once
+/// \file
+/// Kink policy tags: which derivative a piecewise op reports where it has no derivative.
+///
+/// A piecewise op evaluates a `branch` for each partial: away from a kink it is the ordinary
+/// derivative; at a kink it carries the two one-sided derivatives and the policy picks the value.
+/// Policies are types, so `relu<policy::one>(x)` and `relu<policy::zero>(x)` are different graphs.
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include <kink/expr/meta.hpp>
+
+namespace kink {
+
+/// Thrown when a `policy::trap` node is differentiated exactly at its kink.
+struct kink_error : std::domain_error {
+    using std::domain_error::domain_error;
+};
+
+/// What a piecewise op reports for one partial derivative at one point.
+template <class T> struct branch {
+    T value{};       ///< the derivative where it exists
+    T left{}, right{}; ///< one-sided derivatives (meaningful when `at_kink`)
+    bool at_kink = false;
+    bool complement = false; ///< report 1 - (policy value): the bound arguments of clamp
+    int kink_id = 0;         ///< which kink of the op (clamp: 0 = lower bound, 1 = upper)
+    bool tie = false;        ///< a tie between two arguments (max/min): first/second apply
+};
+template <class T> constexpr branch<T> smooth_branch(T v) { return {v, v, v, false, false, 0, false}; }
+template <class T> constexpr branch<T> kink_branch(T left, T right, int id = 0) {
+    return {T(0), left, right, true, false, id, false};
+}
+
+/// Op families: what a preset maps to a concrete policy.
+namespace family {
+struct relu {};
+struct leaky_relu {};
+struct relu6 {};
+struct hardtanh {};
+struct abs {};
+struct sign {};
+struct step {};
+struct max {};
+struct min {};
+struct clamp {};
+} // namespace family
+
+namespace policy {
+/// 0 at the kink.
+struct zero { static constexpr std::string_view name = "zero"; };
+/// 1 at the kink.
+struct one { static constexpr std::string_view name = "one"; };
+/// Midpoint of the one-sided derivatives (relu: 1/2, abs: 0, max tie: 1/2 to each argument).
+struct half { static constexpr std::string_view name = "half"; };
+/// The left-sided derivative (relu: 0, leaky_relu: its slope).
+struct left { static constexpr std::string_view name = "left"; };
+/// The right-sided derivative (relu: 1).
+struct right { static constexpr std::string_view name = "right"; };
+/// Ties of max/min: everything to the first argument.
+struct first { static constexpr std::string_view name = "first"; };
+/// Ties of max/min: everything to the second argument.
+struct second { static constexpr std::string_view name = "second"; };
+/// Straight-through estimator for step and sign: derivative 1 everywhere (Bengio et al. 2013).
+struct straight_through { static constexpr std::string_view name = "straight_through"; };
+/// Clipped straight-through: derivative 1 on |x| <= 1, 0 elsewhere (the hardtanh proxy).
+struct straight_through_clipped { static constexpr std::string_view name = "straight_through_clipped"; };
+/// Differentiating at the kink throws `kink_error` naming the op.
+struct trap { static constexpr std::string_view name = "trap"; };
+/// Behaves as `P`; the forward pass counts how often each node lands exactly on a kink.
+template <class P> struct count { static constexpr std::string_view name = "count"; using inner = P; };
+
+/// Presets: each reproduces a framework's derivative at every kink (see docs/policies.md).
+struct pytorch { static constexpr std::string_view name = "pytorch"; };
+struct jax { static constexpr std::string_view name = "jax"; };
+struct tensorflow { static constexpr std::string_view name = "tensorflow"; };
+
+/// The documented default: PyTorch's values.
+using default_policy = pytorch;
+} // namespace policy
+
+// ---------------------------------------------------------------------------------------------
+// Resolving presets to concrete policies
+
+template <class P, class F> struct resolve { using type = P; };
+template <class P, class F> using resolve_t = typename resolve<P, F>::type;
+template <class P, class F> struct resolve<policy::count<P>, F> { using type = policy::count<resolve_t<P, F>>; };
+
+// PyTorch 1.13 (read off torch by calling backward at the point; tests/torch_check.py re-checks).
+template <class F> struct resolve<policy::pytorch, F> { using type = policy::zero; };
+template <> struct resolve<policy::pytorch, family::leaky_relu> { using type = policy::left; };
+template <> struct resolve<policy::pytorch, family::clamp> { using type = policy::one; };
+template <> struct resolve<policy::pytorch, family::max> { using type = policy::half; };
+template <> struct resolve<policy::pytorch, family::min> { using type = policy::half; };
+template <> struct resolve<policy::pytorch, family::step> { using type = policy::trap; };
+
+// JAX: abs'(0) = 1, leaky_relu'(0) = 1, hardtanh 1 at both bounds, jnp.clip 1/2, ties 1/2.
+template <class F> struct resolve<policy::jax, F> { using type = policy::zero; };
+template <> struct resolve<policy::jax, family::abs> { using type = policy::one; };
+template <> struct resolve<policy::jax, family::leaky_relu> { using type = policy::right; };
+template <> struct resolve<policy::jax, family::hardtanh> { using type = policy::one; };
+template <> struct resolve<policy::jax, family::clamp> { using type = policy::half; };
+template <> struct resolve<policy::jax, family::max> { using type = policy::half; };
+template <> struct resolve<policy::jax, family::min> { using type = policy::half; };
+
+// TensorFlow: ties all to the first argument, clip_by_value passes 1 at a bound (hardtanh is
+// clip_by_value(x, -1, 1) there), leaky_relu'(0) = alpha, no core Heaviside op (trap).
+template <class F> struct resolve<policy::tensorflow, F> { using type = policy::zero; };
+template <> struct resolve<policy::tensorflow, family::leaky_relu> { using type = policy::left; };
+template <> struct resolve<policy::tensorflow, family::hardtanh> { using type = policy::one; };
+template <> struct resolve<policy::tensorflow, family::clamp> { using type = policy::one; };
+template <> struct resolve<policy::tensorflow, family::max> { using type = policy::first; };
+template <> struct resolve<policy::tensorflow, family::min> { using type = policy::first; };
+template <> struct resolve<policy::tensorflow, family::step> { using type = policy::trap; };
+
+// ---------------------------------------------------------------------------------------------
+// Which policies fit which op
+
+template <class P> struct is_count : std::false_type {};
+template <class P> struct is_count<policy::count<P>> : std::true_type {};
+template <class P> inline constexpr bool is_count_v = is_count<P>::value;
+
+template <class P> struct strip_count { using type = P; };
+template <class P> struct strip_count<policy::count<P>> { using type = typename strip_count<P>::type; };
+template <class P> using strip_count_t = typename strip_count<P>::type;
+
+template <class P> inline constexpr bool is_straight_through_v =
+    std::is_same_v<P, policy::straight_through> || std::is_same_v<P, policy::straight_through_clipped>;
+
+template <class P, class F> constexpr bool fits() {
+    using Q = strip_count_t<P>;
+    if constexpr (meta::contains_v<Q, policy::zero, policy::one, policy::half, policy::left, policy::right,
+                                   policy::trap>)
+        return true;
+    else if constexpr (meta::contains_v<Q, policy::first, policy::second>)
+        return meta::contains_v<F, family::max, family::min>;
+    else if constexpr (is_straight_through_v<Q>)
+        return meta::contains_v<F, family::sign, family::step>;
+    else
+        return false;
+}
+
+template <class P> struct is_policy : std::false_type {};
+#define KINK_POLICY_TAG(P) template <> struct is_policy<policy::P> : std::true_type {};
+KINK_POLICY_TAG(zero)
+KINK_POLICY_TAG(one)
+KINK_POLICY_TAG(half)
+KINK_POLICY_TAG(left)
+KINK_POLICY_TAG(right)
+KINK_POLICY_TAG(first)
+KINK_POLICY_TAG(second)
+KINK_POLICY_TAG(straight_through)
+KINK_POLICY_TAG(straight_through_clipped)
+KINK_POLICY_TAG(trap)
+KINK_POLICY_TAG(pytorch)
+KINK_POLICY_TAG(jax)
+KINK_POLICY_TAG(tensorflow)
+#undef KINK_POLICY_TAG
+template <class P> struct is_policy<policy::count<P>> : is_policy<P> {};
+template <class P> inline constexpr bool is_policy_v = is_policy<P>::value;
+
+// ---------------------------------------------------------------------------------------------
+// Choosing the value at a kink
+
+/// The derivative a concrete policy `P` reports for partial `I` given the op's branch.
+/// `op` names the op for the trap message.
+template <class P, std::size_t I, class T> constexpr T choose(const branch<T> &b, std::string_view op) {
+    using Q = strip_count_t<P>;
+    if (!b.at_kink) return b.value;
+    T v{};
+    if constexpr (std::is_same_v<Q, policy::zero>) v = T(0);
+    else if constexpr (std::is_same_v<Q, policy::one>) v = T(1);
+    else if constexpr (std::is_same_v<Q, policy::half>) v = (b.left + b.right) / T(2);
+    else if constexpr (std::is_same_v<Q, policy::left>) v = b.left;
+    else if constexpr (std::is_same_v<Q, policy::right>) v = b.right;
+    else if constexpr (std::is_same_v<Q, policy::first>) v = I == 0 ? T(1) : T(0);
+    else if constexpr (std::is_same_v<Q, policy::second>) v = I == 0 ? T(0) : T(1);
+    else if constexpr (std::is_same_v<Q, policy::trap>)
+        throw kink_error("kink: " + std::string(op) + " was differentiated exactly at its kink (policy trap)");
+    else
+        static_assert(meta::always_false<Q>, "kink: not a concrete kink policy");
+    return b.complement ? T(1) - v : v;
+}
+
+} // namespace kink

@@ -1,0 +1,289 @@
+#pragma once
+/// \file
+/// Printers: plain text, LaTeX and Graphviz DOT, as {fmt} formatters. The only header that
+/// includes {fmt}. A piecewise derivative prints every branch, and at each kink the value its
+/// policy chose and the policy's name:
+///
+///     relu'(x), policy zero:  1 if x > 0, 0 if x = 0 (policy zero), 0 if x < 0
+///
+/// Text and LaTeX print the expression tree (a subexpression used twice is printed twice); DOT
+/// prints the graph, each distinct node once.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include <kink/expr/graph.hpp>
+#include <kink/ops/piecewise.hpp>
+
+namespace kink {
+
+namespace print {
+
+enum class style { text, latex };
+
+/// A printed subexpression and the precedence of its outermost operator
+/// (0 piecewise, 1 + -, 2 * /, 3 unary minus, 4 power, 5 function call, 6 atom).
+struct printed {
+    std::string s;
+    int prec;
+};
+
+inline std::string paren(const printed &p, bool need, style st) {
+    if (!need) return p.s;
+    return st == style::text ? "(" + p.s + ")" : "\\left(" + p.s + "\\right)";
+}
+
+/// A rational as text: integers as integers, terminating fractions as decimals, others as n/d.
+inline printed rational(std::int64_t n, std::int64_t d, style st) {
+    if (d < 0) n = -n, d = -d;
+    const bool neg = n < 0;
+    const std::int64_t an = neg ? -n : n;
+    const int neg_prec = 3;
+    if (d == 1) return {fmt::format("{}{}", neg ? "-" : "", an), neg ? neg_prec : 6};
+    std::int64_t m = d, k = 0;
+    while (m % 2 == 0) m /= 2, ++k;
+    std::int64_t k5 = 0;
+    while (m % 5 == 0) m /= 5, ++k5;
+    if (m == 1 && std::max(k, k5) <= 9) {
+        const std::int64_t digits = std::max(k, k5);
+        std::int64_t scale = 1;
+        for (std::int64_t i = 0; i < digits; ++i) scale *= 10;
+        const std::int64_t scaled = an * (scale / d);
+        return {fmt::format("{}{}.{:0{}}", neg ? "-" : "", scaled / scale, scaled % scale, digits), neg ? neg_prec : 6};
+    }
+    if (st == style::latex) return {fmt::format("{}\\frac{{{}}}{{{}}}", neg ? "-" : "", an, d), neg ? neg_prec : 5};
+    return {fmt::format("{}{}/{}", neg ? "-" : "", an, d), neg ? neg_prec : 2};
+}
+
+inline std::string leaf_name(std::string_view name, style st) {
+    if (st == style::text || name.size() == 1) return std::string(name);
+    std::string out = "\\mathrm{";
+    for (char c : name) {
+        if (c == '_') out += "\\_";
+        else out += c;
+    }
+    return out + "}";
+}
+
+inline void replace_all(std::string &s, std::string_view from, std::string_view to) {
+    for (std::size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size())
+        s.replace(pos, from.size(), to);
+}
+
+/// Substitutes "$k" by argument k's text (after turning != <= >= into LaTeX when needed).
+template <std::size_t N> std::string fill(std::string_view tmpl, const std::array<std::string, N> &args, style st) {
+    std::string s(tmpl);
+    if (st == style::latex) {
+        replace_all(s, "!=", "\\neq");
+        replace_all(s, "<=", "\\le");
+        replace_all(s, ">=", "\\ge");
+    }
+    for (std::size_t k = 0; k < N; ++k) replace_all(s, "$" + std::to_string(k), args[k]);
+    return s;
+}
+
+/// The policy's name as printed: "zero", "count<half>", ...
+template <class P> std::string policy_name() {
+    if constexpr (is_count_v<P>) return "count<" + policy_name<typename P::inner>() + ">";
+    else return std::string(P::name);
+}
+
+/// A kink value: a rational when known, otherwise text.
+struct kval {
+    bool numeric;
+    std::int64_t n, d;
+    std::string sym;
+};
+
+template <style St, class E> printed show_expr();
+
+/// Arguments as kink values: exact when the argument is a literal, text otherwise.
+template <std::size_t N> struct case_args {
+    std::array<std::string, N> text;
+    std::array<kval, N> value;
+};
+template <style St, class A> kval arg_value() {
+    if constexpr (is_lit_v<A>) return {true, A::num, A::den, {}};
+    else return {false, 0, 1, show_expr<St, A>().s};
+}
+
+template <std::size_t N> kval side_value(const side_desc &sd, const case_args<N> &args, style st) {
+    if (sd.sym.empty()) return {true, sd.num, sd.den, {}};
+    for (std::size_t k = 0; k < N; ++k)
+        if (sd.sym == "$" + std::to_string(k)) return args.value[k];
+    return {false, 0, 1, fill(sd.sym, args.text, st)};
+}
+inline std::string show(const kval &v, style st) { return v.numeric ? rational(v.n, v.d, st).s : v.sym; }
+
+/// The value policy Q reports at kink case `c` of partial I.
+template <class Q, std::size_t I, std::size_t N>
+std::string kink_value(const case_desc &c, const case_args<N> &args, style st) {
+    const kval l = side_value(c.left, args, st), r = side_value(c.right, args, st);
+    kval v{};
+    if constexpr (std::is_same_v<Q, policy::zero>) v = {true, 0, 1, {}};
+    else if constexpr (std::is_same_v<Q, policy::one>) v = {true, 1, 1, {}};
+    else if constexpr (std::is_same_v<Q, policy::left>) v = l;
+    else if constexpr (std::is_same_v<Q, policy::right>) v = r;
+    else if constexpr (std::is_same_v<Q, policy::first>) v = {true, I == 0 ? 1 : 0, 1, {}};
+    else if constexpr (std::is_same_v<Q, policy::second>) v = {true, I == 0 ? 0 : 1, 1, {}};
+    else if constexpr (std::is_same_v<Q, policy::trap>) return "error";
+    else if constexpr (std::is_same_v<Q, policy::half>) {
+        if (l.numeric && r.numeric) v = {true, l.n * r.d + r.n * l.d, 2 * l.d * r.d, {}};
+        else if (st == style::text) v = {false, 0, 1, "(" + show(l, st) + " + " + show(r, st) + ")/2"};
+        else v = {false, 0, 1, "\\frac{" + show(l, st) + " + " + show(r, st) + "}{2}"};
+    } else static_assert(meta::always_false<Q>, "kink: print: not a concrete policy");
+    if (c.complement) {
+        if (v.numeric) v = {true, v.d - v.n, v.d, {}};
+        else v = {false, 0, 1, "1 - (" + v.sym + ")"};
+    }
+    if (v.numeric) {
+        const std::int64_t g = std::gcd(v.n, v.d);
+        v.n /= g, v.d /= g;
+    }
+    return show(v, st);
+}
+
+template <style St, class E> printed show_expr();
+
+template <style St, class Op, class... A, std::size_t... K>
+printed show_cases(std::index_sequence<K...>) {
+    using primal = typename Op::primal;
+    using P = typename Op::policy;
+    using Q = strip_count_t<P>;
+    constexpr std::size_t I = Op::index;
+    const case_args<sizeof...(A)> cargs{{show_expr<St, A>().s...}, {arg_value<St, A>()...}};
+    const auto &args = cargs.text;
+    const std::string label = "policy " + policy_name<P>();
+    std::string out;
+    const bool tex = St == style::latex;
+    const std::string_view sep = tex ? " \\\\ " : ", ";
+    auto add = [&](const std::string &value, const std::string &cond, bool with_label) {
+        if (!out.empty()) out += sep;
+        if (tex) {
+            out += value + " & " + cond;
+            if (with_label) out += " \\text{ (" + label + ")}";
+        } else {
+            out += value + " if " + cond;
+            if (with_label) out += " (" + label + ")";
+        }
+    };
+    if constexpr (std::is_same_v<Q, policy::straight_through>) {
+        out = tex ? "1 & \\text{everywhere (" + label + ")}" : "1 (" + label + ")";
+    } else if constexpr (std::is_same_v<Q, policy::straight_through_clipped>) {
+        add("1", fill("|$0| <= 1", args, St), true);
+        if (tex) out += " \\\\ 0 & \\text{otherwise}";
+        else out += ", 0 otherwise";
+    } else {
+        constexpr auto cases = primal::template cases<I>();
+        for (const case_desc &c : cases) {
+            if (c.kink) add(kink_value<Q, I>(c, cargs, St), fill(c.cond, args, St), true);
+            else add(fill(c.value, args, St), fill(c.cond, args, St), false);
+        }
+    }
+    if (tex) out = "\\begin{cases} " + out + " \\end{cases}";
+    return {out, 0};
+}
+
+template <style St, class E> printed show_expr() {
+    constexpr style st = St;
+    if constexpr (is_var_v<E> || is_rconst_v<E>) {
+        return {leaf_name(E::name(), st), 6};
+    } else if constexpr (is_lit_v<E>) {
+        return rational(E::num, E::den, st);
+    } else {
+        return []<class Op, class... A>(std::type_identity<node<Op, A...>>) -> printed {
+            const std::array<printed, sizeof...(A)> a{show_expr<St, A>()...};
+            constexpr int p = Op::prec;
+            if constexpr (Op::style == notation::piecewise) {
+                return show_cases<St, Op, A...>(std::index_sequence_for<A...>{});
+            } else if constexpr (Op::style == notation::infix) {
+                if (st == style::latex && Op::name == std::string_view("/"))
+                    return {"\\frac{" + a[0].s + "}{" + a[1].s + "}", 5};
+                const std::string_view sym = st == style::text ? Op::name : Op::latex;
+                return {paren(a[0], a[0].prec < p, st) + " " + std::string(sym) + " " + paren(a[1], a[1].prec <= p, st), p};
+            } else if constexpr (Op::style == notation::prefix) {
+                return {"-" + paren(a[0], a[0].prec <= p, st), p};
+            } else if constexpr (Op::style == notation::power) {
+                const std::string base = paren(a[0], a[0].prec <= p, st);
+                if (st == style::latex) return {"{" + base + "}^{" + std::to_string(Op::exponent) + "}", p};
+                if (Op::exponent < 0) return {base + "^(" + std::to_string(Op::exponent) + ")", p};
+                return {base + "^" + std::to_string(Op::exponent), p};
+            } else {
+                if (st == style::latex && Op::name == std::string_view("sqrt")) return {"\\sqrt{" + a[0].s + "}", 5};
+                std::string args;
+                for (std::size_t k = 0; k < a.size(); ++k) args += (k ? ", " : "") + a[k].s;
+                if (st == style::text) return {std::string(Op::name) + "(" + args + ")", 5};
+                return {std::string(Op::latex) + "\\left(" + args + "\\right)", 5};
+            }
+        }(std::type_identity<E>{});
+    }
+}
+
+/// The DOT label of one node: leaves by name, ops by symbol, piecewise ops with their policy.
+template <class E> std::string dot_label() {
+    if constexpr (is_leaf_v<E>) {
+        return show_expr<style::text, E>().s;
+    } else {
+        using Op = op_t<E>;
+        std::string s(Op::name);
+        if constexpr (Op::style == notation::power) s += std::to_string(Op::exponent);
+        if constexpr (Op::style == notation::piecewise)
+            s = "d" + s + "/d#" + std::to_string(Op::index) + " [" + policy_name<typename Op::policy>() + "]";
+        else if constexpr (requires { typename Op::policy; })
+            s += " [" + policy_name<typename Op::policy>() + "]";
+        return s;
+    }
+}
+
+template <class Topo, class N, class... A> void dot_edges(std::string &out, meta::list<A...>) {
+    std::size_t slot = 0;
+    ((out += fmt::format("  n{} -> n{} [label=\"{}\"];\n", meta::index_v<A, Topo>, meta::index_v<N, Topo>, slot++)), ...);
+}
+template <class Topo, class N> void dot_node(std::string &out) {
+    std::string label = dot_label<N>();
+    replace_all(label, "\"", "\\\"");
+    out += fmt::format("  n{} [label=\"{}\"{}];\n", meta::index_v<N, Topo>, label, is_leaf_v<N> ? ", shape=box" : "");
+    dot_edges<Topo, N>(out, children_t<N>{});
+}
+template <class... N> std::string dot_graph(meta::list<N...>) {
+    std::string out = "digraph kink {\n  rankdir=BT;\n  node [fontname=\"Helvetica\"];\n";
+    (dot_node<meta::list<N...>, N>(out), ...);
+    return out + "}\n";
+}
+
+} // namespace print
+
+/// Plain-text formula of an expression, e.g. "relu(W * x + b)".
+template <class E> std::string to_text(const ex<E> &) { return print::show_expr<print::style::text, E>().s; }
+/// LaTeX formula of an expression (math mode, without delimiters).
+template <class E> std::string to_latex(const ex<E> &) { return print::show_expr<print::style::latex, E>().s; }
+/// Graphviz DOT of the expression's graph: each distinct node once, edges labelled by argument slot.
+template <class E> std::string to_dot(const ex<E> &) { return print::dot_graph(topo_t<E>{}); }
+
+/// `fmt::format("{}", latex(f))`
+template <class E> struct latex_view { ex<E> e; };
+template <class E> constexpr latex_view<E> latex(const ex<E> &e) { return {e}; }
+/// `fmt::format("{}", dot(f))`
+template <class E> struct dot_view { ex<E> e; };
+template <class E> constexpr dot_view<E> dot(const ex<E> &e) { return {e}; }
+
+} // namespace kink
+
+template <class E> struct fmt::formatter<kink::ex<E>> : fmt::formatter<std::string_view> {
+    auto format(const kink::ex<E> &e, fmt::format_context &ctx) const {
+        return fmt::formatter<std::string_view>::format(kink::to_text(e), ctx);
+    }
+};
+template <class E> struct fmt::formatter<kink::latex_view<E>> : fmt::formatter<std::string_view> {
+    auto format(const kink::latex_view<E> &v, fmt::format_context &ctx) const {
+        return fmt::formatter<std::string_view>::format(kink::to_latex(v.e), ctx);
+    }
+};
+template <class E> struct fmt::formatter<kink::dot_view<E>> : fmt::formatter<std::string_view> {
+    auto format(const kink::dot_view<E> &v, fmt::format_context &ctx) const {
+        return fmt::formatter<std::string_view>::format(kink::to_dot(v.e), ctx);
+    }
+};
