@@ -5,7 +5,9 @@
 /// `value_and_grad` evaluates f and its derivative graphs together, so every forward value the
 /// backward pass needs (tanh' = 1 - y^2 uses y) is computed once and shared.
 
+#include <algorithm>
 #include <array>
+#include <limits>
 #include <cstdint>
 #include <span>
 #include <stdexcept>
@@ -78,57 +80,60 @@ template <class T> struct scalar_of { using type = T; };
 template <class T> struct scalar_of<std::span<T>> { using type = std::remove_const_t<T>; };
 template <class T> using scalar_of_t = typename scalar_of<T>::type;
 
-template <class Leaf, class... B> struct find_binding;
-template <class Leaf> struct find_binding<Leaf> { static constexpr bool found = false; };
-template <class Leaf, class B0, class... B> struct find_binding<Leaf, B0, B...> {
-    static constexpr bool found = std::is_same_v<typename B0::leaf, Leaf> || find_binding<Leaf, B...>::found;
-    static constexpr decltype(auto) get(const B0 &b0, const B &...b) {
-        if constexpr (std::is_same_v<typename B0::leaf, Leaf>) return (b0.value);
-        else return find_binding<Leaf, B...>::get(b...);
-    }
-};
 
 template <class V> constexpr auto at_index(const V &v, std::size_t i) {
     if constexpr (requires { v.size(); v[i]; }) return v[i];
     else return (void)i, v;
 }
 
+/// Position of the binding for Leaf among B... (sizeof...(B) when absent).
+template <class Leaf, class... B> constexpr std::size_t binding_index() {
+    constexpr bool hit[] = {std::is_same_v<typename B::leaf, Leaf>..., false};
+    for (std::size_t i = 0; i < sizeof...(B); ++i)
+        if (hit[i]) return i;
+    return sizeof...(B);
+}
+
+/// Scalar environment: variable -> value (element i when the binding is a span).
+template <class T, class... B> struct env_t {
+    std::tuple<const B &...> b;
+    std::size_t i;
+    template <class Leaf> constexpr T get() const {
+        constexpr std::size_t k = binding_index<Leaf, B...>();
+        static_assert(k < sizeof...(B), "kink: eval: a variable of the expression has no value: bind it as x = value");
+        return static_cast<T>(at_index(std::get<k>(b).value, i));
+    }
+};
+
+/// The value rule of one node, reading its arguments from the value array.
+template <class Node, class Topo> struct node_eval {
+    template <class T, class Src, class Env>
+    static constexpr T apply(const std::array<T, Topo::size> &, const Src &src, const Env &env) {
+        if constexpr (is_var_v<Node>) return env.template get<Node>();
+        else if constexpr (is_lit_v<Node>) return Node::template value<T>();
+        else return static_cast<T>(rconst_value<Node>(src));
+    }
+};
+template <class Op, class... A, class Topo> struct node_eval<node<Op, A...>, Topo> {
+    using self = node<Op, A...>;
+    template <class T, class Src, class Env>
+    static constexpr T apply(const std::array<T, Topo::size> &v, const Src &, const Env &) {
+        if constexpr (is_counted<self>::value) {
+            ++kink_counter<self>::evals;
+            if (Op::at_kink(v[meta::index_v<A, Topo>]...)) ++kink_counter<self>::hits;
+        }
+        return static_cast<T>(Op::eval(v[meta::index_v<A, Topo>]...));
+    }
+};
+
+/// One sweep over the distinct nodes in topological order.
 template <class Topo> struct run;
 template <class... N> struct run<meta::list<N...>> {
     using topo = meta::list<N...>;
     template <class T> using values = std::array<T, sizeof...(N)>;
-
-    template <class Node, class T, class Src, class Env>
-    static constexpr T one(const values<T> &v, const Src &src, const Env &env) {
-        if constexpr (is_var_v<Node>) {
-            return env.template get<Node>();
-        } else if constexpr (is_lit_v<Node>) {
-            return Node::template value<T>();
-        } else if constexpr (is_rconst_v<Node>) {
-            return static_cast<T>(rconst_value<Node>(src));
-        } else {
-            return [&]<class Op, class... A>(std::type_identity<node<Op, A...>>) {
-                if constexpr (is_counted<Node>::value) {
-                    ++kink_counter<Node>::evals;
-                    if (Op::at_kink(v[meta::index_v<A, topo>]...)) ++kink_counter<Node>::hits;
-                }
-                return static_cast<T>(Op::eval(v[meta::index_v<A, topo>]...));
-            }(std::type_identity<Node>{});
-        }
-    }
     template <class T, class Src, class Env> static constexpr void all(values<T> &v, const Src &src, const Env &env) {
-        ((v[meta::index_v<N, topo>] = one<N, T>(v, src, env)), ...);
-    }
-};
-
-/// Scalar environment: variable -> value (element i when the binding is a span).
-template <class T, class... B> struct env_t {
-    const std::tuple<const B &...> b;
-    std::size_t i;
-    template <class Leaf> constexpr T get() const {
-        static_assert(find_binding<Leaf, B...>::found,
-                      "kink: eval: a variable of the expression has no value: bind it as x = value");
-        return std::apply([&](const B &...bs) { return static_cast<T>(at_index(find_binding<Leaf, B...>::get(bs...), i)); }, b);
+        std::size_t k = 0;
+        ((v[k++] = node_eval<N, topo>::template apply<T>(v, src, env)), ...);
     }
 };
 
@@ -196,6 +201,38 @@ constexpr auto value_and_grad(const ex<E> &f, wrt_t<X...>, const B &...bindings)
     typename run::template values<T> v{};
     run::template all<T>(v, f, detail::env_t<T, B...>{{bindings...}, 0});
     return value_and_grad_result<T, X...>{v[meta::index_v<E, topo>], {v[meta::index_v<derivative_t<E, X>, topo>]...}};
+}
+
+} // namespace kink
+
+namespace kink {
+
+namespace detail {
+template <class Node, class T, class Topo> constexpr T node_kink_distance(const std::array<T, Topo::size> &v) {
+    if constexpr (is_node_v<Node> && requires { typename op_t<Node>::family; } && !requires { op_t<Node>::index; }) {
+        return [&]<class Op, class... A>(std::type_identity<node<Op, A...>>) {
+            return static_cast<T>(Op::kink_distance(v[meta::index_v<A, Topo>]...));
+        }(std::type_identity<Node>{});
+    } else {
+        return std::numeric_limits<T>::infinity();
+    }
+}
+template <class T, class... N> constexpr T min_distance(const std::array<T, sizeof...(N)> &v, meta::list<N...>) {
+    T d = std::numeric_limits<T>::infinity();
+    ((d = std::min(d, node_kink_distance<N, T, meta::list<N...>>(v))), ...);
+    return d;
+}
+} // namespace detail
+
+/// How far the arguments of f's piecewise nodes are from their nearest kink at the given point
+/// (infinity when f has no piecewise node). Finite-difference checks use it to stay away.
+template <class E, class... B> constexpr auto kink_distance(const ex<E> &f, const B &...bindings) {
+    using T = std::common_type_t<detail::scalar_of_t<decltype(bindings.value)>...>;
+    using topo = topo_t<E>;
+    using run = detail::run<topo>;
+    typename run::template values<T> v{};
+    run::template all<T>(v, f, detail::env_t<T, B...>{{bindings...}, 0});
+    return detail::min_distance<T>(v, topo{});
 }
 
 } // namespace kink

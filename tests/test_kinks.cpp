@@ -1,0 +1,238 @@
+// Exact derivative values at every kink, for every policy and every preset
+// (../shared/KINKS.md's table), and identical derivatives away from the kinks.
+#include <doctest/doctest.h>
+
+#include <array>
+#include <kink/kink.hpp>
+
+using namespace kink;
+
+namespace {
+constexpr auto x = var<"x">;
+constexpr auto y = var<"y">;
+constexpr auto z = var<"z">;
+
+template <class F> double d1(const F &f, double at) { return eval(grad(f, x), x = at); }
+template <class F> std::array<double, 2> d2(const F &f, double a, double b) {
+    auto r = value_and_grad(f, wrt(x, y), x = a, y = b);
+    return {r[x], r[y]};
+}
+template <class F> std::array<double, 3> d3(const F &f, double a, double lo, double hi) {
+    auto r = value_and_grad(f, wrt(x, y, z), x = a, y = lo, z = hi);
+    return {r[x], r[y], r[z]};
+}
+using A2 = std::array<double, 2>;
+using A3 = std::array<double, 3>;
+} // namespace
+
+TEST_CASE("relu'(0) for every policy and preset") {
+    CHECK(d1(relu<policy::zero>(x), 0.0) == 0.0);
+    CHECK(d1(relu<policy::one>(x), 0.0) == 1.0);
+    CHECK(d1(relu<policy::half>(x), 0.0) == 0.5);
+    CHECK(d1(relu<policy::left>(x), 0.0) == 0.0);
+    CHECK(d1(relu<policy::right>(x), 0.0) == 1.0);
+    CHECK(d1(relu<policy::pytorch>(x), 0.0) == 0.0);
+    CHECK(d1(relu<policy::jax>(x), 0.0) == 0.0);
+    CHECK(d1(relu<policy::tensorflow>(x), 0.0) == 0.0);
+    CHECK(d1(relu(x), 0.0) == 0.0); // the default is PyTorch's
+    CHECK(d1(relu<policy::count<policy::half>>(x), 0.0) == 0.5);
+    CHECK_THROWS_WITH_AS(d1(relu<policy::trap>(x), 0.0), "kink: relu was differentiated exactly at its kink (policy trap)",
+                         kink_error);
+    CHECK(d1(relu<policy::trap>(x), 1e-300) == 1.0); // trap fires only exactly at the kink
+}
+
+TEST_CASE("-0.0 is a kink hit like +0.0") {
+    CHECK_THROWS_AS(d1(relu<policy::trap>(x), -0.0), kink_error);
+    CHECK(d1(relu<policy::one>(x), -0.0) == 1.0);
+}
+
+TEST_CASE("leaky_relu'(0) with slope 1/4") {
+    CHECK(d1(leaky_relu<policy::zero>(x, 0.25_c), 0.0) == 0.0);
+    CHECK(d1(leaky_relu<policy::one>(x, 0.25_c), 0.0) == 1.0);
+    CHECK(d1(leaky_relu<policy::half>(x, 0.25_c), 0.0) == 0.625);
+    CHECK(d1(leaky_relu<policy::left>(x, 0.25_c), 0.0) == 0.25);
+    CHECK(d1(leaky_relu<policy::right>(x, 0.25_c), 0.0) == 1.0);
+    CHECK(d1(leaky_relu<policy::pytorch>(x, 0.25_c), 0.0) == 0.25);
+    CHECK(d1(leaky_relu<policy::jax>(x, 0.25_c), 0.0) == 1.0);
+    CHECK(d1(leaky_relu<policy::tensorflow>(x, 0.25_c), 0.0) == 0.25);
+    // a runtime slope behaves the same
+    CHECK(d1(leaky_relu<policy::left>(x, constant<"a">(0.125)), 0.0) == 0.125);
+    CHECK(d1(leaky_relu<policy::half>(x, constant<"a">(0.125)), 0.0) == 0.5625);
+    CHECK(d1(leaky_relu(x), -3.0) == 0.01); // PyTorch's default slope
+}
+
+TEST_CASE("relu6 at 0 and at 6") {
+    auto at = [](auto f) { return A2{d1(f, 0.0), d1(f, 6.0)}; };
+    CHECK(at(relu6<policy::zero>(x)) == A2{0, 0});
+    CHECK(at(relu6<policy::one>(x)) == A2{1, 1});
+    CHECK(at(relu6<policy::half>(x)) == A2{0.5, 0.5});
+    CHECK(at(relu6<policy::left>(x)) == A2{0, 1});
+    CHECK(at(relu6<policy::right>(x)) == A2{1, 0});
+    CHECK(at(relu6<policy::pytorch>(x)) == A2{0, 0});
+    CHECK(at(relu6<policy::jax>(x)) == A2{0, 0});
+    CHECK(at(relu6<policy::tensorflow>(x)) == A2{0, 0});
+    CHECK_THROWS_AS(d1(relu6<policy::trap>(x), 6.0), kink_error);
+}
+
+TEST_CASE("hardtanh at -1 and at 1") {
+    auto at = [](auto f) { return A2{d1(f, -1.0), d1(f, 1.0)}; };
+    CHECK(at(hardtanh<policy::zero>(x)) == A2{0, 0});
+    CHECK(at(hardtanh<policy::one>(x)) == A2{1, 1});
+    CHECK(at(hardtanh<policy::half>(x)) == A2{0.5, 0.5});
+    CHECK(at(hardtanh<policy::left>(x)) == A2{0, 1});
+    CHECK(at(hardtanh<policy::right>(x)) == A2{1, 0});
+    CHECK(at(hardtanh<policy::pytorch>(x)) == A2{0, 0});
+    CHECK(at(hardtanh<policy::jax>(x)) == A2{1, 1});
+    CHECK(at(hardtanh<policy::tensorflow>(x)) == A2{1, 1});
+}
+
+TEST_CASE("abs'(0), and the L1 loss |x - t| at x = t") {
+    CHECK(d1(abs<policy::zero>(x), 0.0) == 0.0);
+    CHECK(d1(abs<policy::one>(x), 0.0) == 1.0);
+    CHECK(d1(abs<policy::half>(x), 0.0) == 0.0);
+    CHECK(d1(abs<policy::left>(x), 0.0) == -1.0);
+    CHECK(d1(abs<policy::right>(x), 0.0) == 1.0);
+    CHECK(d1(abs<policy::pytorch>(x), 0.0) == 0.0);
+    CHECK(d1(abs<policy::jax>(x), 0.0) == 1.0);
+    CHECK(d1(abs<policy::tensorflow>(x), 0.0) == 0.0);
+    CHECK(d2(abs<policy::pytorch>(x - y), 1.5, 1.5) == A2{0, 0});
+    CHECK(d2(abs<policy::jax>(x - y), 1.5, 1.5) == A2{1, -1});
+    CHECK(d2(abs<policy::tensorflow>(x - y), 1.5, 1.5) == A2{0, 0});
+}
+
+TEST_CASE("sign and step at 0, and the straight-through estimators everywhere") {
+    CHECK(d1(sign<policy::zero>(x), 0.0) == 0.0);
+    CHECK(d1(sign<policy::one>(x), 0.0) == 1.0);
+    CHECK(d1(sign<policy::half>(x), 0.0) == 0.0);
+    CHECK(d1(sign<policy::left>(x), 0.0) == 0.0);
+    CHECK(d1(sign<policy::right>(x), 0.0) == 0.0);
+    CHECK(d1(sign<policy::pytorch>(x), 0.0) == 0.0);
+    CHECK(d1(sign<policy::jax>(x), 0.0) == 0.0);
+    CHECK(d1(sign<policy::tensorflow>(x), 0.0) == 0.0);
+    CHECK(d1(step<policy::zero>(x), 0.0) == 0.0);
+    CHECK(d1(step<policy::one>(x), 0.0) == 1.0);
+    CHECK(d1(step<policy::half>(x), 0.0) == 0.0);
+    CHECK(d1(step<policy::jax>(x), 0.0) == 0.0);
+    CHECK_THROWS_WITH_AS(d1(step(x), 0.0), "kink: step was differentiated exactly at its kink (policy trap)", kink_error);
+    CHECK_THROWS_AS(d1(step<policy::tensorflow>(x), 0.0), kink_error);
+    CHECK(d1(step(x), 0.5) == 0.0); // PyTorch's trap fires at the kink only
+    for (double at : {-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0}) {
+        CAPTURE(at);
+        CHECK(d1(step<policy::straight_through>(x), at) == 1.0);
+        CHECK(d1(sign<policy::straight_through>(x), at) == 1.0);
+        const double clipped = (at >= -1.0 && at <= 1.0) ? 1.0 : 0.0;
+        CHECK(d1(step<policy::straight_through_clipped>(x), at) == clipped);
+        CHECK(d1(sign<policy::straight_through_clipped>(x), at) == clipped);
+    }
+    CHECK(eval(step(x), x = 0.0) == 0.0); // step(0) = 0: h = 1[x > 0]
+    CHECK(eval(sign(x), x = 0.0) == 0.0);
+}
+
+TEST_CASE("max and min ties: both partials") {
+    CHECK(d2(max<policy::zero>(x, y), 1, 1) == A2{0, 0});
+    CHECK(d2(max<policy::one>(x, y), 1, 1) == A2{1, 1});
+    CHECK(d2(max<policy::half>(x, y), 1, 1) == A2{0.5, 0.5});
+    CHECK(d2(max<policy::left>(x, y), 1, 1) == A2{0, 0});
+    CHECK(d2(max<policy::right>(x, y), 1, 1) == A2{1, 1});
+    CHECK(d2(max<policy::first>(x, y), 1, 1) == A2{1, 0});
+    CHECK(d2(max<policy::second>(x, y), 1, 1) == A2{0, 1});
+    CHECK(d2(max<policy::pytorch>(x, y), 1, 1) == A2{0.5, 0.5});
+    CHECK(d2(max<policy::jax>(x, y), 1, 1) == A2{0.5, 0.5});
+    CHECK(d2(max<policy::tensorflow>(x, y), 1, 1) == A2{1, 0});
+    CHECK(d2(min<policy::zero>(x, y), 1, 1) == A2{0, 0});
+    CHECK(d2(min<policy::one>(x, y), 1, 1) == A2{1, 1});
+    CHECK(d2(min<policy::half>(x, y), 1, 1) == A2{0.5, 0.5});
+    CHECK(d2(min<policy::left>(x, y), 1, 1) == A2{1, 1});
+    CHECK(d2(min<policy::right>(x, y), 1, 1) == A2{0, 0});
+    CHECK(d2(min<policy::first>(x, y), 1, 1) == A2{1, 0});
+    CHECK(d2(min<policy::second>(x, y), 1, 1) == A2{0, 1});
+    CHECK(d2(min<policy::pytorch>(x, y), 1, 1) == A2{0.5, 0.5});
+    CHECK(d2(min<policy::jax>(x, y), 1, 1) == A2{0.5, 0.5});
+    CHECK(d2(min<policy::tensorflow>(x, y), 1, 1) == A2{1, 0});
+    // away from a tie
+    CHECK(d2(max<policy::first>(x, y), 2, 1) == A2{1, 0});
+    CHECK(d2(max<policy::first>(x, y), 1, 2) == A2{0, 1});
+    CHECK(d2(min<policy::first>(x, y), 2, 1) == A2{0, 1});
+}
+
+TEST_CASE("clamp at each bound: partials with respect to x, lo and hi") {
+    auto lo = [](auto f) { return d3(f, 0.0, 0.0, 1.0); };
+    auto hi = [](auto f) { return d3(f, 1.0, 0.0, 1.0); };
+    CHECK(lo(clamp<policy::zero>(x, y, z)) == A3{0, 1, 0});
+    CHECK(lo(clamp<policy::one>(x, y, z)) == A3{1, 0, 0});
+    CHECK(lo(clamp<policy::half>(x, y, z)) == A3{0.5, 0.5, 0});
+    CHECK(lo(clamp<policy::left>(x, y, z)) == A3{0, 1, 0});
+    CHECK(lo(clamp<policy::right>(x, y, z)) == A3{1, 0, 0});
+    CHECK(hi(clamp<policy::zero>(x, y, z)) == A3{0, 0, 1});
+    CHECK(hi(clamp<policy::one>(x, y, z)) == A3{1, 0, 0});
+    CHECK(hi(clamp<policy::half>(x, y, z)) == A3{0.5, 0, 0.5});
+    CHECK(hi(clamp<policy::left>(x, y, z)) == A3{1, 0, 0});
+    CHECK(hi(clamp<policy::right>(x, y, z)) == A3{0, 0, 1});
+    CHECK(lo(clamp<policy::pytorch>(x, y, z)) == A3{1, 0, 0}); // torch.clamp with tensor bounds
+    CHECK(hi(clamp<policy::pytorch>(x, y, z)) == A3{1, 0, 0});
+    CHECK(lo(clamp<policy::jax>(x, y, z)) == A3{0.5, 0.5, 0}); // jnp.clip
+    CHECK(hi(clamp<policy::tensorflow>(x, y, z)) == A3{1, 0, 0});
+    // inside and outside
+    CHECK(d3(clamp(x, y, z), 0.5, 0.0, 1.0) == A3{1, 0, 0});
+    CHECK(d3(clamp(x, y, z), -0.5, 0.0, 1.0) == A3{0, 1, 0});
+    CHECK(d3(clamp(x, y, z), 1.5, 0.0, 1.0) == A3{0, 0, 1});
+}
+
+TEST_CASE("with_policy rewrites every piecewise node; presets resolve per op") {
+    auto f = relu(x) + abs(y) + max(x, y);
+    using J = decltype(with_policy<policy::jax>(f));
+    using Expected = decltype(relu<policy::zero>(x) + abs<policy::one>(y) + max<policy::half>(x, y));
+    static_assert(std::is_same_v<J, Expected>);
+    using T = decltype(with_policy<policy::tensorflow>(f));
+    static_assert(std::is_same_v<T, decltype(relu<policy::zero>(x) + abs<policy::zero>(y) + max<policy::first>(x, y))>);
+    // relu + abs + max at x = y = 0 under JAX: 0 + 1 + 1/2 for y, 0 + 1/2 for x
+    CHECK(d2(with_policy<policy::jax>(f), 0, 0) == A2{0.5, 1.5});
+    CHECK(d2(with_policy<policy::one>(f), 0, 0) == A2{2, 2});
+}
+
+TEST_CASE("count<P> counts exact kink hits per node in the forward pass") {
+    auto r = relu<policy::count<policy::one>>(x);
+    auto m = max<policy::count<policy::half>>(r, y);
+    auto f = m * 2_c;
+    reset_kink_counts(f);
+    for (double v : {-1.0, 0.0, 0.0, 2.0, -0.0}) (void)eval(f, x = v, y = 0.0);
+    const auto counts = kink_counts(f);
+    REQUIRE(counts.size() == 2);
+    CHECK(counts[0].op == "relu");
+    CHECK(counts[0].hits == 3);
+    CHECK(counts[0].evals == 5);
+    CHECK(counts[1].op == "max");
+    CHECK(counts[1].hits == 4); // relu output 0 ties y = 0 for x in {-1, 0, 0, -0}
+    CHECK(kink_hits(r).hits == 3);
+    // counting changes no value
+    CHECK(d2(f, 0, 0) == d2(max<policy::half>(relu<policy::one>(x), y) * 2_c, 0, 0));
+}
+
+TEST_CASE("different policies: different types, same derivative away from the kinks") {
+    static_assert(!std::is_same_v<decltype(relu<policy::zero>(x)), decltype(relu<policy::one>(x))>);
+    static_assert(std::is_same_v<decltype(relu(x)), decltype(relu<policy::zero>(x))>);
+    for (double at : {-2.5, -1e-9, 1e-9, 0.7, 3.0, 6.5}) {
+        CAPTURE(at);
+        const double ref = d1(relu6<policy::zero>(x) + hardtanh<policy::zero>(x) + abs<policy::zero>(x), at);
+        CHECK(d1(relu6<policy::one>(x) + hardtanh<policy::one>(x) + abs<policy::one>(x), at) == ref);
+        CHECK(d1(relu6<policy::half>(x) + hardtanh<policy::left>(x) + abs<policy::right>(x), at) == ref);
+        CHECK(d1(relu<policy::trap>(x), at) == d1(relu<policy::one>(x), at));
+    }
+}
+
+TEST_CASE("the same function, different programs (KINKS.md) for c in {0, 1/2, 1}") {
+    auto table = []<class P>(P, double c) {
+        CAPTURE(c);
+        CHECK(d1(relu<P>(x), 0.0) == c);
+        CHECK(d1(relu<P>(-x) + x, 0.0) == 1 - c);
+        CHECK(d1((relu<P>(x) + relu<P>(-x) + x) / 2_c, 0.0) == 0.5);
+        CHECK(d1(relu<P>(x) - relu<P>(-x), 0.0) == 2 * c);
+        CHECK(d1(relu<P>(relu<P>(x)) - relu<P>(x), 0.0) == c * c - c);
+        // ... and all of them are the simple function's derivative away from 0
+        CHECK(d1(relu<P>(x) - relu<P>(-x), 0.3) == 1.0);
+        CHECK(d1(relu<P>(relu<P>(x)) - relu<P>(x), -0.3) == 0.0);
+    };
+    table(policy::zero{}, 0.0);
+    table(policy::half{}, 0.5);
+    table(policy::one{}, 1.0);
+}
