@@ -37,10 +37,13 @@ struct point_result {
 inline void check_result(const point_result &r) {
     INFO("f = ", r.expr, " at x = ", r.a, ", y = ", r.b);
     CHECK(std::isfinite(r.value));
-    CHECK(r.value == r.value_again); // the fused sweep computes the same value as eval
+    // The fused sweep and eval run the same value rules, but the compiler may fold constant
+    // subgraphs (e.g. exp(tanh(0.5))) with correctly rounded arithmetic in one and call libm in
+    // the other: equal to within a few ulps, not always bit for bit.
+    CHECK(std::fabs(r.value - r.value_again) <= 4 * eps * std::fabs(r.value));
     CHECK(std::fabs(r.dx - r.fd_x) <= tolerance(r.value, r.dx));
     CHECK(std::fabs(r.dy - r.fd_y) <= tolerance(r.value, r.dy));
-    CHECK(r.grad_x == r.dx); // grad() as a standalone expression agrees exactly
+    CHECK(std::fabs(r.grad_x - r.dx) <= 4 * eps * std::fabs(r.dx)); // grad() as a standalone expression
     checks += 2;
 }
 

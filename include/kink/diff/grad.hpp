@@ -2,12 +2,16 @@
 /// \file
 /// Compile-time symbolic differentiation by reverse accumulation over the DAG.
 ///
-/// The chain rule, written once: the adjoint of node N is the sum, over the nodes P that use N,
-/// of adjoint(P) times the local partial of P with respect to N (each op supplies its local
+/// The chain rule, written once: the adjoint of node N is the sum, over the edges P -> N (one
+/// per argument slot of P that holds N), of adjoint(P) times the local partial of that slot (each op supplies its local
 /// partials as graphs of its arguments and its own output). Adjoints are types, so the adjoint
 /// of a node used by many parents is built once and shared: the derivative of a depth-N chain has
 /// O(N) distinct nodes, not O(2^N). The simplifying constructors (add_t, mul_t, ...) fold exact
 /// constants and drop 0/1 identities as the graph is built.
+
+#include <array>
+#include <type_traits>
+#include <utility>
 
 #include <boost/hana/tuple.hpp>
 
@@ -23,54 +27,78 @@ template <class A, class B, class... R> struct sum_s<A, B, R...> {
     using type = typename sum_s<add_t<A, B>, R...>::type;
 };
 
-/// The local partial of P with respect to N: the sum over the argument slots that hold N.
-template <class P, class N, class Seq> struct local_partial;
-template <class Op, class... A, class N, std::size_t... I>
-struct local_partial<node<Op, A...>, N, std::index_sequence<I...>> {
-    template <std::size_t J, bool Match> struct slot { using type = zero_t; };
-    template <std::size_t J> struct slot<J, true> {
-        using type = typename Op::template partial<J, node<Op, A...>>;
-    };
-    using type = typename sum_s<typename slot<I, std::is_same_v<A, N>>::type...>::type;
-};
-
 template <class Topo, class N> struct adjoint;
 
-template <class Topo, class P, class N, bool Uses = has_child_v<P, N>> struct contribution { using type = zero_t; };
-template <class Topo, class P, class N> struct contribution<Topo, P, N, true> {
-    using type = mul_t<typename adjoint<Topo, P>::type,
-                       typename local_partial<P, N, std::make_index_sequence<children_t<P>::size>>::type>;
+/// One argument slot of one node: the edge parent -> child of the graph.
+template <class P, std::size_t I> struct edge {
+    using parent = P;
+    using child = arg_t<I, P>;
+    using partial = typename op_t<P>::template partial<I, P>;
 };
 
+/// Every edge of the graph, in one flat list (built once per graph from an arity table).
+template <class Topo> struct edges;
+template <class... U> struct edges<meta::list<U...>> {
+    static constexpr std::array<std::size_t, sizeof...(U)> arity{children_t<U>::size...};
+    static constexpr std::size_t count = [] {
+        std::size_t n = 0;
+        for (auto a : arity) n += a;
+        return n;
+    }();
+    struct slot_ref {
+        std::size_t node, slot;
+    };
+    static constexpr auto table = [] {
+        std::array<slot_ref, count + 1> t{};
+        std::size_t e = 0;
+        for (std::size_t i = 0; i < arity.size(); ++i)
+            for (std::size_t k = 0; k < arity[i]; ++k) t[e++] = {i, k};
+        return t;
+    }();
+    template <std::size_t... E>
+    static meta::list<edge<meta::at_t<table[E].node, meta::list<U...>>, table[E].slot>...> make(std::index_sequence<E...>);
+    using type = decltype(make(std::make_index_sequence<count>{}));
+};
+
+/// The edges that end at N: one builtin comparison per edge, no per-pair instantiation.
+template <class Edges, class N> struct incoming;
+template <class... Ed, class N> struct incoming<meta::list<Ed...>, N> {
+    static constexpr std::array<bool, sizeof...(Ed)> flags{KINK_SAME(typename Ed::child, N)...};
+    using type = typename meta::pick<meta::list<Ed...>, typename meta::true_positions<flags>::type>::type;
+};
+
+template <class Topo, class N, class In> struct sum_incoming;
+template <class Topo, class N, class... Ed> struct sum_incoming<Topo, N, meta::list<Ed...>> {
+    using type = typename sum_s<mul_t<typename adjoint<Topo, typename Ed::parent>::type, typename Ed::partial>...>::type;
+};
+
+/// The chain rule: adjoint(N) = sum over the edges P -> N of adjoint(P) * dP/dN, and
+/// adjoint(root) = 1. Topo is stored root-first so the root is found without a search.
 template <class Root, class... U, class N> struct adjoint<meta::list<Root, U...>, N> {
-    // Topo is stored root-first (reversed) so the root is found without a search.
-    using type = std::conditional_t<
-        std::is_same_v<N, Root>, one_t,
-        typename sum_s<typename contribution<meta::list<Root, U...>, Root, N>::type,
-                       typename contribution<meta::list<Root, U...>, U, N>::type...>::type>;
+    using topo = meta::list<Root, U...>;
+    using type = typename std::conditional_t<
+        KINK_SAME(N, Root), std::type_identity<one_t>,
+        sum_incoming<topo, N, typename incoming<typename edges<topo>::type, N>::type>>::type;
 };
 
-template <class L, class Acc = meta::list<>> struct reverse_list { using type = Acc; };
-template <class T, class... R, class... A> struct reverse_list<meta::list<T, R...>, meta::list<A...>> {
-    using type = typename reverse_list<meta::list<R...>, meta::list<T, A...>>::type;
-};
 } // namespace detail
 
 /// The graph of df/dx (zero if f does not depend on x).
 template <class F, class X> struct derivative {
     static_assert(is_var_v<X>, "kink: grad: differentiate with respect to a variable (var<\"x\">), "
                                "not a compound expression or a constant");
-    using rtopo = typename detail::reverse_list<topo_t<F>>::type;
+    using rtopo = meta::reverse_t<topo_t<F>>;
     using type = std::conditional_t<meta::in_list_v<X, topo_t<F>>, typename detail::adjoint<rtopo, X>::type, zero_t>;
 };
 template <class F, class X> using derivative_t = typename derivative<F, X>::type;
 
 /// `grad(f, x)`: the expression df/dx. With several variables, a `hana::tuple` of expressions.
-template <class F, class X, class... Xs> constexpr auto grad(const ex<F> &f, const ex<X> &, const ex<Xs> &...) {
+template <expression F, expression X, expression... Xs> constexpr auto grad(const F &f, const X &, const Xs &...) {
+    using G = graph_t<F>;
     if constexpr (sizeof...(Xs) == 0) {
-        return make_ex<derivative_t<F, X>>(f);
+        return make_ex<derivative_t<G, graph_t<X>>>(f);
     } else {
-        return boost::hana::make_tuple(make_ex<derivative_t<F, X>>(f), make_ex<derivative_t<F, Xs>>(f)...);
+        return boost::hana::make_tuple(make_ex<derivative_t<G, graph_t<X>>>(f), make_ex<derivative_t<G, graph_t<Xs>>>(f)...);
     }
 }
 

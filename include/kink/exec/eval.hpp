@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <iterator>
 #include <limits>
 #include <cstdint>
 #include <span>
@@ -43,35 +44,37 @@ struct kink_count {
 };
 
 /// Hits and evaluations of the count<P> node at the root of `e` (e.g. `auto r = relu<count<zero>>(x)`).
-template <class E> constexpr kink_count kink_hits(const ex<E> &) {
+template <expression X> constexpr kink_count kink_hits(const X &) {
+    using E = graph_t<X>;
     static_assert(is_counted<E>::value, "kink: kink_hits: the expression's root has no count<P> policy");
     return {op_t<E>::name, kink_counter<E>::hits, kink_counter<E>::evals};
 }
 
 namespace detail {
-template <class... N> constexpr auto collect_counts(meta::list<N...>) {
-    using counted = meta::filter_t<is_counted, meta::list<N...>>;
-    return []<class... C>(meta::list<C...>) {
-        return std::array<kink_count, sizeof...(C)>{kink_count{op_t<C>::name, kink_counter<C>::hits, kink_counter<C>::evals}...};
-    }(counted{});
-}
-template <class... N> void reset_counts(meta::list<N...>) {
-    ((is_counted<N>::value ? (kink_counter<N>::hits = 0, kink_counter<N>::evals = 0) : 0), ...);
-}
+template <class L> struct counts_of;
+template <class... C> struct counts_of<meta::list<C...>> {
+    static constexpr std::array<kink_count, sizeof...(C)> get() {
+        return {kink_count{op_t<C>::name, kink_counter<C>::hits, kink_counter<C>::evals}...};
+    }
+    static void reset() {
+        ((kink_counter<C>::hits = 0, kink_counter<C>::evals = 0), ...);
+    }
+};
+template <class E> using counted_nodes = counts_of<meta::filter_t<is_counted, topo_t<E>>>;
 } // namespace detail
 
 /// Counts of every count<P> node of `f`, in topological order.
-template <class E> constexpr auto kink_counts(const ex<E> &) { return detail::collect_counts(topo_t<E>{}); }
+template <expression X> constexpr auto kink_counts(const X &) { return detail::counted_nodes<graph_t<X>>::get(); }
 /// Resets the counters of every count<P> node of `f`.
-template <class E> void reset_kink_counts(const ex<E> &) { detail::reset_counts(topo_t<E>{}); }
+template <expression X> void reset_kink_counts(const X &) { detail::counted_nodes<graph_t<X>>::reset(); }
 
 // ---------------------------------------------------------------------------------------------
 // Bindings
 
 /// The variables to differentiate with respect to, for `value_and_grad`.
 template <class... X> struct wrt_t {};
-template <class... X> constexpr wrt_t<X...> wrt(const ex<X> &...) {
-    static_assert((is_var_v<X> && ...), "kink: wrt: every argument must be a variable (var<\"x\">)");
+template <expression... X> constexpr wrt_t<graph_t<X>...> wrt(const X &...) {
+    static_assert((is_var_v<graph_t<X>> && ...), "kink: wrt: every argument must be a variable (var<\"x\">)");
     return {};
 }
 
@@ -88,7 +91,7 @@ template <class V> constexpr auto at_index(const V &v, std::size_t i) {
 
 /// Position of the binding for Leaf among B... (sizeof...(B) when absent).
 template <class Leaf, class... B> constexpr std::size_t binding_index() {
-    constexpr bool hit[] = {std::is_same_v<typename B::leaf, Leaf>..., false};
+    constexpr bool hit[] = {KINK_SAME(typename B::leaf, Leaf)..., false};
     for (std::size_t i = 0; i < sizeof...(B); ++i)
         if (hit[i]) return i;
     return sizeof...(B);
@@ -132,8 +135,9 @@ template <class... N> struct run<meta::list<N...>> {
     using topo = meta::list<N...>;
     template <class T> using values = std::array<T, sizeof...(N)>;
     template <class T, class Src, class Env> static constexpr void all(values<T> &v, const Src &src, const Env &env) {
-        std::size_t k = 0;
-        ((v[k++] = node_eval<N, topo>::template apply<T>(v, src, env)), ...);
+        std::size_t k = 0; // an initializer list, not a fold: no nesting limit on big graphs
+        const int sweep[] = {((v[k++] = node_eval<N, topo>::template apply<T>(v, src, env)), 0)..., 0};
+        (void)sweep;
     }
 };
 
@@ -155,7 +159,8 @@ template <class... B> constexpr std::size_t common_extent(std::string_view where
 } // namespace detail
 
 /// `eval(f, x = 1.0, y = 2.0)`: the value of f. The scalar type is the bindings' common type.
-template <class E, class... B> constexpr auto eval(const ex<E> &f, const B &...bindings) {
+template <expression X, class... B> constexpr auto eval(const X &f, const B &...bindings) {
+    using E = graph_t<X>;
     using T = std::common_type_t<detail::scalar_of_t<decltype(bindings.value)>...>;
     using topo = topo_t<E>;
     using run = detail::run<topo>;
@@ -166,7 +171,8 @@ template <class E, class... B> constexpr auto eval(const ex<E> &f, const B &...b
 
 /// Elementwise: `eval_each(f, out, x = span_x, y = 2.0)` writes f at every index into `out`.
 /// Span bindings are indexed, scalar bindings broadcast; lengths must agree.
-template <class E, class T, class... B> void eval_each(const ex<E> &f, std::span<T> out, const B &...bindings) {
+template <expression X, class T, class... B> void eval_each(const X &f, std::span<T> out, const B &...bindings) {
+    using E = graph_t<X>;
     const std::size_t n = detail::common_extent("eval_each", bindings...);
     if (n != std::size_t(-1) && n != out.size())
         throw std::invalid_argument("kink: eval_each: output has " + std::to_string(out.size()) +
@@ -185,7 +191,8 @@ template <class T, class... X> struct value_and_grad_result {
     T value;
     std::array<T, sizeof...(X)> grad;
     /// `r[x]`: the partial with respect to variable x.
-    template <class V> constexpr T operator[](const ex<V> &) const {
+    template <expression W> constexpr T operator[](const W &) const {
+        using V = graph_t<W>;
         static_assert(meta::contains_v<V, X...>, "kink: value_and_grad: not differentiated with respect to this variable");
         return grad[meta::index_v<V, meta::list<X...>>];
     }
@@ -193,8 +200,9 @@ template <class T, class... X> struct value_and_grad_result {
 
 /// One fused evaluation of f and df/dx for each x in `wrt(...)`: a single topological sweep over
 /// f's nodes and its derivative graphs' nodes (forward values first, then the backward ones).
-template <class E, class... X, class... B>
-constexpr auto value_and_grad(const ex<E> &f, wrt_t<X...>, const B &...bindings) {
+template <expression F, class... X, class... B>
+constexpr auto value_and_grad(const F &f, wrt_t<X...>, const B &...bindings) {
+    using E = graph_t<F>;
     using T = std::common_type_t<detail::scalar_of_t<decltype(bindings.value)>...>;
     using topo = topo_t<E, derivative_t<E, X>...>;
     using run = detail::run<topo>;
@@ -208,31 +216,35 @@ constexpr auto value_and_grad(const ex<E> &f, wrt_t<X...>, const B &...bindings)
 namespace kink {
 
 namespace detail {
-template <class Node, class T, class Topo> constexpr T node_kink_distance(const std::array<T, Topo::size> &v) {
-    if constexpr (is_node_v<Node> && requires { typename op_t<Node>::family; } && !requires { op_t<Node>::index; }) {
-        return [&]<class Op, class... A>(std::type_identity<node<Op, A...>>) {
-            return static_cast<T>(Op::kink_distance(v[meta::index_v<A, Topo>]...));
-        }(std::type_identity<Node>{});
-    } else {
-        return std::numeric_limits<T>::infinity();
+template <class Node, class Topo> struct node_kink_distance {
+    template <class T> static constexpr T get(const std::array<T, Topo::size> &) { return std::numeric_limits<T>::infinity(); }
+};
+template <class Op, class... A, class Topo>
+    requires requires { typename Op::family; } && (!requires { Op::index; })
+struct node_kink_distance<node<Op, A...>, Topo> {
+    template <class T> static constexpr T get(const std::array<T, Topo::size> &v) {
+        return static_cast<T>(Op::kink_distance(v[meta::index_v<A, Topo>]...));
     }
-}
-template <class T, class... N> constexpr T min_distance(const std::array<T, sizeof...(N)> &v, meta::list<N...>) {
-    T d = std::numeric_limits<T>::infinity();
-    ((d = std::min(d, node_kink_distance<N, T, meta::list<N...>>(v))), ...);
-    return d;
-}
+};
+template <class Topo> struct min_distance;
+template <class... N> struct min_distance<meta::list<N...>> {
+    template <class T> static constexpr T get(const std::array<T, sizeof...(N)> &v) {
+        const T d[] = {node_kink_distance<N, meta::list<N...>>::get(v)..., std::numeric_limits<T>::infinity()};
+        return *std::min_element(std::begin(d), std::end(d));
+    }
+};
 } // namespace detail
 
 /// How far the arguments of f's piecewise nodes are from their nearest kink at the given point
 /// (infinity when f has no piecewise node). Finite-difference checks use it to stay away.
-template <class E, class... B> constexpr auto kink_distance(const ex<E> &f, const B &...bindings) {
+template <expression X, class... B> constexpr auto kink_distance(const X &f, const B &...bindings) {
+    using E = graph_t<X>;
     using T = std::common_type_t<detail::scalar_of_t<decltype(bindings.value)>...>;
     using topo = topo_t<E>;
     using run = detail::run<topo>;
     typename run::template values<T> v{};
     run::template all<T>(v, f, detail::env_t<T, B...>{{bindings...}, 0});
-    return detail::min_distance<T>(v, topo{});
+    return detail::min_distance<topo>::get(v);
 }
 
 } // namespace kink

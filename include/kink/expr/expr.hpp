@@ -108,26 +108,40 @@ template <class Leaf, class T> struct binding {
     using leaf = Leaf;
 };
 
-/// An expression. `E` is its graph; `pool` holds the values of its runtime constants.
-template <class E> struct ex {
-    using graph = E;
-    [[no_unique_address]] pool_t<E> pool{};
+/// Holds the expression class for graph E. The expression type is an *unnamed member* class:
+///  - a member class, so that argument-dependent lookup on an expression does not walk the graph
+///    type (ADL visits the template arguments of a class template specialization recursively,
+///    which clang 14 does without memoisation: exponential in the depth of a graph whose nodes
+///    are shared);
+///  - unnamed, so that clang's code generator names its IR type "anon" instead of printing the
+///    whole graph type as a tree (again exponential for shared nodes).
+template <class E> struct expr_of {
+    struct {
+        /// The graph of this expression.
+        using graph = E;
+        using kink_expression_tag = void;
+        /// Values of the runtime constants, in the order of rconsts_t<graph>.
+        [[no_unique_address]] pool_t<E> pool{};
 
-    /// `x = 1.5` binds a variable to a value (or a span of values) for evaluation.
-    template <class T>
-        requires is_var_v<E>
-    constexpr binding<E, T> operator=(T value) const {
-        return {value};
-    }
-    constexpr ex &operator=(const ex &) = default;
+        /// `x = 1.5` binds a variable to a value (or a span of values) for evaluation.
+        template <class T>
+            requires is_var_v<E>
+        constexpr binding<E, T> operator=(T value) const {
+            return {value};
+        }
+    } proto;
 };
-
-template <class T> struct is_ex : std::false_type {};
-template <class E> struct is_ex<ex<E>> : std::true_type {};
-template <class T> inline constexpr bool is_ex_v = is_ex<std::remove_cvref_t<T>>::value;
+/// The expression type of graph E.
+template <class E> using ex = decltype(expr_of<E>::proto);
 
 template <class T>
-concept expression = is_ex_v<T>;
+concept expression = requires {
+    typename std::remove_cvref_t<T>::graph;
+    typename std::remove_cvref_t<T>::kink_expression_tag;
+};
+template <class T> inline constexpr bool is_ex_v = expression<T>;
+/// The graph of an expression type.
+template <class X> using graph_t = typename std::remove_cvref_t<X>::graph;
 
 /// A variable with a compile-time name: `constexpr auto x = var<"x">;`
 template <fixed_string Name> inline constexpr ex<var_leaf<Name>> var{};
@@ -142,13 +156,13 @@ template <fixed_string Name> constexpr ex<rconst_leaf<Name>> constant(double val
 }
 
 /// The value of runtime constant `C` in expression object `e`.
-template <class C, class E> constexpr double rconst_value(const ex<E> &e) {
-    return e.pool[meta::index_v<C, rconsts_t<E>>];
+template <class C, expression X> constexpr double rconst_value(const X &e) {
+    return e.pool[meta::index_v<C, rconsts_t<graph_t<X>>>];
 }
 
 namespace detail {
-template <class C, class Src> constexpr void take_const(double &out, bool &found, const ex<Src> &src) {
-    if constexpr (meta::in_list_v<C, rconsts_t<Src>>) {
+template <class C, expression Src> constexpr void take_const(double &out, bool &found, const Src &src) {
+    if constexpr (meta::in_list_v<C, rconsts_t<graph_t<Src>>>) {
         const double v = rconst_value<C>(src);
         if (found && !(v == out))
             throw std::invalid_argument("kink: runtime constant '" + std::string(C::name()) +
@@ -157,14 +171,14 @@ template <class C, class Src> constexpr void take_const(double &out, bool &found
         found = true;
     }
 }
-template <class C, class... Src> constexpr double find_const(const ex<Src> &...src) {
+template <class C, class... Src> constexpr double find_const(const Src &...src) {
     double v = 0;
     bool found = false;
     (take_const<C>(v, found, src), ...);
     return v;
 }
 template <class Out, class... Src, class... C>
-constexpr pool_t<Out> gather(meta::list<C...>, const ex<Src> &...src) {
+constexpr pool_t<Out> gather(meta::list<C...>, const Src &...src) {
     if constexpr (sizeof...(C) == 0) {
         return {};
     } else {
@@ -175,13 +189,13 @@ constexpr pool_t<Out> gather(meta::list<C...>, const ex<Src> &...src) {
 
 /// Builds the expression object for graph `Out` from objects that together hold all its runtime
 /// constants (checks that a constant shared by several inputs has one value).
-template <class Out, class... Src> constexpr ex<Out> make_ex(const ex<Src> &...src) {
+template <class Out, expression... Src> constexpr ex<Out> make_ex(const Src &...src) {
     return {detail::gather<Out>(rconsts_t<Out>{}, src...)};
 }
 
 /// `make_node<Op>(a, b)`: the expression Op(a, b), nothing simplified.
-template <class Op, class... A> constexpr ex<node<Op, A...>> make_node(const ex<A> &...a) {
-    return make_ex<node<Op, A...>>(a...);
+template <class Op, expression... A> constexpr ex<node<Op, graph_t<A>...>> make_node(const A &...a) {
+    return make_ex<node<Op, graph_t<A>...>>(a...);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -53,17 +53,17 @@ template <class P> struct step_op {
     }
 };
 
-template <class P = policy::default_policy, class E> constexpr auto abs(const ex<E> &x) {
+template <class P = policy::default_policy, expression X> constexpr auto abs(const X &x) {
     KINK_CHECK_POLICY(P, abs, "abs");
     return make_node<abs_op<resolve_t<P, family::abs>>>(x);
 }
-template <class P = policy::default_policy, class E> constexpr auto sign(const ex<E> &x) {
+template <class P = policy::default_policy, expression X> constexpr auto sign(const X &x) {
     KINK_CHECK_POLICY(P, sign, "sign");
     return make_node<sign_op<resolve_t<P, family::sign>>>(x);
 }
 /// Heaviside step. Under the default (PyTorch) policy its derivative at 0 traps, as torch's
 /// heaviside has no derivative; use `step<policy::straight_through>(x)` to train through it.
-template <class P = policy::default_policy, class E> constexpr auto step(const ex<E> &x) {
+template <class P = policy::default_policy, expression X> constexpr auto step(const X &x) {
     KINK_CHECK_POLICY(P, step, "step");
     return make_node<step_op<resolve_t<P, family::step>>>(x);
 }

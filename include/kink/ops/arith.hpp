@@ -54,48 +54,48 @@ template <class A, class B> using div_t = typename div_s<A, B>::type;
 namespace detail {
 template <class A, class B> struct add_rules {
     static auto pick() {
-        if constexpr (std::is_same_v<A, zero_t>) return meta::type_c_<B>{};
-        else if constexpr (std::is_same_v<B, zero_t>) return meta::type_c_<A>{};
+        if constexpr (KINK_SAME(A, zero_t)) return meta::type_c_<B>{};
+        else if constexpr (KINK_SAME(B, zero_t)) return meta::type_c_<A>{};
         else if constexpr (is_lit_v<A> && is_lit_v<B>)
             return meta::type_c_<lit_t<A::num * B::den + B::num * A::den, A::den * B::den>>{};
-        else if constexpr (std::is_same_v<A, B>) return meta::type_c_<typename mul_s<lit_leaf<2>, A>::type>{};
-        else if constexpr (std::is_same_v<op_t<B>, neg_op>) return meta::type_c_<typename sub_s<A, arg_t<0, B>>::type>{};
-        else if constexpr (std::is_same_v<op_t<A>, neg_op>) return meta::type_c_<typename sub_s<B, arg_t<0, A>>::type>{};
+        else if constexpr (KINK_SAME(A, B)) return meta::type_c_<typename mul_s<lit_leaf<2>, A>::type>{};
+        else if constexpr (KINK_SAME(op_t<B>, neg_op)) return meta::type_c_<typename sub_s<A, arg_t<0, B>>::type>{};
+        else if constexpr (KINK_SAME(op_t<A>, neg_op)) return meta::type_c_<typename sub_s<B, arg_t<0, A>>::type>{};
         else return meta::type_c_<node<add_op, A, B>>{};
     }
     using type = typename decltype(pick())::type;
 };
 template <class A, class B> struct sub_rules {
     static auto pick() {
-        if constexpr (std::is_same_v<B, zero_t>) return meta::type_c_<A>{};
-        else if constexpr (std::is_same_v<A, zero_t>) return meta::type_c_<neg_t<B>>{};
+        if constexpr (KINK_SAME(B, zero_t)) return meta::type_c_<A>{};
+        else if constexpr (KINK_SAME(A, zero_t)) return meta::type_c_<neg_t<B>>{};
         else if constexpr (is_lit_v<A> && is_lit_v<B>)
             return meta::type_c_<lit_t<A::num * B::den - B::num * A::den, A::den * B::den>>{};
-        else if constexpr (std::is_same_v<A, B>) return meta::type_c_<zero_t>{};
-        else if constexpr (std::is_same_v<op_t<B>, neg_op>) return meta::type_c_<typename add_s<A, arg_t<0, B>>::type>{};
+        else if constexpr (KINK_SAME(A, B)) return meta::type_c_<zero_t>{};
+        else if constexpr (KINK_SAME(op_t<B>, neg_op)) return meta::type_c_<typename add_s<A, arg_t<0, B>>::type>{};
         else return meta::type_c_<node<sub_op, A, B>>{};
     }
     using type = typename decltype(pick())::type;
 };
 template <class A, class B> struct mul_rules {
     static auto pick() {
-        if constexpr (std::is_same_v<A, zero_t> || std::is_same_v<B, zero_t>) return meta::type_c_<zero_t>{};
-        else if constexpr (std::is_same_v<A, one_t>) return meta::type_c_<B>{};
-        else if constexpr (std::is_same_v<B, one_t>) return meta::type_c_<A>{};
+        if constexpr (KINK_SAME(A, zero_t) || KINK_SAME(B, zero_t)) return meta::type_c_<zero_t>{};
+        else if constexpr (KINK_SAME(A, one_t)) return meta::type_c_<B>{};
+        else if constexpr (KINK_SAME(B, one_t)) return meta::type_c_<A>{};
         else if constexpr (is_lit_v<A> && is_lit_v<B>) return meta::type_c_<lit_t<A::num * B::num, A::den * B::den>>{};
-        else if constexpr (std::is_same_v<A, lit_leaf<-1>>) return meta::type_c_<neg_t<B>>{};
-        else if constexpr (std::is_same_v<B, lit_leaf<-1>>) return meta::type_c_<neg_t<A>>{};
+        else if constexpr (KINK_SAME(A, lit_leaf<-1>)) return meta::type_c_<neg_t<B>>{};
+        else if constexpr (KINK_SAME(B, lit_leaf<-1>)) return meta::type_c_<neg_t<A>>{};
         else if constexpr (is_lit_v<B>) return meta::type_c_<typename mul_s<B, A>::type>{};
-        else if constexpr (std::is_same_v<op_t<A>, neg_op>) return meta::type_c_<neg_t<typename mul_s<arg_t<0, A>, B>::type>>{};
-        else if constexpr (std::is_same_v<op_t<B>, neg_op>) return meta::type_c_<neg_t<typename mul_s<A, arg_t<0, B>>::type>>{};
+        else if constexpr (KINK_SAME(op_t<A>, neg_op)) return meta::type_c_<neg_t<typename mul_s<arg_t<0, A>, B>::type>>{};
+        else if constexpr (KINK_SAME(op_t<B>, neg_op)) return meta::type_c_<neg_t<typename mul_s<A, arg_t<0, B>>::type>>{};
         else return meta::type_c_<node<mul_op, A, B>>{};
     }
     using type = typename decltype(pick())::type;
 };
 template <class A, class B> struct div_rules {
     static auto pick() {
-        if constexpr (std::is_same_v<B, one_t>) return meta::type_c_<A>{};
-        else if constexpr (std::is_same_v<A, zero_t>) return meta::type_c_<zero_t>{};
+        if constexpr (KINK_SAME(B, one_t)) return meta::type_c_<A>{};
+        else if constexpr (KINK_SAME(A, zero_t)) return meta::type_c_<zero_t>{};
         else if constexpr (is_lit_v<A> && is_lit_v<B>) return meta::type_c_<lit_t<A::num * B::den, A::den * B::num>>{};
         else return meta::type_c_<node<div_op, A, B>>{};
     }
@@ -106,14 +106,14 @@ template <class A, class B> struct div_rules {
 // The rules apply whenever a leaf or a node is involved; the primary templates above are only
 // reached through these partial specialisations' `rules`.
 template <class A, class B>
-    requires(is_lit_v<A> || is_lit_v<B> || std::is_same_v<A, B> || std::is_same_v<op_t<A>, neg_op> ||
-             std::is_same_v<op_t<B>, neg_op>)
+    requires(is_lit_v<A> || is_lit_v<B> || KINK_SAME(A, B) || KINK_SAME(op_t<A>, neg_op) ||
+             KINK_SAME(op_t<B>, neg_op))
 struct add_s<A, B> : detail::add_rules<A, B> {};
 template <class A, class B>
-    requires(is_lit_v<A> || is_lit_v<B> || std::is_same_v<A, B> || std::is_same_v<op_t<B>, neg_op>)
+    requires(is_lit_v<A> || is_lit_v<B> || KINK_SAME(A, B) || KINK_SAME(op_t<B>, neg_op))
 struct sub_s<A, B> : detail::sub_rules<A, B> {};
 template <class A, class B>
-    requires(is_lit_v<A> || is_lit_v<B> || std::is_same_v<op_t<A>, neg_op> || std::is_same_v<op_t<B>, neg_op>)
+    requires(is_lit_v<A> || is_lit_v<B> || KINK_SAME(op_t<A>, neg_op) || KINK_SAME(op_t<B>, neg_op))
 struct mul_s<A, B> : detail::mul_rules<A, B> {};
 template <class A, class B>
     requires(is_lit_v<A> || is_lit_v<B>)
@@ -220,10 +220,10 @@ template <class A, class B>
 constexpr auto operator/(const A &a, const B &b) {
     return make_node<div_op>(as_expr(a), as_expr(b));
 }
-template <class E> constexpr auto operator-(const ex<E> &a) { return make_node<neg_op>(a); }
+template <expression X> constexpr auto operator-(const X &a) { return make_node<neg_op>(a); }
 
 /// x^N for a compile-time integer N: `pow<3>(x)`.
-template <int N, class E> constexpr auto pow(const ex<E> &a) {
+template <int N, expression X> constexpr auto pow(const X &a) {
     if constexpr (N == 1) return a;
     else if constexpr (N == 0) return ex<one_t>{};
     else return make_node<pow_op<N>>(a);

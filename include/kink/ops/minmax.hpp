@@ -95,16 +95,16 @@ template <class P> struct clamp_op {
     }
 };
 
-template <class P = policy::default_policy, class A, class B> constexpr auto max(const ex<A> &a, const ex<B> &b) {
+template <class P = policy::default_policy, expression A, expression B> constexpr auto max(const A &a, const B &b) {
     KINK_CHECK_POLICY(P, max, "max");
     return make_node<max_op<resolve_t<P, family::max>>>(a, b);
 }
-template <class P = policy::default_policy, class A, class B> constexpr auto min(const ex<A> &a, const ex<B> &b) {
+template <class P = policy::default_policy, expression A, expression B> constexpr auto min(const A &a, const B &b) {
     KINK_CHECK_POLICY(P, min, "min");
     return make_node<min_op<resolve_t<P, family::min>>>(a, b);
 }
-template <class P = policy::default_policy, class X, class L, class H>
-constexpr auto clamp(const ex<X> &x, const ex<L> &lo, const ex<H> &hi) {
+template <class P = policy::default_policy, expression X, expression L, expression H>
+constexpr auto clamp(const X &x, const L &lo, const H &hi) {
     KINK_CHECK_POLICY(P, clamp, "clamp");
     return make_node<clamp_op<resolve_t<P, family::clamp>>>(x, lo, hi);
 }

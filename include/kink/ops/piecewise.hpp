@@ -43,9 +43,9 @@ template <class Op, std::size_t I> struct dkink_op {
     static constexpr int prec = 0;
     template <class T, class... U> static constexpr T eval(T a, U... rest) {
         using P = strip_count_t<typename Op::policy>;
-        if constexpr (std::is_same_v<P, ::kink::policy::straight_through>) {
+        if constexpr (KINK_SAME(P, ::kink::policy::straight_through)) {
             return T(1);
-        } else if constexpr (std::is_same_v<P, ::kink::policy::straight_through_clipped>) {
+        } else if constexpr (KINK_SAME(P, ::kink::policy::straight_through_clipped)) {
             return (a <= T(1) && a >= T(-1)) ? T(1) : T(0);
         } else {
             return choose<P, I>(Op::template d<I>(a, rest...), Op::name);

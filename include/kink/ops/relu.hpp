@@ -84,24 +84,24 @@ template <class P> struct hardtanh_op {
 };
 
 /// `relu<policy::one>(x)`; the policy defaults to `policy::default_policy` (PyTorch's values).
-template <class P = policy::default_policy, class E> constexpr auto relu(const ex<E> &x) {
+template <class P = policy::default_policy, expression X> constexpr auto relu(const X &x) {
     KINK_CHECK_POLICY(P, relu, "relu");
     return make_node<relu_op<resolve_t<P, family::relu>>>(x);
 }
 /// `leaky_relu(x, 0.2_c)`; slope defaults to 0.01 (PyTorch's default). The slope must be a
 /// constant: an exact literal (`0.2_c`) or a named runtime constant (`constant<"a">(0.2)`).
-template <class P = policy::default_policy, class E, class S = lit_leaf<1, 100>>
-constexpr auto leaky_relu(const ex<E> &x, const ex<S> &slope = {}) {
+template <class P = policy::default_policy, expression X, expression S = ex<lit_leaf<1, 100>>>
+constexpr auto leaky_relu(const X &x, const S &slope = {}) {
     KINK_CHECK_POLICY(P, leaky_relu, "leaky_relu");
-    static_assert(is_lit_v<S> || is_rconst_v<S>,
+    static_assert(is_lit_v<graph_t<S>> || is_rconst_v<graph_t<S>>,
                   "kink: leaky_relu: the slope must be a constant: 0.01_c or constant<\"name\">(value)");
     return make_node<leaky_relu_op<resolve_t<P, family::leaky_relu>>>(x, slope);
 }
-template <class P = policy::default_policy, class E> constexpr auto relu6(const ex<E> &x) {
+template <class P = policy::default_policy, expression X> constexpr auto relu6(const X &x) {
     KINK_CHECK_POLICY(P, relu6, "relu6");
     return make_node<relu6_op<resolve_t<P, family::relu6>>>(x);
 }
-template <class P = policy::default_policy, class E> constexpr auto hardtanh(const ex<E> &x) {
+template <class P = policy::default_policy, expression X> constexpr auto hardtanh(const X &x) {
     KINK_CHECK_POLICY(P, hardtanh, "hardtanh");
     return make_node<hardtanh_op<resolve_t<P, family::hardtanh>>>(x);
 }

@@ -73,13 +73,13 @@ struct cos_op {
 };
 #undef KINK_FUNCTION_OP
 
-template <class E> constexpr auto exp(const ex<E> &x) { return make_node<exp_op>(x); }
-template <class E> constexpr auto log(const ex<E> &x) { return make_node<log_op>(x); }
-template <class E> constexpr auto sqrt(const ex<E> &x) { return make_node<sqrt_op>(x); }
-template <class E> constexpr auto tanh(const ex<E> &x) { return make_node<tanh_op>(x); }
-template <class E> constexpr auto sigmoid(const ex<E> &x) { return make_node<sigmoid_op>(x); }
-template <class E> constexpr auto softplus(const ex<E> &x) { return make_node<softplus_op>(x); }
-template <class E> constexpr auto sin(const ex<E> &x) { return make_node<sin_op>(x); }
-template <class E> constexpr auto cos(const ex<E> &x) { return make_node<cos_op>(x); }
+template <expression X> constexpr auto exp(const X &x) { return make_node<exp_op>(x); }
+template <expression X> constexpr auto log(const X &x) { return make_node<log_op>(x); }
+template <expression X> constexpr auto sqrt(const X &x) { return make_node<sqrt_op>(x); }
+template <expression X> constexpr auto tanh(const X &x) { return make_node<tanh_op>(x); }
+template <expression X> constexpr auto sigmoid(const X &x) { return make_node<sigmoid_op>(x); }
+template <expression X> constexpr auto softplus(const X &x) { return make_node<softplus_op>(x); }
+template <expression X> constexpr auto sin(const X &x) { return make_node<sin_op>(x); }
+template <expression X> constexpr auto cos(const X &x) { return make_node<cos_op>(x); }
 
 } // namespace kink

@@ -128,7 +128,7 @@ template <class P> struct strip_count<policy::count<P>> { using type = typename 
 template <class P> using strip_count_t = typename strip_count<P>::type;
 
 template <class P> inline constexpr bool is_straight_through_v =
-    std::is_same_v<P, policy::straight_through> || std::is_same_v<P, policy::straight_through_clipped>;
+    KINK_SAME(P, policy::straight_through) || KINK_SAME(P, policy::straight_through_clipped);
 
 template <class P, class F> constexpr bool fits() {
     using Q = strip_count_t<P>;
@@ -171,14 +171,14 @@ template <class P, std::size_t I, class T> constexpr T choose(const branch<T> &b
     using Q = strip_count_t<P>;
     if (!b.at_kink) return b.value;
     T v{};
-    if constexpr (std::is_same_v<Q, policy::zero>) v = T(0);
-    else if constexpr (std::is_same_v<Q, policy::one>) v = T(1);
-    else if constexpr (std::is_same_v<Q, policy::half>) v = (b.left + b.right) / T(2);
-    else if constexpr (std::is_same_v<Q, policy::left>) v = b.left;
-    else if constexpr (std::is_same_v<Q, policy::right>) v = b.right;
-    else if constexpr (std::is_same_v<Q, policy::first>) v = I == 0 ? T(1) : T(0);
-    else if constexpr (std::is_same_v<Q, policy::second>) v = I == 0 ? T(0) : T(1);
-    else if constexpr (std::is_same_v<Q, policy::trap>)
+    if constexpr (KINK_SAME(Q, policy::zero)) v = T(0);
+    else if constexpr (KINK_SAME(Q, policy::one)) v = T(1);
+    else if constexpr (KINK_SAME(Q, policy::half)) v = (b.left + b.right) / T(2);
+    else if constexpr (KINK_SAME(Q, policy::left)) v = b.left;
+    else if constexpr (KINK_SAME(Q, policy::right)) v = b.right;
+    else if constexpr (KINK_SAME(Q, policy::first)) v = I == 0 ? T(1) : T(0);
+    else if constexpr (KINK_SAME(Q, policy::second)) v = I == 0 ? T(0) : T(1);
+    else if constexpr (KINK_SAME(Q, policy::trap))
         throw kink_error("kink: " + std::string(op) + " was differentiated exactly at its kink (policy trap)");
     else
         static_assert(meta::always_false<Q>, "kink: not a concrete kink policy");

@@ -26,9 +26,9 @@ template <class P, class Op, class... A> struct rewrite_policy<P, node<Op, A...>
 };
 
 /// Every piecewise node of `f` rewritten to policy `P` (a concrete policy or a preset).
-template <class P, class E> constexpr auto with_policy(const ex<E> &f) {
+template <class P, expression X> constexpr auto with_policy(const X &f) {
     static_assert(is_policy_v<P>, "kink: with_policy<P>: P is not a kink policy tag");
-    using R = typename rewrite_policy<P, E>::type;
+    using R = typename rewrite_policy<P, graph_t<X>>::type;
     return ex<R>{f.pool}; // same structure, so the same runtime constants in the same order
 }
 

@@ -123,14 +123,14 @@ template <class Q, std::size_t I, std::size_t N>
 std::string kink_value(const case_desc &c, const case_args<N> &args, style st) {
     const kval l = side_value(c.left, args, st), r = side_value(c.right, args, st);
     kval v{};
-    if constexpr (std::is_same_v<Q, policy::zero>) v = {true, 0, 1, {}};
-    else if constexpr (std::is_same_v<Q, policy::one>) v = {true, 1, 1, {}};
-    else if constexpr (std::is_same_v<Q, policy::left>) v = l;
-    else if constexpr (std::is_same_v<Q, policy::right>) v = r;
-    else if constexpr (std::is_same_v<Q, policy::first>) v = {true, I == 0 ? 1 : 0, 1, {}};
-    else if constexpr (std::is_same_v<Q, policy::second>) v = {true, I == 0 ? 0 : 1, 1, {}};
-    else if constexpr (std::is_same_v<Q, policy::trap>) return "error";
-    else if constexpr (std::is_same_v<Q, policy::half>) {
+    if constexpr (KINK_SAME(Q, policy::zero)) v = {true, 0, 1, {}};
+    else if constexpr (KINK_SAME(Q, policy::one)) v = {true, 1, 1, {}};
+    else if constexpr (KINK_SAME(Q, policy::left)) v = l;
+    else if constexpr (KINK_SAME(Q, policy::right)) v = r;
+    else if constexpr (KINK_SAME(Q, policy::first)) v = {true, I == 0 ? 1 : 0, 1, {}};
+    else if constexpr (KINK_SAME(Q, policy::second)) v = {true, I == 0 ? 0 : 1, 1, {}};
+    else if constexpr (KINK_SAME(Q, policy::trap)) return "error";
+    else if constexpr (KINK_SAME(Q, policy::half)) {
         if (l.numeric && r.numeric) v = {true, l.n * r.d + r.n * l.d, 2 * l.d * r.d, {}};
         else if (st == style::text) v = {false, 0, 1, "(" + show(l, st) + " + " + show(r, st) + ")/2"};
         else v = {false, 0, 1, "\\frac{" + show(l, st) + " + " + show(r, st) + "}{2}"};
@@ -148,8 +148,7 @@ std::string kink_value(const case_desc &c, const case_args<N> &args, style st) {
 
 template <style St, class E> printed show_expr();
 
-template <style St, class Op, class... A, std::size_t... K>
-printed show_cases(std::index_sequence<K...>) {
+template <style St, class Op, class... A> printed show_cases() {
     using primal = typename Op::primal;
     using P = typename Op::policy;
     using Q = strip_count_t<P>;
@@ -170,9 +169,9 @@ printed show_cases(std::index_sequence<K...>) {
             if (with_label) out += " (" + label + ")";
         }
     };
-    if constexpr (std::is_same_v<Q, policy::straight_through>) {
+    if constexpr (KINK_SAME(Q, policy::straight_through)) {
         out = tex ? "1 & \\text{everywhere (" + label + ")}" : "1 (" + label + ")";
-    } else if constexpr (std::is_same_v<Q, policy::straight_through_clipped>) {
+    } else if constexpr (KINK_SAME(Q, policy::straight_through_clipped)) {
         add("1", fill("|$0| <= 1", args, St), true);
         if (tex) out += " \\\\ 0 & \\text{otherwise}";
         else out += ", 0 otherwise";
@@ -187,18 +186,19 @@ printed show_cases(std::index_sequence<K...>) {
     return {out, 0};
 }
 
-template <style St, class E> printed show_expr() {
-    constexpr style st = St;
-    if constexpr (is_var_v<E> || is_rconst_v<E>) {
-        return {leaf_name(E::name(), st), 6};
-    } else if constexpr (is_lit_v<E>) {
-        return rational(E::num, E::den, st);
-    } else {
-        return []<class Op, class... A>(std::type_identity<node<Op, A...>>) -> printed {
+template <style St, class E> struct shower {
+    static printed get() {
+        if constexpr (is_var_v<E> || is_rconst_v<E>) return {leaf_name(E::name(), St), 6};
+        else return rational(E::num, E::den, St);
+    }
+};
+template <style St, class Op, class... A> struct shower<St, node<Op, A...>> {
+    static printed get() {
+            constexpr style st = St;
             const std::array<printed, sizeof...(A)> a{show_expr<St, A>()...};
             constexpr int p = Op::prec;
             if constexpr (Op::style == notation::piecewise) {
-                return show_cases<St, Op, A...>(std::index_sequence_for<A...>{});
+                return show_cases<St, Op, A...>();
             } else if constexpr (Op::style == notation::infix) {
                 if (st == style::latex && Op::name == std::string_view("/"))
                     return {"\\frac{" + a[0].s + "}{" + a[1].s + "}", 5};
@@ -218,9 +218,9 @@ template <style St, class E> printed show_expr() {
                 if (st == style::text) return {std::string(Op::name) + "(" + args + ")", 5};
                 return {std::string(Op::latex) + "\\left(" + args + "\\right)", 5};
             }
-        }(std::type_identity<E>{});
     }
-}
+};
+template <style St, class E> printed show_expr() { return shower<St, E>::get(); }
 
 /// The DOT label of one node: leaves by name, ops by symbol, piecewise ops with their policy.
 template <class E> std::string dot_label() {
@@ -238,52 +238,76 @@ template <class E> std::string dot_label() {
     }
 }
 
-template <class Topo, class N, class... A> void dot_edges(std::string &out, meta::list<A...>) {
-    std::size_t slot = 0;
-    ((out += fmt::format("  n{} -> n{} [label=\"{}\"];\n", meta::index_v<A, Topo>, meta::index_v<N, Topo>, slot++)), ...);
-}
+template <class Topo, class N, class Children = children_t<N>> struct dot_edges;
+template <class Topo, class N, class... A> struct dot_edges<Topo, N, meta::list<A...>> {
+    static void add(std::string &out) {
+        const std::size_t from[] = {meta::index_v<A, Topo>..., 0};
+        for (std::size_t slot = 0; slot < sizeof...(A); ++slot)
+            out += fmt::format("  n{} -> n{} [label=\"{}\"];\n", from[slot], meta::index_v<N, Topo>, slot);
+    }
+};
 template <class Topo, class N> void dot_node(std::string &out) {
     std::string label = dot_label<N>();
     replace_all(label, "\"", "\\\"");
     out += fmt::format("  n{} [label=\"{}\"{}];\n", meta::index_v<N, Topo>, label, is_leaf_v<N> ? ", shape=box" : "");
-    dot_edges<Topo, N>(out, children_t<N>{});
+    dot_edges<Topo, N>::add(out);
 }
-template <class... N> std::string dot_graph(meta::list<N...>) {
-    std::string out = "digraph kink {\n  rankdir=BT;\n  node [fontname=\"Helvetica\"];\n";
-    (dot_node<meta::list<N...>, N>(out), ...);
-    return out + "}\n";
-}
+template <class Topo> struct dot_graph;
+template <class... N> struct dot_graph<meta::list<N...>> {
+    static std::string get() {
+        std::string out = "digraph kink {\n  rankdir=BT;\n  node [fontname=\"Helvetica\"];\n";
+        using add = void (*)(std::string &);
+        const add nodes[] = {&dot_node<meta::list<N...>, N>..., nullptr};
+        for (std::size_t k = 0; k < sizeof...(N); ++k) nodes[k](out);
+        return out + "}\n";
+    }
+};
 
 } // namespace print
 
 /// Plain-text formula of an expression, e.g. "relu(W * x + b)".
-template <class E> std::string to_text(const ex<E> &) { return print::show_expr<print::style::text, E>().s; }
+template <expression X> std::string to_text(const X &) { return print::show_expr<print::style::text, graph_t<X>>().s; }
 /// LaTeX formula of an expression (math mode, without delimiters).
-template <class E> std::string to_latex(const ex<E> &) { return print::show_expr<print::style::latex, E>().s; }
+template <expression X> std::string to_latex(const X &) { return print::show_expr<print::style::latex, graph_t<X>>().s; }
 /// Graphviz DOT of the expression's graph: each distinct node once, edges labelled by argument slot.
-template <class E> std::string to_dot(const ex<E> &) { return print::dot_graph(topo_t<E>{}); }
+template <expression X> std::string to_dot(const X &) { return print::dot_graph<topo_t<graph_t<X>>>::get(); }
 
 /// `fmt::format("{}", latex(f))`
-template <class E> struct latex_view { ex<E> e; };
-template <class E> constexpr latex_view<E> latex(const ex<E> &e) { return {e}; }
+/// Unnamed view types (see expr_of): their IR names do not spell the graph.
+template <class X> struct view_of {
+    struct {
+        using latex_of = X;
+        X e;
+    } latex;
+    struct {
+        using dot_of = X;
+        X e;
+    } dot;
+};
+template <class X> using latex_view = decltype(view_of<X>::latex);
+template <class X> using dot_view = decltype(view_of<X>::dot);
+template <expression X> constexpr latex_view<X> latex(const X &e) { return {e}; }
 /// `fmt::format("{}", dot(f))`
-template <class E> struct dot_view { ex<E> e; };
-template <class E> constexpr dot_view<E> dot(const ex<E> &e) { return {e}; }
+template <expression X> constexpr dot_view<X> dot(const X &e) { return {e}; }
 
 } // namespace kink
 
-template <class E> struct fmt::formatter<kink::ex<E>> : fmt::formatter<std::string_view> {
-    auto format(const kink::ex<E> &e, fmt::format_context &ctx) const {
+template <kink::expression X> struct fmt::formatter<X, char> : fmt::formatter<std::string_view> {
+    auto format(const X &e, fmt::format_context &ctx) const {
         return fmt::formatter<std::string_view>::format(kink::to_text(e), ctx);
     }
 };
-template <class E> struct fmt::formatter<kink::latex_view<E>> : fmt::formatter<std::string_view> {
-    auto format(const kink::latex_view<E> &v, fmt::format_context &ctx) const {
+template <class V>
+    requires requires { typename V::latex_of; }
+struct fmt::formatter<V, char> : fmt::formatter<std::string_view> {
+    auto format(const V &v, fmt::format_context &ctx) const {
         return fmt::formatter<std::string_view>::format(kink::to_latex(v.e), ctx);
     }
 };
-template <class E> struct fmt::formatter<kink::dot_view<E>> : fmt::formatter<std::string_view> {
-    auto format(const kink::dot_view<E> &v, fmt::format_context &ctx) const {
+template <class V>
+    requires requires { typename V::dot_of; }
+struct fmt::formatter<V, char> : fmt::formatter<std::string_view> {
+    auto format(const V &v, fmt::format_context &ctx) const {
         return fmt::formatter<std::string_view>::format(kink::to_dot(v.e), ctx);
     }
 };
