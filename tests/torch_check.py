@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Checks kink's pytorch preset against real PyTorch: runs tests/torch_kinks and computes each
+derivative with torch's backward at the same point. Skips (exit 77) when torch is missing,
+unless KINK_REQUIRE_TORCH=1 (CI), where a missing torch is a failure."""
+import os
+import subprocess
+import sys
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:
+    print("torch not importable by", sys.executable)
+    sys.exit(1 if os.environ.get("KINK_REQUIRE_TORCH") == "1" else 77)
+
+torch.set_default_dtype(torch.float64)
+
+
+def grads(fn, *vals):
+    ts = [torch.tensor(v, requires_grad=True) for v in vals]
+    try:
+        fn(*ts).backward()
+    except RuntimeError:
+        return ["error"]
+    return [float(t.grad) + 0.0 for t in ts]  # + 0.0 turns -0.0 into 0.0
+
+
+cases = {
+    "relu@0": lambda: grads(torch.relu, 0.0),
+    "abs@0": lambda: grads(torch.abs, 0.0),
+    "leaky_relu(0.25)@0": lambda: grads(lambda x: F.leaky_relu(x, 0.25), 0.0),
+    "relu6@0": lambda: grads(F.relu6, 0.0),
+    "relu6@6": lambda: grads(F.relu6, 6.0),
+    "hardtanh@-1": lambda: grads(F.hardtanh, -1.0),
+    "hardtanh@1": lambda: grads(F.hardtanh, 1.0),
+    "sign@0": lambda: grads(torch.sign, 0.0),
+    "heaviside@0": lambda: grads(lambda x: torch.heaviside(x, torch.tensor(0.0)), 0.0),
+    "l1@x=t": lambda: grads(lambda x: F.l1_loss(x, torch.tensor(1.5)), 1.5),
+    "maximum@tie": lambda: grads(torch.maximum, 1.0, 1.0) + [0.0],
+    "minimum@tie": lambda: grads(torch.minimum, 1.0, 1.0) + [0.0],
+    "clamp@lo": lambda: grads(torch.clamp, 0.0, 0.0, 1.0),
+    "clamp@hi": lambda: grads(torch.clamp, 1.0, 0.0, 1.0),
+}
+
+out = subprocess.run([sys.argv[1]], capture_output=True, text=True, check=True).stdout
+passed = failed = 0
+for line in out.splitlines():
+    name, *values = line.split()
+    kink = [v if v == "error" else float(v) + 0.0 for v in values]
+    ref = cases.pop(name)()
+    ok = kink == ref
+    passed += ok
+    failed += not ok
+    print(f"{'ok  ' if ok else 'FAIL'} {name}: kink {kink} torch {torch.__version__} {ref}")
+for name in cases:
+    print(f"FAIL {name}: kink printed nothing")
+    failed += 1
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
