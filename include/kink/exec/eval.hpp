@@ -16,6 +16,7 @@
 #include <string_view>
 #include <tuple>
 #include <type_traits>
+#include <utility>
 
 #include <kink/diff/grad.hpp>
 #include <kink/expr/graph.hpp>
@@ -145,6 +146,14 @@ template <class... N> struct run<meta::list<N...>> {
     }
 };
 
+/// One sweep of the distinct nodes of Topo at element i of the bindings: every node's value.
+template <class Topo, class T, class X, class... B> constexpr auto sweep(const X &f, std::size_t i, const B &...bindings) {
+    typename run<Topo>::template values<T> v{};
+    run<Topo>::template all<T>(v, f, env_t<T, B...>{{bindings...}, i});
+    return v;
+}
+template <class... B> using scalar_t = std::common_type_t<scalar_of_t<decltype(std::declval<B>().value)>...>;
+
 template <class... B> constexpr std::size_t common_extent(std::string_view where, const B &...b) {
     std::size_t n = std::size_t(-1);
     auto one = [&](const auto &bd) {
@@ -165,12 +174,8 @@ template <class... B> constexpr std::size_t common_extent(std::string_view where
 /// `eval(f, x = 1.0, y = 2.0)`: the value of f. The scalar type is the bindings' common type.
 template <expression X, class... B> constexpr auto eval(const X &f, const B &...bindings) {
     using E = graph_t<X>;
-    using T = std::common_type_t<detail::scalar_of_t<decltype(bindings.value)>...>;
     using topo = topo_t<E>;
-    using run = detail::run<topo>;
-    typename run::template values<T> v{};
-    run::template all<T>(v, f, detail::env_t<T, B...>{{bindings...}, 0});
-    return v[topo::size - 1];
+    return detail::sweep<topo, detail::scalar_t<B...>>(f, 0, bindings...)[topo::size - 1];
 }
 
 /// Elementwise: `eval_each(f, out, x = span_x, y = 2.0)` writes f at every index into `out`.
@@ -182,12 +187,7 @@ template <expression X, class T, class... B> void eval_each(const X &f, std::spa
         throw std::invalid_argument("kink: eval_each: output has " + std::to_string(out.size()) +
                                     " elements, the inputs " + std::to_string(n));
     using topo = topo_t<E>;
-    using run = detail::run<topo>;
-    typename run::template values<T> v{};
-    for (std::size_t i = 0; i < out.size(); ++i) {
-        run::template all<T>(v, f, detail::env_t<T, B...>{{bindings...}, i});
-        out[i] = v[topo::size - 1];
-    }
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = detail::sweep<topo, T>(f, i, bindings...)[topo::size - 1];
 }
 
 /// The value of f and its partial derivatives with respect to the variables `X...`.
@@ -207,11 +207,9 @@ template <class T, class... X> struct value_and_grad_result {
 template <expression F, class... X, class... B>
 constexpr auto value_and_grad(const F &f, wrt_t<X...>, const B &...bindings) {
     using E = graph_t<F>;
-    using T = std::common_type_t<detail::scalar_of_t<decltype(bindings.value)>...>;
+    using T = detail::scalar_t<B...>;
     using topo = topo_t<E, derivative_t<E, X>...>;
-    using run = detail::run<topo>;
-    typename run::template values<T> v{};
-    run::template all<T>(v, f, detail::env_t<T, B...>{{bindings...}, 0});
+    const auto v = detail::sweep<topo, T>(f, 0, bindings...);
     return value_and_grad_result<T, X...>{v[meta::index_v<E, topo>], {v[meta::index_v<derivative_t<E, X>, topo>]...}};
 }
 
@@ -243,12 +241,8 @@ template <class... N> struct min_distance<meta::list<N...>> {
 /// (infinity when f has no piecewise node). Finite-difference checks use it to stay away.
 template <expression X, class... B> constexpr auto kink_distance(const X &f, const B &...bindings) {
     using E = graph_t<X>;
-    using T = std::common_type_t<detail::scalar_of_t<decltype(bindings.value)>...>;
     using topo = topo_t<E>;
-    using run = detail::run<topo>;
-    typename run::template values<T> v{};
-    run::template all<T>(v, f, detail::env_t<T, B...>{{bindings...}, 0});
-    return detail::min_distance<topo>::get(v);
+    return detail::min_distance<topo>::get(detail::sweep<topo, detail::scalar_t<B...>>(f, 0, bindings...));
 }
 
 } // namespace kink
