@@ -236,3 +236,43 @@ TEST_CASE("the same function, different programs (KINKS.md) for c in {0, 1/2, 1}
     table(policy::half{}, 0.5);
     table(policy::one{}, 1.0);
 }
+
+TEST_CASE("trap and count<P> at every op's kink") {
+    CHECK_THROWS_WITH_AS(d1(leaky_relu<policy::trap>(x, 0.25_c), 0.0),
+                         "kink: leaky_relu was differentiated exactly at its kink (policy trap)", kink_error);
+    CHECK_THROWS_AS(d1(relu6<policy::trap>(x), 0.0), kink_error);
+    CHECK_THROWS_AS(d1(hardtanh<policy::trap>(x), -1.0), kink_error);
+    CHECK_THROWS_AS(d1(hardtanh<policy::trap>(x), 1.0), kink_error);
+    CHECK_THROWS_WITH_AS(d1(abs<policy::trap>(x), 0.0), "kink: abs was differentiated exactly at its kink (policy trap)",
+                         kink_error);
+    CHECK_THROWS_AS(d1(sign<policy::trap>(x), 0.0), kink_error);
+    CHECK_THROWS_WITH_AS(d2(max<policy::trap>(x, y), 1, 1), "kink: max was differentiated exactly at its kink (policy trap)",
+                         kink_error);
+    CHECK_THROWS_AS(d2(min<policy::trap>(x, y), 1, 1), kink_error);
+    CHECK_THROWS_WITH_AS(d3(clamp<policy::trap>(x, y, z), 0, 0, 1),
+                         "kink: clamp was differentiated exactly at its kink (policy trap)", kink_error);
+    // trap away from the kink is the ordinary derivative
+    CHECK(d2(max<policy::trap>(x, y), 2, 1) == A2{1, 0});
+    CHECK(d3(clamp<policy::trap>(x, y, z), 0.5, 0, 1) == A3{1, 0, 0});
+
+    using H = policy::count<policy::half>;
+    CHECK(d1(leaky_relu<H>(x, 0.25_c), 0.0) == 0.625);
+    CHECK(d1(relu6<H>(x), 6.0) == 0.5);
+    CHECK(d1(hardtanh<H>(x), -1.0) == 0.5);
+    CHECK(d1(abs<H>(x), 0.0) == 0.0);
+    CHECK(d1(sign<H>(x), 0.0) == 0.0);
+    CHECK(d1(step<policy::count<policy::one>>(x), 0.0) == 1.0);
+    CHECK(d1(step<policy::count<policy::straight_through>>(x), 5.0) == 1.0);
+    CHECK(d2(max<H>(x, y), 1, 1) == A2{0.5, 0.5});
+    CHECK(d2(min<policy::count<policy::second>>(x, y), 1, 1) == A2{0, 1});
+    CHECK(d3(clamp<H>(x, y, z), 1, 0, 1) == A3{0.5, 0, 0.5});
+    // a preset inside count resolves per op
+    static_assert(std::is_same_v<decltype(abs<policy::count<policy::jax>>(x)), decltype(abs<policy::count<policy::one>>(x))>);
+    auto c = clamp<policy::count<policy::pytorch>>(x, y, z);
+    reset_kink_counts(c);
+    (void)eval(c, x = 0.0, y = 0.0, z = 1.0);
+    (void)eval(c, x = 0.5, y = 0.0, z = 1.0);
+    (void)eval(c, x = 1.0, y = 0.0, z = 1.0);
+    CHECK(kink_hits(c).hits == 2);
+    CHECK(kink_hits(c).evals == 3);
+}
