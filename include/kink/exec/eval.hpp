@@ -76,6 +76,8 @@ template <expression X> void reset_kink_counts(const X &) { detail::counted_node
 template <class... X> struct wrt_t {};
 template <expression... X> constexpr wrt_t<graph_t<X>...> wrt(const X &...) {
     static_assert((is_var_v<graph_t<X>> && ...), "kink: wrt: every argument must be a variable (var<\"x\">)");
+    static_assert(meta::list<graph_t<X>...>::size == meta::merge_t<meta::list<>, meta::list<graph_t<X>...>>::size,
+                  "kink: wrt: a variable is named twice");
     return {};
 }
 

@@ -41,9 +41,19 @@ template <class T, class L> struct in_list;
 template <class T, class... U> struct in_list<T, list<U...>> : std::bool_constant<contains_v<T, U...>> {};
 template <class T, class L> inline constexpr bool in_list_v = in_list<T, L>::value;
 
+/// Position of T in a list of distinct types, by overload resolution against a map built once
+/// per list (one base class per element): no per-lookup pack instantiation, no constexpr loop.
+template <std::size_t I, class T> struct slot_ {};
+template <class L, class Seq = std::make_index_sequence<L::size>> struct slot_map;
+template <class... U, std::size_t... I> struct slot_map<list<U...>, std::index_sequence<I...>> : slot_<I, U>... {};
+template <class T, std::size_t I> std::integral_constant<std::size_t, I> slot_of(const slot_<I, T> *);
+template <class T> std::integral_constant<std::size_t, std::size_t(-1)> slot_of(const void *);
+
 /// Position of T in the list (the list's size when absent).
-template <class T, class L> struct index_of;
-template <class T, class... U> struct index_of<T, list<U...>> : find_in_pack<T, U...> {};
+template <class T, class L> struct index_of {
+    static constexpr std::size_t found = decltype(meta::slot_of<T>(static_cast<const slot_map<L> *>(nullptr)))::value;
+    static constexpr std::size_t value = found == std::size_t(-1) ? L::size : found;
+};
 template <class T, class L> inline constexpr std::size_t index_v = index_of<T, L>::value;
 
 /// I-th element.
