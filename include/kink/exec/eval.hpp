@@ -115,26 +115,54 @@ template <class T, class... B> struct env_t {
     }
 };
 
-/// The value rule of one node, reading its arguments from the value array.
-template <class Node, class Topo> struct node_eval {
-    template <class T, class Src, class Env>
-    static constexpr T apply(const std::array<T, Topo::size> &, const Src &src, const Env &env) {
-        if constexpr (is_var_v<Node>) return env.template get<Node>();
-        else if constexpr (is_lit_v<Node>) return Node::template value<T>();
-        else return static_cast<T>(rconst_value<Node>(src));
-    }
+/// Where a node's arguments live in the value array. Used only as a compile-time constant.
+template <class Node, class Topo> struct node_info {
+    static constexpr std::array<std::size_t, 0> args{};
 };
-template <class Op, class... A, class Topo> struct node_eval<node<Op, A...>, Topo> {
-    using self = node<Op, A...>;
-    template <class T, class Src, class Env>
-    static constexpr T apply(const std::array<T, Topo::size> &v, const Src &, const Env &) {
-        if constexpr (is_counted<self>::value) {
-            ++kink_counter<self>::evals;
-            if (Op::at_kink(v[meta::index_v<A, Topo>]...)) ++kink_counter<self>::hits;
-        }
-        return static_cast<T>(Op::eval(v[meta::index_v<A, Topo>]...));
-    }
+template <class Op, class... A, class Topo> struct node_info<node<Op, A...>, Topo> {
+    static constexpr std::array<std::size_t, sizeof...(A)> args{meta::index_v<A, Topo>...};
 };
+
+// The sweep below calls only functions whose template arguments are short (an op, a leaf, the
+// scalar type, an arity): no function is instantiated per node with the graph or the node list
+// in its name. g++ spent most of a 767-node sweep's compile time mangling such names.
+
+/// Op's value rule on the values at positions `args` (void: not an op node, never used).
+template <class Op, class T, std::size_t N, std::size_t K>
+constexpr T apply_op(const std::array<T, N> &v, std::array<std::size_t, K> args) {
+    if constexpr (KINK_SAME(Op, void)) {
+        return (void)v, (void)args, T{};
+    } else {
+        return [&]<std::size_t... I>(std::index_sequence<I...>) {
+            return static_cast<T>(Op::eval(v[args[I]]...));
+        }(std::make_index_sequence<K>{});
+    }
+}
+/// The same for a count<P> node, which also updates its counters (void: not counted).
+template <class Node, class T, std::size_t N, std::size_t K>
+constexpr T apply_counted(const std::array<T, N> &v, std::array<std::size_t, K> args) {
+    if constexpr (KINK_SAME(Node, void)) {
+        return (void)v, (void)args, T{};
+    } else {
+        return [&]<std::size_t... I>(std::index_sequence<I...>) {
+            ++kink_counter<Node>::evals;
+            if (op_t<Node>::at_kink(v[args[I]]...)) ++kink_counter<Node>::hits;
+            return static_cast<T>(op_t<Node>::eval(v[args[I]]...));
+        }(std::make_index_sequence<K>{});
+    }
+}
+/// A leaf's value: a bound variable, an exact literal or a runtime constant (void: not a leaf).
+template <class Leaf, class T, std::size_t C, class Pool, class Env>
+constexpr T leaf_value(const Pool &pool, const Env &env) {
+    if constexpr (is_var_v<Leaf>) return env.template get<Leaf>();
+    else if constexpr (is_lit_v<Leaf>) return Leaf::template value<T>();
+    else if constexpr (is_rconst_v<Leaf>) return static_cast<T>(pool[C]);
+    else return (void)pool, (void)env, T{};
+}
+
+template <class N> using leaf_part_t = std::conditional_t<is_leaf_v<N>, N, void>;
+template <class N> using counted_part_t = std::conditional_t<is_counted<N>::value, N, void>;
+template <class N> using plain_op_t = std::conditional_t<is_counted<N>::value, void, op_t<N>>;
 
 /// One sweep over the distinct nodes in topological order.
 template <class Topo> struct run;
@@ -142,8 +170,14 @@ template <class... N> struct run<meta::list<N...>> {
     using topo = meta::list<N...>;
     template <class T> using values = std::array<T, sizeof...(N)>;
     template <class T, class Src, class Env> static constexpr void all(values<T> &v, const Src &src, const Env &env) {
+        using consts = rconsts_t<graph_t<Src>>;
         std::size_t k = 0; // an initializer list, not a fold: no nesting limit on big graphs
-        const int sweep[] = {((v[k++] = node_eval<N, topo>::template apply<T>(v, src, env)), 0)..., 0};
+        const int sweep[] = {
+            ((v[k++] = is_leaf_v<N> ? leaf_value<leaf_part_t<N>, T, meta::index_v<N, consts>>(src.pool, env)
+                       : is_counted<N>::value ? apply_counted<counted_part_t<N>, T>(v, node_info<N, topo>::args)
+                                              : apply_op<plain_op_t<N>, T>(v, node_info<N, topo>::args)),
+             0)...,
+            0};
         (void)sweep;
     }
 };
@@ -220,20 +254,28 @@ constexpr auto value_and_grad(const F &f, wrt_t<X...>, const B &...bindings) {
 namespace kink {
 
 namespace detail {
-template <class Node, class Topo> struct node_kink_distance {
-    template <class T> static constexpr T get(const std::array<T, Topo::size> &) { return std::numeric_limits<T>::infinity(); }
-};
-template <class Op, class... A, class Topo>
-    requires requires { typename Op::family; } && (!requires { Op::index; })
-struct node_kink_distance<node<Op, A...>, Topo> {
-    template <class T> static constexpr T get(const std::array<T, Topo::size> &v) {
-        return static_cast<T>(Op::kink_distance(v[meta::index_v<A, Topo>]...));
+/// Distance of a piecewise op's arguments to its nearest kink (void: not piecewise).
+template <class Op, class T, std::size_t N, std::size_t K>
+constexpr T op_kink_distance(const std::array<T, N> &v, std::array<std::size_t, K> args) {
+    if constexpr (KINK_SAME(Op, void)) {
+        return (void)v, (void)args, std::numeric_limits<T>::infinity();
+    } else {
+        return [&]<std::size_t... I>(std::index_sequence<I...>) {
+            return static_cast<T>(Op::kink_distance(v[args[I]]...));
+        }(std::make_index_sequence<K>{});
     }
-};
+}
+template <class Node> inline constexpr bool is_piecewise_primal_v = false;
+template <class Op, class... A>
+    requires requires { typename Op::family; } && (!requires { Op::index; })
+inline constexpr bool is_piecewise_primal_v<node<Op, A...>> = true;
+template <class N> using piecewise_op_t = std::conditional_t<is_piecewise_primal_v<N>, op_t<N>, void>;
+
 template <class Topo> struct min_distance;
 template <class... N> struct min_distance<meta::list<N...>> {
     template <class T> static constexpr T get(const std::array<T, sizeof...(N)> &v) {
-        const T d[] = {node_kink_distance<N, meta::list<N...>>::get(v)..., std::numeric_limits<T>::infinity()};
+        const T d[] = {op_kink_distance<piecewise_op_t<N>>(v, node_info<N, meta::list<N...>>::args)...,
+                       std::numeric_limits<T>::infinity()};
         return *std::min_element(std::begin(d), std::end(d));
     }
 };
