@@ -144,11 +144,12 @@ constexpr T apply_counted(const std::array<T, N> &v, std::array<std::size_t, K> 
     if constexpr (KINK_SAME(Node, void)) {
         return (void)v, (void)args, T{};
     } else {
-        return [&]<std::size_t... I>(std::index_sequence<I...>) {
-            ++kink_counter<Node>::evals;
-            if (op_t<Node>::at_kink(v[args[I]]...)) ++kink_counter<Node>::hits;
-            return static_cast<T>(op_t<Node>::eval(v[args[I]]...));
+        const bool hit = [&]<std::size_t... I>(std::index_sequence<I...>) {
+            return op_t<Node>::at_kink(v[args[I]]...);
         }(std::make_index_sequence<K>{});
+        ++kink_counter<Node>::evals;
+        kink_counter<Node>::hits += hit;
+        return apply_op<op_t<Node>, T>(v, args);
     }
 }
 /// A leaf's value: a bound variable, an exact literal or a runtime constant (void: not a leaf).
