@@ -29,7 +29,4 @@ template <class... Roots> using topo_t = typename topo<Roots...>::type;
 /// Number of distinct nodes of a graph (what "O(N) nodes" is measured in).
 template <class E> inline constexpr std::size_t node_count_v = topo_t<E>::size;
 
-/// True when `N` is an argument of node `P`.
-template <class P, class N> inline constexpr bool has_child_v = meta::in_list_v<N, children_t<P>>;
-
 } // namespace kink
