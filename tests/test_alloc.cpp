@@ -1,8 +1,12 @@
-// value_and_grad and eval perform no heap allocation: a counting global operator new.
+// value_and_grad, eval and a compiled program's step perform no heap allocation: a counting
+// global operator new (plain and aligned).
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <new>
+#include <span>
+#include <string>
+#include <vector>
 
 #include <kink/kink.hpp>
 
@@ -16,6 +20,14 @@ void *operator new(std::size_t n) {
 }
 void operator delete(void *p) noexcept { std::free(p); }
 void operator delete(void *p, std::size_t) noexcept { std::free(p); }
+void *operator new(std::size_t n, std::align_val_t a) {
+    ++allocations;
+    const std::size_t al = static_cast<std::size_t>(a);
+    if (void *p = std::aligned_alloc(al, (n + al - 1) / al * al)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void *p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void *p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 
 using namespace kink;
 
@@ -38,6 +50,29 @@ int main() {
     sink += static_cast<double>(probe_string.size());
     std::printf("allocations during 1000 value_and_grad + eval: %ld (probe string: %ld), sink %g\n", during, probe, sink);
     const bool ok = during == 0 && probe == 1;
-    std::printf("%d passed, %d failed\n", ok ? 1 : 0, ok ? 0 : 1);
-    return ok ? 0 : 1;
+
+    // A compiled training step: after reserve(batch), steps allocate nothing.
+    constexpr auto in = input<"x", 20>;
+    constexpr auto lab = label<"y", 4>;
+    constexpr auto W1 = param<"W1", 16, 20>;
+    constexpr auto b1 = param<"b1", 16>;
+    constexpr auto W2 = param<"W2", 4, 16>;
+    constexpr auto b2 = param<"b2", 4>;
+    auto net = compile(softmax_cross_entropy(W2 * relu(W1 * in + b1) + b2, lab));
+    auto p = net.make_params(), g = net.make_params();
+    for (std::size_t i = 0; i < p.flat().size(); ++i) p.flat()[i] = 0.01f * float(i % 7) - 0.03f;
+    std::vector<float> xs(32 * 20, 0.5f);
+    std::vector<int> ys(32, 1);
+    const long reserve_before = allocations.load();
+    net.reserve(32);
+    const long reserved = allocations.load() - reserve_before;
+    const long step_before = allocations.load();
+    float loss = 0;
+    for (int i = 0; i < 100; ++i) loss += net.step(p, g, in = std::span(xs), lab = std::span(ys));
+    const long steps = allocations.load() - step_before;
+    std::printf("program: reserve allocated %ld times, 100 steps %ld times (loss sum %g)\n", reserved, steps, double(loss));
+    const bool ok_program = steps == 0 && reserved > 0;
+    const int passed = int(ok) + int(ok_program);
+    std::printf("%d passed, %d failed\n", passed, 2 - passed);
+    return passed == 2 ? 0 : 1;
 }

@@ -12,8 +12,12 @@
 #include <kink/ops/relu.hpp>
 #include <kink/ops/abs_sign.hpp>
 #include <kink/ops/minmax.hpp>
+#include <kink/ops/reduce.hpp>
+#include <kink/ops/loss.hpp>
 #include <kink/policy/policy.hpp>
 #include <kink/policy/with_policy.hpp>
 #include <kink/diff/grad.hpp>
 #include <kink/exec/eval.hpp>
+#include <kink/exec/gemm.hpp>
+#include <kink/exec/program.hpp>
 #include <kink/print/print.hpp>

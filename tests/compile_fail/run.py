@@ -30,7 +30,18 @@ def main() -> int:
         return 1
     errors = [l for l in bad.stderr.splitlines() if re.search(r"\berror\b", l) and "note:" not in l
               and "generated" not in l and "compilation terminated" not in l]
-    if not any(expected in l for l in errors):
+    # An error and the notes attached to it are one diagnostic (g++ prints the failing
+    # static_assert condition in a note: "'...' evaluates to false").
+    lines = bad.stderr.splitlines()
+    diagnostics = []
+    for i, l in enumerate(lines):
+        if l in errors:
+            text = l
+            for nxt in lines[i + 1:i + 4]:
+                if "note:" in nxt and "evaluates to false" in nxt:
+                    text += "\n" + nxt
+            diagnostics.append(text)
+    if not any(expected in d for d in diagnostics):
         print(f"{case.name}: expected an error containing {expected!r}, got:\n" + "\n".join(errors))
         return 1
     if len(errors) != 1:

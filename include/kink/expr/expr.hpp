@@ -70,6 +70,9 @@ template <class E> inline constexpr bool is_lit_v = is_lit<E>::value;
 template <class E> inline constexpr bool is_rconst_v = is_rconst<E>::value;
 template <class E> inline constexpr bool is_node_v = is_node<E>::value;
 template <class E> inline constexpr bool is_leaf_v = !is_node_v<E>;
+/// Leaves a value can be bound to with `leaf = value` (variables; inputs and labels of tensor
+/// programs, see expr/tensor.hpp).
+template <class E> struct is_bindable : is_var<E> {};
 
 /// The children of a graph node (empty for leaves).
 template <class E> struct children { using type = meta::list<>; };
@@ -85,6 +88,95 @@ template <std::size_t I, class E> using arg_t = meta::at_t<I, children_t<E>>;
 
 using zero_t = lit_leaf<0>;
 using one_t = lit_leaf<1>;
+
+// ---------------------------------------------------------------------------------------------
+// Tensor leaves and compile-time shapes
+//
+// A shape is the per-sample extent: `shape<>` a scalar, `shape<n>` a vector, `shape<m, n>` a
+// matrix (row-major). Inputs and labels are *batched*: a program sees them with a runtime leading
+// batch dimension. Parameters and constants are not batched. Broadcasting (docs/tensors.md): an
+// elementwise op takes arguments of one shape, or scalars next to them; batched and unbatched
+// arguments mix freely (an unbatched one is the same for every sample).
+
+/// A compile-time per-sample shape.
+template <std::size_t... D> struct shape {
+    static constexpr std::size_t rank = sizeof...(D);
+    static constexpr std::size_t size = (std::size_t(1) * ... * D);
+    static constexpr std::array<std::size_t, sizeof...(D)> dims{D...};
+};
+
+/// A trainable parameter with a compile-time shape: `param<"W1", 256, 784>`.
+template <fixed_string Name, class Shape> struct param_leaf {
+    using shape_type = Shape;
+    static constexpr std::string_view name() { return Name.view(); }
+};
+/// A per-sample input (batched): `input<"x", 784>`; bound to `batch * 784` values in a step.
+template <fixed_string Name, class Shape> struct input_leaf {
+    using shape_type = Shape;
+    static constexpr std::string_view name() { return Name.view(); }
+};
+/// A per-sample class label in [0, K) (batched, integer): `label<"y", 10>`.
+template <fixed_string Name, std::size_t K> struct label_leaf {
+    static_assert(K >= 1, "kink: label<name, K>: K (the number of classes) must be at least 1");
+    using shape_type = shape<>;
+    static constexpr std::size_t classes = K;
+    static constexpr std::string_view name() { return Name.view(); }
+};
+
+template <class E> struct is_param : std::false_type {};
+template <fixed_string N, class S> struct is_param<param_leaf<N, S>> : std::true_type {};
+template <class E> struct is_input : std::false_type {};
+template <fixed_string N, class S> struct is_input<input_leaf<N, S>> : std::true_type {};
+template <class E> struct is_label : std::false_type {};
+template <fixed_string N, std::size_t K> struct is_label<label_leaf<N, K>> : std::true_type {};
+template <class E> inline constexpr bool is_param_v = is_param<E>::value;
+template <class E> inline constexpr bool is_input_v = is_input<E>::value;
+template <class E> inline constexpr bool is_label_v = is_label<E>::value;
+template <fixed_string N, class S> struct is_bindable<input_leaf<N, S>> : std::true_type {};
+template <fixed_string N, std::size_t K> struct is_bindable<label_leaf<N, K>> : std::true_type {};
+
+template <class E> struct shape_of;
+template <class E> using shape_of_t = typename shape_of<E>::type;
+
+namespace detail {
+/// Elementwise broadcasting: one common shape, scalars broadcast. `void` when shapes disagree.
+template <class A, class B> struct bcast2 { using type = void; };
+template <class A> struct bcast2<A, A> { using type = A; };
+template <class A> struct bcast2<A, shape<>> { using type = A; };
+template <class B> struct bcast2<shape<>, B> { using type = B; };
+template <> struct bcast2<shape<>, shape<>> { using type = shape<>; };
+template <class B> struct bcast2<void, B> { using type = void; };
+template <class... S> struct bcast { using type = shape<>; };
+template <class S, class... R> struct bcast<S, R...> { using type = typename bcast2<S, typename bcast<R...>::type>::type; };
+} // namespace detail
+
+/// The shape rule of op `Op` on argument shapes `S...`: an op that is not elementwise says so with
+/// a member `shape_rule` (`ok` and `type`); every other op broadcasts.
+template <class Op, class... S> struct op_shape {
+    using type = typename detail::bcast<S...>::type;
+    static constexpr bool ok = !KINK_SAME(type, void);
+};
+template <class Op, class... S>
+    requires requires { typename Op::template shape_rule<S...>; }
+struct op_shape<Op, S...> : Op::template shape_rule<S...> {};
+
+template <class E> struct shape_of { using type = shape<>; };
+template <fixed_string N, class S> struct shape_of<param_leaf<N, S>> { using type = S; };
+template <fixed_string N, class S> struct shape_of<input_leaf<N, S>> { using type = S; };
+template <class Op, class... A> struct shape_of<node<Op, A...>> { using type = typename op_shape<Op, shape_of_t<A>...>::type; };
+
+/// Whether a graph depends on a batched leaf (an input or a label).
+template <class E> struct batched : std::bool_constant<is_input_v<E> || is_label_v<E>> {};
+template <class Op, class... A> struct batched<node<Op, A...>> : std::bool_constant<(batched<A>::value || ...)> {};
+template <class E> inline constexpr bool batched_v = batched<E>::value;
+
+/// The check every node passes when it is built. The failing condition names the op and the
+/// argument shapes, so the one error line reads e.g.
+/// `shapes_agree<kink::add_op, kink::shape<256>, kink::shape<128>>::value` (clang: in the error
+/// line; g++: in the note attached to it, "... evaluates to false").
+template <class Op, class... S> struct shapes_agree {
+    static constexpr bool value = op_shape<Op, S...>::ok;
+};
 
 // ---------------------------------------------------------------------------------------------
 // Runtime constants: the distinct rconst leaves of a graph, in order of first appearance.
@@ -125,7 +217,7 @@ template <class E> struct expr_of {
 
         /// `x = 1.5` binds a variable to a value (or a span of values) for evaluation.
         template <class T>
-            requires is_var_v<E>
+            requires is_bindable<E>::value
         constexpr binding<E, T> operator=(T value) const {
             return {value};
         }
@@ -142,6 +234,13 @@ concept expression = requires {
 template <class T> inline constexpr bool is_ex_v = expression<T>;
 /// The graph of an expression type.
 template <class X> using graph_t = typename std::remove_cvref_t<X>::graph;
+
+/// A trainable parameter: `param<"W1", 256, 784>` (a 256 x 784 matrix), `param<"b1", 256>`.
+template <fixed_string Name, std::size_t... D> inline constexpr ex<param_leaf<Name, shape<D...>>> param{};
+/// A per-sample input: `input<"x", 784>`; the batch is a runtime leading dimension.
+template <fixed_string Name, std::size_t... D> inline constexpr ex<input_leaf<Name, shape<D...>>> input{};
+/// A per-sample class label in [0, K): `label<"y", 10>`.
+template <fixed_string Name, std::size_t K> inline constexpr ex<label_leaf<Name, K>> label{};
 
 /// A variable with a compile-time name: `constexpr auto x = var<"x">;`
 template <fixed_string Name> inline constexpr ex<var_leaf<Name>> var{};
@@ -195,6 +294,9 @@ template <class Out, expression... Src> constexpr ex<Out> make_ex(const Src &...
 
 /// `make_node<Op>(a, b)`: the expression Op(a, b), nothing simplified.
 template <class Op, expression... A> constexpr ex<node<Op, graph_t<A>...>> make_node(const A &...a) {
+    static_assert(shapes_agree<Op, shape_of_t<graph_t<A>>...>::value,
+                  "kink: shape mismatch: shapes_agree<op, shapes...> names the op and the argument shapes "
+                  "(elementwise ops need equal shapes or scalars; see docs/tensors.md)");
     return make_ex<node<Op, graph_t<A>...>>(a...);
 }
 

@@ -210,11 +210,57 @@ template <class A, class B>
 constexpr auto operator-(const A &a, const B &b) {
     return make_node<sub_op>(as_expr(a), as_expr(b));
 }
+/// The matrix product `W * x`: a matrix (rank 2) times a vector or a matrix. Not an elementwise
+/// op: its value and its two vector-Jacobian products are the GEMM kernels of exec/ (forward
+/// `W x`, weight gradient `g x^T`, input gradient `W^T g`).
+struct matmul_op {
+    static constexpr std::string_view name = "*", latex = "\\,";
+    static constexpr notation style = notation::infix;
+    static constexpr int prec = 2;
+    static constexpr bool elementwise = false;
+    template <class... S> struct shape_rule {
+        static constexpr bool ok = false;
+        using type = void;
+    };
+    template <class SA, class SB> struct shape_rule<SA, SB> {
+        static constexpr bool ok = SA::rank == 2 && (SB::rank == 1 || SB::rank == 2) && SA::dims[1] == SB::dims[0];
+        template <std::size_t... R> static auto tail(std::index_sequence<R...>) -> shape<SA::dims[0], SB::dims[R + 1]...>;
+        using type = std::conditional_t<ok, decltype(tail(std::make_index_sequence<SB::rank - 1>{})), void>;
+    };
+};
+/// The transpose of a matrix (printed A^T).
+struct transpose_op {
+    static constexpr std::string_view name = "transpose", latex = "\\operatorname{transpose}";
+    static constexpr notation style = notation::function;
+    static constexpr int prec = 5;
+    static constexpr bool elementwise = false;
+    template <class... S> struct shape_rule {
+        static constexpr bool ok = false;
+        using type = void;
+    };
+    template <class S> struct shape_rule<S> {
+        static constexpr bool ok = S::rank == 2;
+        using type = std::conditional_t<ok, shape<S::dims[S::rank == 2 ? 1 : 0], S::dims[0]>, void>;
+    };
+};
+
+/// Whether an op is applied elementwise (every op but the tensor ops that say otherwise).
+template <class Op> inline constexpr bool is_elementwise_v = !requires { requires !Op::elementwise; };
+
 template <class A, class B>
     requires binary_operands<A, B>
 constexpr auto operator*(const A &a, const B &b) {
-    return make_node<mul_op>(as_expr(a), as_expr(b));
+    if constexpr (is_ex_v<A> && is_ex_v<B>) {
+        if constexpr (shape_of_t<graph_t<A>>::rank == 2) return make_node<matmul_op>(a, b);
+        else return make_node<mul_op>(a, b);
+    } else {
+        return make_node<mul_op>(as_expr(a), as_expr(b));
+    }
 }
+/// `transpose(W)`: a matrix's transpose, e.g. `transpose(W) * g`.
+template <expression X> constexpr auto transpose(const X &a) { return make_node<transpose_op>(a); }
+/// Elementwise product of two tensors of one shape (`*` is the matrix product on matrices).
+template <expression A, expression B> constexpr auto hadamard(const A &a, const B &b) { return make_node<mul_op>(a, b); }
 template <class A, class B>
     requires binary_operands<A, B>
 constexpr auto operator/(const A &a, const B &b) {

@@ -188,7 +188,8 @@ template <style St, class Op, class... A> printed show_cases() {
 
 template <style St, class E> struct shower {
     static printed get() {
-        if constexpr (is_var_v<E> || is_rconst_v<E>) return {leaf_name(E::name(), St), 6};
+        if constexpr (is_var_v<E> || is_rconst_v<E> || is_param_v<E> || is_input_v<E> || is_label_v<E>)
+            return {leaf_name(E::name(), St), 6};
         else return rational(E::num, E::den, St);
     }
 };

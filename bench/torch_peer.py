@@ -1,0 +1,91 @@
+#!/usr/bin/python3
+"""PyTorch peer for bench/kink_bench: the same cases, shapes, initialisation and
+hyperparameters, single thread. Prints one JSON line per measurement (median of repetitions)."""
+import json, statistics, sys, time
+
+try:
+    import torch
+except ImportError:
+    print(json.dumps({"case": "torch_peer", "impl": "pytorch", "skipped": "python3-torch is not installed"}))
+    sys.exit(0)
+
+torch.set_num_threads(1)
+torch.manual_seed(0)
+REPS = int(sys.argv[1]) if len(sys.argv) > 1 else 7
+
+
+def emit(case, metric, value):
+    print(json.dumps({"case": case, "impl": "pytorch", "metric": metric, "value": round(value, 3),
+                      "torch": torch.__version__}), flush=True)
+
+
+def mlp(sizes):
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))  # U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+        if i + 2 < len(sizes):
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
+def time_steps(step, steps):
+    for _ in range(max(3, steps // 10)):
+        step()
+    times = []
+    for _ in range(REPS):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        times.append((time.perf_counter() - t0) / steps)
+    return statistics.median(times)
+
+
+# Case 1: MLP 784-256-128-10, ReLU, softmax cross-entropy, batch 64, Adam.
+net = mlp([784, 256, 128, 10])
+opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+x = torch.rand(64, 784)
+y = torch.randint(0, 10, (64,))
+lossf = torch.nn.CrossEntropyLoss()
+
+
+def step1():
+    opt.zero_grad(set_to_none=True)
+    loss = lossf(net(x), y)
+    loss.backward()
+    opt.step()
+
+
+s = time_steps(step1, 100)
+emit("mlp_784_256_128_10_b64", "samples_per_s", 64 / s)
+
+# Case 2: tiny MLP 2-16-16-1, ReLU, MSE, batch 32, Adam.
+net2 = mlp([2, 16, 16, 1])
+opt2 = torch.optim.Adam(net2.parameters(), lr=1e-3)
+x2 = torch.rand(32, 2)
+t2 = torch.rand(32, 1)
+mse = torch.nn.MSELoss()
+
+
+def step2():
+    opt2.zero_grad(set_to_none=True)
+    loss = mse(net2(x2), t2)
+    loss.backward()
+    opt2.step()
+
+
+s = time_steps(step2, 1000)
+emit("mlp_2_16_16_1_b32", "us_per_step", s * 1e6)
+
+# Case 3: one dense layer 1024x1024, batch 256, forward + backward (input gradient included).
+lin = torch.nn.Linear(1024, 1024)
+x3 = torch.rand(256, 1024, requires_grad=True)
+
+
+def step3():
+    lin.zero_grad(set_to_none=True)
+    x3.grad = None
+    lin(x3).sum().backward()
+
+
+s = time_steps(step3, 10)
+emit("dense_1024_b256", "gflop_per_s", 3 * 2 * 256 * 1024 * 1024 / s / 1e9)

@@ -1,0 +1,255 @@
+#pragma once
+/// \file
+/// The matrix-product kernel behind every dense layer: C (+)= A B for strided A and B, with a
+/// per-tile epilogue. One register-blocked micro-kernel serves the three products of a dense layer
+/// (forward `X W^T`, weight gradient `G^T X`, input gradient `G W`): the operands are packed into
+/// the micro-kernel's panel layout (BLIS's design), so transposes cost a strided copy, not a
+/// second kernel.
+///
+/// The instruction set is chosen at compile time from the target macros: AVX-512 (8 x 32 float
+/// tile in 16 zmm accumulators), AVX2 (6 x 16 in 12 ymm), or a portable 16-byte vector fallback
+/// (GCC/Clang vector extensions). Whether products are accumulated with fused multiply-add or with
+/// a separately rounded multiply and add is a template argument, never left to the compiler's
+/// contraction flags: it decides which sums come out exactly zero, hence which relus sit on their
+/// kink.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <string_view>
+
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+#include <kink/expr/meta.hpp>
+
+namespace kink {
+
+/// How products are accumulated in the matrix kernels.
+enum class contraction {
+    fused,   ///< fused multiply-add: one rounding per product-and-add
+    separate ///< multiply, round, add, round (what a machine without FMA does)
+};
+
+namespace gemm {
+
+#if defined(__AVX512F__)
+inline constexpr std::size_t vector_bytes = 64;
+inline constexpr std::size_t tile_rows = 8;
+inline constexpr std::string_view isa = "avx512";
+#elif defined(__AVX2__) && defined(__FMA__)
+inline constexpr std::size_t vector_bytes = 32;
+inline constexpr std::size_t tile_rows = 6;
+inline constexpr std::string_view isa = "avx2";
+#else
+inline constexpr std::size_t vector_bytes = 16;
+inline constexpr std::size_t tile_rows = 4;
+inline constexpr std::string_view isa = "portable";
+#endif
+/// Whether the target has a hardware fused multiply-add.
+#if defined(__FMA__) || defined(__AVX512F__)
+inline constexpr bool hardware_fma = true;
+#else
+inline constexpr bool hardware_fma = false;
+#endif
+
+/// The default accumulation: fused where the hardware has FMA (as BLAS libraries do), separate
+/// otherwise. Either can be forced through exec_options.
+inline constexpr contraction default_contraction = hardware_fma ? contraction::fused : contraction::separate;
+
+typedef float vf __attribute__((vector_size(vector_bytes)));
+typedef double vd __attribute__((vector_size(vector_bytes)));
+template <class T> struct vec;
+template <> struct vec<float> { using type = vf; };
+template <> struct vec<double> { using type = vd; };
+template <class T> using vec_t = typename vec<T>::type;
+template <class T> inline constexpr std::size_t lanes = vector_bytes / sizeof(T);
+
+/// Vectors per tile row and the tile's columns.
+inline constexpr std::size_t tile_vectors = 2;
+template <class T> inline constexpr std::size_t tile_cols = tile_vectors * lanes<T>;
+
+/// Cache blocking: the k-extent of packed panels and the rows of A packed at once.
+inline constexpr std::size_t kc_block = 256;
+inline constexpr std::size_t mc_block = 96;
+
+template <class V> inline V load(const void *p) {
+    V v;
+    std::memcpy(&v, p, sizeof(V));
+    return v;
+}
+template <class V> inline void store(void *p, V v) { std::memcpy(p, &v, sizeof(V)); }
+
+/// c + a * b with the requested rounding.
+template <contraction F, class T, class V> inline V mul_add(V a, V b, V c) {
+    if constexpr (F == contraction::fused) {
+#if defined(__AVX512F__)
+        if constexpr (sizeof(V) == 64 && KINK_SAME(T, float)) return (V)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+        else if constexpr (sizeof(V) == 64) return (V)_mm512_fmadd_pd((__m512d)a, (__m512d)b, (__m512d)c);
+#elif defined(__AVX2__) && defined(__FMA__)
+        if constexpr (sizeof(V) == 32 && KINK_SAME(T, float)) return (V)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+        else if constexpr (sizeof(V) == 32) return (V)_mm256_fmadd_pd((__m256d)a, (__m256d)b, (__m256d)c);
+#endif
+        V r;
+        for (std::size_t i = 0; i < sizeof(V) / sizeof(a[0]); ++i) r[i] = __builtin_fma(a[i], b[i], c[i]);
+        return r;
+    } else {
+        V p = a * b;
+#if defined(__x86_64__) || defined(__i386__)
+        __asm__("" : "+x"(p)); // the product is rounded on its own: no contraction into an FMA
+#else
+        __asm__("" : "+w"(p));
+#endif
+        return c + p;
+    }
+}
+
+/// A strided read-only matrix: element (i, j) is p[i * rs + j * cs].
+template <class T> struct view {
+    const T *p;
+    std::size_t rs, cs;
+    T operator()(std::size_t i, std::size_t j) const { return p[i * rs + j * cs]; }
+};
+
+/// Packs rows [i0, i0 + m) x k-range [k0, k0 + kc) of A into panels of tile_rows rows, each
+/// stored k-major; rows past m are zero.
+template <class T> void pack_a(view<T> a, std::size_t i0, std::size_t m, std::size_t k0, std::size_t kc, T *out) {
+    constexpr std::size_t mr = tile_rows;
+    for (std::size_t ip = 0; ip < m; ip += mr) {
+        T *panel = out + ip * kc;
+        const std::size_t rows = std::min(mr, m - ip);
+        if (a.cs == 1) {
+            for (std::size_t r = 0; r < rows; ++r) {
+                const T *src = a.p + (i0 + ip + r) * a.rs + k0;
+                for (std::size_t k = 0; k < kc; ++k) panel[k * mr + r] = src[k];
+            }
+        } else {
+            for (std::size_t k = 0; k < kc; ++k)
+                for (std::size_t r = 0; r < rows; ++r) panel[k * mr + r] = a(i0 + ip + r, k0 + k);
+        }
+        for (std::size_t r = rows; r < mr; ++r)
+            for (std::size_t k = 0; k < kc; ++k) panel[k * mr + r] = T(0);
+    }
+}
+
+/// Packs k-range [k0, k0 + kc) x columns [0, n) of B into panels of tile_cols columns, each
+/// stored k-major; columns past n are zero.
+template <class T> void pack_b(view<T> b, std::size_t n, std::size_t k0, std::size_t kc, T *out) {
+    constexpr std::size_t nr = tile_cols<T>;
+    for (std::size_t jp = 0; jp < n; jp += nr) {
+        T *panel = out + jp * kc;
+        const std::size_t cols = std::min(nr, n - jp);
+        if (b.cs == 1) {
+            for (std::size_t k = 0; k < kc; ++k) {
+                const T *src = b.p + (k0 + k) * b.rs + jp;
+                T *dst = panel + k * nr;
+                for (std::size_t c = 0; c < cols; ++c) dst[c] = src[c];
+                for (std::size_t c = cols; c < nr; ++c) dst[c] = T(0);
+            }
+        } else {
+            for (std::size_t c = 0; c < cols; ++c) {
+                const T *src = b.p + (jp + c) * b.cs + k0 * b.rs;
+                for (std::size_t k = 0; k < kc; ++k) panel[k * nr + c] = src[k * b.rs];
+            }
+            for (std::size_t k = 0; k < kc; ++k)
+                for (std::size_t c = cols; c < nr; ++c) panel[k * nr + c] = T(0);
+        }
+    }
+}
+
+/// The micro-kernel: a tile_rows x tile_cols block of A B over kc packed steps, held in registers.
+/// `init` (or zero) starts the accumulators; the result goes to `out` (row stride ldo), either
+/// stored or added.
+template <class T, contraction F>
+inline void micro(std::size_t kc, const T *__restrict a, const T *__restrict b, const T *init, bool add,
+                  T *__restrict out, std::size_t ldo) {
+    using V = vec_t<T>;
+    constexpr std::size_t mr = tile_rows, nv = tile_vectors, L = lanes<T>, nr = tile_cols<T>;
+    V acc[mr][nv];
+#pragma GCC unroll 16
+    for (std::size_t r = 0; r < mr; ++r)
+#pragma GCC unroll 4
+        for (std::size_t v = 0; v < nv; ++v) acc[r][v] = init ? load<V>(init + v * L) : V{};
+    for (std::size_t k = 0; k < kc; ++k) {
+        V bv[nv];
+#pragma GCC unroll 4
+        for (std::size_t v = 0; v < nv; ++v) bv[v] = load<V>(b + k * nr + v * L);
+#pragma GCC unroll 16
+        for (std::size_t r = 0; r < mr; ++r) {
+            const V av = V{} + a[k * mr + r];
+#pragma GCC unroll 4
+            for (std::size_t v = 0; v < nv; ++v) acc[r][v] = mul_add<F, T>(av, bv[v], acc[r][v]);
+        }
+    }
+#pragma GCC unroll 16
+    for (std::size_t r = 0; r < mr; ++r)
+#pragma GCC unroll 4
+        for (std::size_t v = 0; v < nv; ++v) {
+            T *o = out + r * ldo + v * L;
+            store<V>(o, add ? load<V>(o) + acc[r][v] : acc[r][v]);
+        }
+}
+
+/// Workspace (elements of T) that `run` needs for an n-column product.
+template <class T> constexpr std::size_t workspace(std::size_t n) {
+    const std::size_t nr = tile_cols<T>;
+    return kc_block * mc_block + kc_block * ((n + nr - 1) / nr * nr) + tile_rows * nr + 64;
+}
+
+/// C = A B (or C += A B when `accumulate`), A m x k, B k x n, C row-major with row stride ldc.
+/// `col_init` (optional, n values) starts every row's accumulation (a bias added first).
+/// After the last k-block of each tile, `epi(i0, rows, j0, cols)` runs on the finished tile while
+/// it is in cache: the fused elementwise epilogue.
+template <class T, contraction F, class Epi>
+void run(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b, T *c, std::size_t ldc, bool accumulate,
+         const T *col_init, T *work, Epi &&epi) {
+    constexpr std::size_t mr = tile_rows, nr = tile_cols<T>;
+    if (m == 0 || n == 0) return;
+    T *pa = work;
+    T *pb = pa + kc_block * mc_block;
+    T *edge = pb + kc_block * ((n + nr - 1) / nr * nr);
+    if (k == 0) { // an empty sum: C = init (or unchanged when accumulating)
+        for (std::size_t i = 0; i < m; ++i)
+            for (std::size_t j = 0; j < n; ++j)
+                if (!accumulate) c[i * ldc + j] = col_init ? col_init[j] : T(0);
+        for (std::size_t i = 0; i < m; i += mr)
+            for (std::size_t j = 0; j < n; j += nr) epi(i, std::min(mr, m - i), j, std::min(nr, n - j));
+        return;
+    }
+    for (std::size_t k0 = 0; k0 < k; k0 += kc_block) {
+        const std::size_t kc = std::min(kc_block, k - k0);
+        const bool first = k0 == 0, last = k0 + kc == k;
+        pack_b(b, n, k0, kc, pb);
+        for (std::size_t i0 = 0; i0 < m; i0 += mc_block) {
+            const std::size_t mc = std::min(mc_block, m - i0);
+            pack_a(a, i0, mc, k0, kc, pa);
+            for (std::size_t jp = 0; jp < n; jp += nr) {
+                const std::size_t cols = std::min(nr, n - jp);
+                const T *init = first && col_init && !accumulate ? col_init + jp : nullptr;
+                alignas(64) T init_edge[nr];
+                if (init && cols < nr) {
+                    for (std::size_t j = 0; j < nr; ++j) init_edge[j] = j < cols ? init[j] : T(0);
+                    init = init_edge;
+                }
+                const bool add = !first || accumulate;
+                for (std::size_t ip = 0; ip < mc; ip += mr) {
+                    const std::size_t rows = std::min(mr, mc - ip);
+                    T *ct = c + (i0 + ip) * ldc + jp;
+                    if (rows == mr && cols == nr) {
+                        micro<T, F>(kc, pa + ip * kc, pb + jp * kc, init, add, ct, ldc);
+                    } else {
+                        micro<T, F>(kc, pa + ip * kc, pb + jp * kc, init, false, edge, nr);
+                        for (std::size_t r = 0; r < rows; ++r)
+                            for (std::size_t j = 0; j < cols; ++j)
+                                ct[r * ldc + j] = add ? ct[r * ldc + j] + edge[r * nr + j] : edge[r * nr + j];
+                    }
+                    if (last) epi(i0 + ip, rows, jp, cols);
+                }
+            }
+        }
+    }
+}
+
+} // namespace gemm
+} // namespace kink
