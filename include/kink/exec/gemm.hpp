@@ -18,7 +18,7 @@
 #include <cstring>
 #include <string_view>
 
-#if defined(__AVX512F__) || defined(__AVX2__)
+#if defined(__AVX512F__) || defined(__AVX2__) || defined(__SSE2__)
 #include <immintrin.h>
 #endif
 
@@ -81,6 +81,23 @@ template <class V> inline V load(const void *p) {
 }
 template <class V> inline void store(void *p, V v) { std::memcpy(p, &v, sizeof(V)); }
 
+/// Elementwise square root of a vector (one instruction on x86).
+template <class V> inline V sqrt_v(V a) {
+#if defined(__AVX512F__)
+    if constexpr (sizeof(V) == 64 && sizeof(a[0]) == 4) return (V)_mm512_maskz_sqrt_ps(__mmask16(0xFFFF), (__m512)a); // maskz: no _mm512_undefined (g++ 12 warns)
+    else if constexpr (sizeof(V) == 64) return (V)_mm512_maskz_sqrt_pd(__mmask8(0xFF), (__m512d)a);
+#elif defined(__AVX2__) && defined(__FMA__)
+    if constexpr (sizeof(V) == 32 && sizeof(a[0]) == 4) return (V)_mm256_sqrt_ps((__m256)a);
+    else if constexpr (sizeof(V) == 32) return (V)_mm256_sqrt_pd((__m256d)a);
+#elif defined(__SSE2__)
+    if constexpr (sizeof(V) == 16 && sizeof(a[0]) == 4) return (V)_mm_sqrt_ps((__m128)a);
+    else if constexpr (sizeof(V) == 16) return (V)_mm_sqrt_pd((__m128d)a);
+#endif
+    V r;
+    for (std::size_t i = 0; i < sizeof(V) / sizeof(a[0]); ++i) r[i] = __builtin_sqrt(a[i]);
+    return r;
+}
+
 /// c + a * b with the requested rounding.
 template <contraction F, class T, class V> inline V mul_add(V a, V b, V c) {
     if constexpr (F == contraction::fused) {
@@ -123,6 +140,11 @@ template <class T> void pack_a(view<T> a, std::size_t i0, std::size_t m, std::si
             for (std::size_t r = 0; r < rows; ++r) {
                 const T *src = a.p + (i0 + ip + r) * a.rs + k0;
                 for (std::size_t k = 0; k < kc; ++k) panel[k * mr + r] = src[k];
+            }
+        } else if (a.rs == 1) {
+            for (std::size_t k = 0; k < kc; ++k) {
+                const T *src = a.p + (k0 + k) * a.cs + i0 + ip;
+                for (std::size_t r = 0; r < rows; ++r) panel[k * mr + r] = src[r];
             }
         } else {
             for (std::size_t k = 0; k < kc; ++k)

@@ -198,7 +198,7 @@ template <class... N, class Wrt> struct plan<meta::list<N...>, Wrt> {
     static constexpr std::array<bool, count> batched{batched_v<N>...};
     static constexpr std::array<std::array<std::size_t, 3>, count> args{args_of<N, topo>()...};
     static constexpr std::array<std::size_t, count> nargs{children_t<N>::size...};
-    static constexpr std::array<bool, count> trained{(is_param_v<N> && meta::in_list_v<N, Wrt>)...};
+    static constexpr std::array<bool, count> trained{((is_param_v<N> || is_input_v<N>) && meta::in_list_v<N, Wrt>)...};
 
     static constexpr auto uses = [] {
         std::array<std::size_t, count> u{};
@@ -327,7 +327,7 @@ template <class... N, class Wrt> struct plan<meta::list<N...>, Wrt> {
         return !(kinds[i] == kind::param || kinds[i] == kind::input || kinds[i] == kind::label ||
                  kinds[i] == kind::absorbed || kinds[i] == kind::transpose || kinds[i] == kind::variable);
     }
-    static constexpr bool has_adjoint(std::size_t i) { return needs[i] && has_value(i); }
+    static constexpr bool has_adjoint(std::size_t i) { return needs[i] && (has_value(i) || kinds[i] == kind::input); }
     static constexpr std::size_t aux_size(std::size_t i) { return kinds[i] == kind::softmax_ce ? size[args[i][0]] : 0; }
     struct layout {
         std::array<std::size_t, count> off{}, aux{};
@@ -496,6 +496,34 @@ template <class T, class Root, class Wrt, exec_options O> class program {
                                           "product absorbed into an affine node: ask for the affine node)");
         return {const_cast<program *>(this)->val(i), plan::size[i] * (plan::batched[i] ? n_ : 1)};
     }
+    /// The gradient of the mean loss with respect to input `x` (batch * size values) from the last
+    /// step; the program must have been compiled with x among its differentiated leaves.
+    template <expression X> std::span<const T> input_grad(const X &) const {
+        using G = graph_t<X>;
+        static_assert(is_input_v<G> && meta::in_list_v<G, Wrt>,
+                      "kink: program::input_grad: compile with the input among the leaves: compile(loss, W, b, x)");
+        constexpr std::size_t i = meta::index_v<G, topo>;
+        return {const_cast<program *>(this)->adj(i), plan::size[i] * n_};
+    }
+    /// Per parameter (in param_store order): the fan-in of the product it belongs to, as a
+    /// matrix or as the bias added to it (its own size when it is in no product). Initializers
+    /// use it, e.g. PyTorch's U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    static constexpr auto fan_in = [] {
+        using P = typename detail::params_of<topo>::type;
+        std::array<std::size_t, P::size> f{};
+        std::size_t k = 0;
+        for (std::size_t i = 0; i < count; ++i) {
+            if (plan::kinds[i] != kind::param) continue;
+            f[k] = plan::size[i];
+            for (std::size_t g = 0; g < count; ++g) {
+                if (!plan::is_product(g)) continue;
+                if (plan::matrix_source(g) == i || (plan::kinds[g] == kind::affine && plan::bias_of(g) == i))
+                    f[k] = plan::size[plan::vector_of(g)];
+            }
+            ++k;
+        }
+        return f;
+    }();
     /// Batch size of the last forward pass.
     std::size_t batch() const { return n_; }
 
@@ -859,13 +887,14 @@ template <class T, class Root, class Wrt, exec_options O> class program {
 /// `compile(loss)`: the fused training step of `loss` (a per-sample scalar), differentiated with
 /// respect to every `param` leaf. `compile<double>(loss)` for another scalar type;
 /// `compile<float, exec_options{.bias = bias_at::start}>(loss)` for other options;
-/// `compile(loss, W1, b1)` to train only some parameters.
+/// `compile(loss, W1, b1)` to train only some parameters (list an input to get its gradient too).
 template <class T = float, exec_options O = exec_options{}, expression L, expression... P>
 auto compile(const L &loss, const P &...) {
     using G = graph_t<L>;
     using all = typename detail::params_of<topo_t<G>>::type;
-    static_assert((is_param_v<graph_t<P>> && ...), "kink: compile(loss, p...): each p must be a param<> leaf");
-    static_assert((meta::in_list_v<graph_t<P>, all> && ...), "kink: compile(loss, p...): a parameter the loss does not use");
+    static_assert(((is_param_v<graph_t<P>> || is_input_v<graph_t<P>>) && ...),
+                  "kink: compile(loss, p...): each p must be a param<> (or input<>) leaf");
+    static_assert((meta::in_list_v<graph_t<P>, topo_t<G>> && ...), "kink: compile(loss, p...): a leaf the loss does not use");
     using wrt = std::conditional_t<sizeof...(P) == 0, all, meta::list<graph_t<P>...>>;
     return program<T, G, wrt, O>(loss.pool);
 }
