@@ -157,8 +157,8 @@ template <class T> void pack_a(view<T> a, std::size_t i0, std::size_t m, std::si
 
 /// Packs k-range [k0, k0 + kc) x columns [0, n) of B into panels of tile_cols columns, each
 /// stored k-major; columns past n are zero.
-template <class T> void pack_b(view<T> b, std::size_t n, std::size_t k0, std::size_t kc, T *out) {
-    constexpr std::size_t nr = tile_cols<T>;
+template <class T, std::size_t NV> void pack_b(view<T> b, std::size_t n, std::size_t k0, std::size_t kc, T *out) {
+    constexpr std::size_t nr = NV * lanes<T>;
     for (std::size_t jp = 0; jp < n; jp += nr) {
         T *panel = out + jp * kc;
         const std::size_t cols = std::min(nr, n - jp);
@@ -180,34 +180,36 @@ template <class T> void pack_b(view<T> b, std::size_t n, std::size_t k0, std::si
     }
 }
 
-/// The micro-kernel: a tile_rows x tile_cols block of A B over kc packed steps, held in registers.
-/// `init` (or zero) starts the accumulators; the result goes to `out` (row stride ldo), either
-/// stored or added.
-template <class T, contraction F>
-inline void micro(std::size_t kc, const T *__restrict a, const T *__restrict b, const T *init, bool add,
-                  T *__restrict out, std::size_t ldo) {
+/// The micro-kernel: a tile_rows x (NV * lanes) block of A B over kc steps, held in registers.
+/// A's element (r, k) is a[k * ak + r * ar] (packed: ak = tile_rows, ar = 1; or read in place);
+/// B's row k is the vectors at b + k * bk (packed: bk = the tile width; or read in place). `init` (or zero) starts the accumulators; the result goes to `out` (row stride
+/// ldo), either stored or added.
+template <class T, contraction F, std::size_t NV>
+inline void micro(std::size_t kc, const T *__restrict a, std::size_t ak, std::size_t ar, const T *__restrict b,
+                  std::size_t bk, const T *init, bool add, T *__restrict out, std::size_t ldo) {
     using V = vec_t<T>;
-    constexpr std::size_t mr = tile_rows, nv = tile_vectors, L = lanes<T>, nr = tile_cols<T>;
-    V acc[mr][nv];
+    constexpr std::size_t mr = tile_rows, L = lanes<T>;
+    V acc[mr][NV];
 #pragma GCC unroll 16
     for (std::size_t r = 0; r < mr; ++r)
 #pragma GCC unroll 4
-        for (std::size_t v = 0; v < nv; ++v) acc[r][v] = init ? load<V>(init + v * L) : V{};
+        for (std::size_t v = 0; v < NV; ++v) acc[r][v] = init ? load<V>(init + v * L) : V{};
     for (std::size_t k = 0; k < kc; ++k) {
-        V bv[nv];
+        V bv[NV];
 #pragma GCC unroll 4
-        for (std::size_t v = 0; v < nv; ++v) bv[v] = load<V>(b + k * nr + v * L);
+        for (std::size_t v = 0; v < NV; ++v) bv[v] = load<V>(b + k * bk + v * L);
+        const T *ak_ = a + k * ak;
 #pragma GCC unroll 16
         for (std::size_t r = 0; r < mr; ++r) {
-            const V av = V{} + a[k * mr + r];
+            const V av = V{} + ak_[r * ar];
 #pragma GCC unroll 4
-            for (std::size_t v = 0; v < nv; ++v) acc[r][v] = mul_add<F, T>(av, bv[v], acc[r][v]);
+            for (std::size_t v = 0; v < NV; ++v) acc[r][v] = mul_add<F, T>(av, bv[v], acc[r][v]);
         }
     }
 #pragma GCC unroll 16
     for (std::size_t r = 0; r < mr; ++r)
 #pragma GCC unroll 4
-        for (std::size_t v = 0; v < nv; ++v) {
+        for (std::size_t v = 0; v < NV; ++v) {
             T *o = out + r * ldo + v * L;
             store<V>(o, add ? load<V>(o) + acc[r][v] : acc[r][v]);
         }
@@ -219,33 +221,29 @@ template <class T> constexpr std::size_t workspace(std::size_t n) {
     return kc_block * mc_block + kc_block * ((n + nr - 1) / nr * nr) + tile_rows * nr + 64;
 }
 
-/// C = A B (or C += A B when `accumulate`), A m x k, B k x n, C row-major with row stride ldc.
-/// `col_init` (optional, n values) starts every row's accumulation (a bias added first).
-/// After the last k-block of each tile, `epi(i0, rows, j0, cols)` runs on the finished tile while
-/// it is in cache: the fused elementwise epilogue.
-template <class T, contraction F, class Epi>
-void run(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b, T *c, std::size_t ldc, bool accumulate,
-         const T *col_init, T *work, Epi &&epi) {
-    constexpr std::size_t mr = tile_rows, nr = tile_cols<T>;
-    if (m == 0 || n == 0) return;
+/// A is read in place (not packed) when it is this small (elements): it stays in L1 anyway, and
+/// packing would cost as much as the products of a narrow layer.
+inline constexpr std::size_t direct_a_elements = 4096;
+
+template <class T, contraction F, std::size_t NV, class Epi>
+void run_impl(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b, T *c, std::size_t ldc, bool accumulate,
+              const T *col_init, T *work, Epi &epi) {
+    constexpr std::size_t mr = tile_rows, nr = NV * lanes<T>;
     T *pa = work;
     T *pb = pa + kc_block * mc_block;
-    T *edge = pb + kc_block * ((n + nr - 1) / nr * nr);
-    if (k == 0) { // an empty sum: C = init (or unchanged when accumulating)
-        for (std::size_t i = 0; i < m; ++i)
-            for (std::size_t j = 0; j < n; ++j)
-                if (!accumulate) c[i * ldc + j] = col_init ? col_init[j] : T(0);
-        for (std::size_t i = 0; i < m; i += mr)
-            for (std::size_t j = 0; j < n; j += nr) epi(i, std::min(mr, m - i), j, std::min(nr, n - j));
-        return;
-    }
+    T *edge = pb + kc_block * ((n + tile_cols<T> - 1) / tile_cols<T> * tile_cols<T>);
+    const bool direct = m * k <= direct_a_elements;
     for (std::size_t k0 = 0; k0 < k; k0 += kc_block) {
         const std::size_t kc = std::min(kc_block, k - k0);
         const bool first = k0 == 0, last = k0 + kc == k;
-        pack_b(b, n, k0, kc, pb);
+        // B is read in place when its rows are contiguous; only a partial last panel is packed.
+        const bool direct_b = b.cs == 1;
+        if (!direct_b) pack_b<T, NV>(b, n, k0, kc, pb);
+        else if (n % nr) pack_b<T, NV>(view<T>{b.p + n / nr * nr, b.rs, 1}, n % nr, k0, kc, pb + n / nr * nr * kc);
         for (std::size_t i0 = 0; i0 < m; i0 += mc_block) {
             const std::size_t mc = std::min(mc_block, m - i0);
-            pack_a(a, i0, mc, k0, kc, pa);
+            if (!direct) pack_a(a, i0, mc, k0, kc, pa);
+            else if (mc % mr) pack_a(a, i0 + mc / mr * mr, mc % mr, k0, kc, pa + mc / mr * mr * kc); // the edge panel
             for (std::size_t jp = 0; jp < n; jp += nr) {
                 const std::size_t cols = std::min(nr, n - jp);
                 const T *init = first && col_init && !accumulate ? col_init + jp : nullptr;
@@ -258,10 +256,16 @@ void run(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b, T *c
                 for (std::size_t ip = 0; ip < mc; ip += mr) {
                     const std::size_t rows = std::min(mr, mc - ip);
                     T *ct = c + (i0 + ip) * ldc + jp;
+                    const bool in_place = direct && rows == mr;
+                    const T *ap = in_place ? a.p + (i0 + ip) * a.rs + k0 * a.cs : pa + ip * kc;
+                    const std::size_t ak = in_place ? a.cs : mr, ar = in_place ? a.rs : 1;
+                    const bool b_in_place = direct_b && cols == nr;
+                    const T *bp = b_in_place ? b.p + k0 * b.rs + jp : pb + jp * kc;
+                    const std::size_t bk = b_in_place ? b.rs : nr;
                     if (rows == mr && cols == nr) {
-                        micro<T, F>(kc, pa + ip * kc, pb + jp * kc, init, add, ct, ldc);
+                        micro<T, F, NV>(kc, ap, ak, ar, bp, bk, init, add, ct, ldc);
                     } else {
-                        micro<T, F>(kc, pa + ip * kc, pb + jp * kc, init, false, edge, nr);
+                        micro<T, F, NV>(kc, ap, ak, ar, bp, bk, init, false, edge, nr);
                         for (std::size_t r = 0; r < rows; ++r)
                             for (std::size_t j = 0; j < cols; ++j)
                                 ct[r * ldc + j] = add ? ct[r * ldc + j] + edge[r * nr + j] : edge[r * nr + j];
@@ -271,6 +275,28 @@ void run(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b, T *c
             }
         }
     }
+}
+
+/// C = A B (or C += A B when `accumulate`), A m x k, B k x n, C row-major with row stride ldc.
+/// `col_init` (optional, n values) starts every row's accumulation (a bias added first).
+/// After the last k-block of each tile, `epi(i0, rows, j0, cols)` runs on the finished tile while
+/// it is in cache: the fused elementwise epilogue. Narrow products (n <= one vector) use a
+/// one-vector-wide tile.
+template <class T, contraction F, class Epi>
+void run(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b, T *c, std::size_t ldc, bool accumulate,
+         const T *col_init, T *work, Epi &&epi) {
+    constexpr std::size_t mr = tile_rows, nr = tile_cols<T>;
+    if (m == 0 || n == 0) return;
+    if (k == 0) { // an empty sum: C = init (or unchanged when accumulating)
+        for (std::size_t i = 0; i < m; ++i)
+            for (std::size_t j = 0; j < n; ++j)
+                if (!accumulate) c[i * ldc + j] = col_init ? col_init[j] : T(0);
+        for (std::size_t i = 0; i < m; i += mr)
+            for (std::size_t j = 0; j < n; j += nr) epi(i, std::min(mr, m - i), j, std::min(nr, n - j));
+        return;
+    }
+    if (n <= lanes<T>) run_impl<T, F, 1>(m, n, k, a, b, c, ldc, accumulate, col_init, work, epi);
+    else run_impl<T, F, tile_vectors>(m, n, k, a, b, c, ldc, accumulate, col_init, work, epi);
 }
 
 } // namespace gemm

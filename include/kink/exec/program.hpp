@@ -735,9 +735,12 @@ template <class T, class Root, class Wrt, exec_options O> class program {
         gemm::run<T, O.fma>(rows_of(I), m, k, Vec{src<x>(), k, 1}, Vec{w.p, w.cs, w.rs}, out, m, false,
                             bias_first ? bias : nullptr, work_.data(),
                             [&](std::size_t s0, std::size_t rows, std::size_t j0, std::size_t cols) {
-                                if (bias && !bias_first)
+                                if (bias && !bias_first) {
+                                    T *__restrict o = out;
+                                    const T *__restrict bb = bias;
                                     for (std::size_t s = s0; s < s0 + rows; ++s)
-                                        for (std::size_t j = j0; j < j0 + cols; ++j) out[s * m + j] += bias[j];
+                                        for (std::size_t j = j0; j < j0 + cols; ++j) o[s * m + j] += bb[j];
+                                }
                                 fused_forward<I>(s0, s0 + rows, j0, j0 + cols, std::make_index_sequence<count>{});
                             });
     }
@@ -764,10 +767,11 @@ template <class T, class Root, class Wrt, exec_options O> class program {
         const T *g = adj(I);
         if constexpr (plan::kinds[I] == kind::affine && plan::needs[plan::bias_of(I)]) {
             constexpr std::size_t b = plan::bias_of(I);
-            T *db = dst<b>();
+            T *__restrict db = dst<b>();
+            const T *__restrict gs = g;
             if constexpr (plan::first(I, 0)) std::fill(db, db + m, T(0));
             for (std::size_t s = 0; s < rows_of(I); ++s)
-                for (std::size_t j = 0; j < m; ++j) db[j] += g[s * m + j];
+                for (std::size_t j = 0; j < m; ++j) db[j] += gs[s * m + j];
         }
         if constexpr (plan::needs[w]) {
             constexpr bool acc = !plan::first(I, 1);

@@ -19,14 +19,17 @@ template <class T> struct adam {
     T lr = T(1e-3), beta1 = T(0.9), beta2 = T(0.999), eps = T(1e-8);
     std::vector<T> m{}, v{};
     long t = 0;
+    double beta1_t = 1, beta2_t = 1;
 
     template <class Store> void step(Store &params, const Store &grads) {
         auto p = params.flat();
         auto g = grads.flat();
         if (m.size() != p.size()) m.assign(p.size(), T(0)), v.assign(p.size(), T(0));
         ++t;
-        const T c1 = T(1) - static_cast<T>(std::pow(double(beta1), double(t)));
-        const T c2 = static_cast<T>(std::sqrt(1.0 - std::pow(double(beta2), double(t))));
+        beta1_t *= double(beta1); // beta^t as running products: no pow() per step
+        beta2_t *= double(beta2);
+        const T c1 = static_cast<T>(1.0 - beta1_t);
+        const T c2 = static_cast<T>(std::sqrt(1.0 - beta2_t));
         const T step_size = lr / c1, b1 = beta1, b2 = beta2, e = eps;
         T *pp = p.data();
         const T *gp = g.data();
