@@ -81,6 +81,26 @@ template <class V> inline V load(const void *p) {
 }
 template <class V> inline void store(void *p, V v) { std::memcpy(p, &v, sizeof(V)); }
 
+/// A vector with every lane x (a broadcast; `V{} + x` would cost a scalar add first, since
+/// 0 + x is not x for x = -0).
+template <class V, class T> inline V splat(T x) {
+#if defined(__AVX512F__)
+    if constexpr (sizeof(V) == 64 && sizeof(T) == 4) return (V)_mm512_set1_ps(x);
+    else if constexpr (sizeof(V) == 64) return (V)_mm512_set1_pd(x);
+#endif
+#if defined(__AVX__)
+    if constexpr (sizeof(V) == 32 && sizeof(T) == 4) return (V)_mm256_set1_ps(x);
+    else if constexpr (sizeof(V) == 32) return (V)_mm256_set1_pd(x);
+#endif
+#if defined(__SSE2__)
+    if constexpr (sizeof(V) == 16 && sizeof(T) == 4) return (V)_mm_set1_ps(x);
+    else if constexpr (sizeof(V) == 16) return (V)_mm_set1_pd(x);
+#endif
+    V r;
+    for (std::size_t i = 0; i < sizeof(V) / sizeof(T); ++i) r[i] = x;
+    return r;
+}
+
 /// Elementwise square root of a vector (one instruction on x86).
 template <class V> inline V sqrt_v(V a) {
 #if defined(__AVX512F__)
@@ -201,7 +221,7 @@ inline void micro(std::size_t kc, const T *__restrict a, std::size_t ak, std::si
         const T *ak_ = a + k * ak;
 #pragma GCC unroll 16
         for (std::size_t r = 0; r < mr; ++r) {
-            const V av = V{} + ak_[r * ar];
+            const V av = splat<V>(ak_[r * ar]);
 #pragma GCC unroll 4
             for (std::size_t v = 0; v < NV; ++v) acc[r][v] = mul_add<F, T>(av, bv[v], acc[r][v]);
         }
