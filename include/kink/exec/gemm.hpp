@@ -190,9 +190,14 @@ template <class T, std::size_t NV> void pack_b(view<T> b, std::size_t n, std::si
                 for (std::size_t c = cols; c < nr; ++c) dst[c] = T(0);
             }
         } else {
-            for (std::size_t c = 0; c < cols; ++c) {
-                const T *src = b.p + (jp + c) * b.cs + k0 * b.rs;
-                for (std::size_t k = 0; k < kc; ++k) panel[k * nr + c] = src[k * b.rs];
+            // a transpose: blocks of 16 k so the rows written stay in L1 while every column
+            // of the panel is read
+            for (std::size_t kb = 0; kb < kc; kb += 16) {
+                const std::size_t ke = std::min(kc, kb + 16);
+                for (std::size_t c = 0; c < cols; ++c) {
+                    const T *src = b.p + (jp + c) * b.cs + k0 * b.rs;
+                    for (std::size_t k = kb; k < ke; ++k) panel[k * nr + c] = src[k * b.rs];
+                }
             }
             for (std::size_t k = 0; k < kc; ++k)
                 for (std::size_t c = cols; c < nr; ++c) panel[k * nr + c] = T(0);
@@ -202,18 +207,21 @@ template <class T, std::size_t NV> void pack_b(view<T> b, std::size_t n, std::si
 
 /// The micro-kernel: a tile_rows x (NV * lanes) block of A B over kc steps, held in registers.
 /// A's element (r, k) is a[k * ak + r * ar] (packed: ak = tile_rows, ar = 1; or read in place);
-/// B's row k is the vectors at b + k * bk (packed: bk = the tile width; or read in place). `init` (or zero) starts the accumulators; the result goes to `out` (row stride
+/// B's row k is the vectors at b + k * bk (packed: bk = the tile width; or read in place).
+/// The accumulators start from `init` (a row of column values), `row_init` (one value per row)
+/// or zero. `init` (or zero) starts the accumulators; the result goes to `out` (row stride
 /// ldo), either stored or added.
 template <class T, contraction F, std::size_t NV>
 inline void micro(std::size_t kc, const T *__restrict a, std::size_t ak, std::size_t ar, const T *__restrict b,
-                  std::size_t bk, const T *init, bool add, T *__restrict out, std::size_t ldo) {
+                  std::size_t bk, const T *init, const T *row_init, bool add, T *__restrict out, std::size_t ldo) {
     using V = vec_t<T>;
     constexpr std::size_t mr = tile_rows, L = lanes<T>;
     V acc[mr][NV];
 #pragma GCC unroll 16
     for (std::size_t r = 0; r < mr; ++r)
 #pragma GCC unroll 4
-        for (std::size_t v = 0; v < NV; ++v) acc[r][v] = init ? load<V>(init + v * L) : V{};
+        for (std::size_t v = 0; v < NV; ++v)
+            acc[r][v] = init ? load<V>(init + v * L) : row_init ? splat<V>(row_init[r]) : V{};
     for (std::size_t k = 0; k < kc; ++k) {
         V bv[NV];
 #pragma GCC unroll 4
@@ -235,7 +243,7 @@ inline void micro(std::size_t kc, const T *__restrict a, std::size_t ak, std::si
         }
 }
 
-/// Workspace (elements of T) that `run` needs for an n-column product.
+/// Workspace (elements of T) that `run` needs for a product with at most n rows and n columns.
 template <class T> constexpr std::size_t workspace(std::size_t n) {
     const std::size_t nr = tile_cols<T>;
     return kc_block * mc_block + kc_block * ((n + nr - 1) / nr * nr) + tile_rows * nr + 64;
@@ -245,14 +253,17 @@ template <class T> constexpr std::size_t workspace(std::size_t n) {
 /// packing would cost as much as the products of a narrow layer.
 inline constexpr std::size_t direct_a_elements = 4096;
 
-template <class T, contraction F, std::size_t NV, class Epi>
+/// The blocked product. With TC, the result is stored transposed: tile (i, j) of A B goes to
+/// c[j * ldc + i], `col_init` holds one value per row of A B, and the epilogue is called with
+/// C's coordinates (the transposed tile).
+template <class T, contraction F, std::size_t NV, bool TC, class Epi>
 void run_impl(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b, T *c, std::size_t ldc, bool accumulate,
               const T *col_init, T *work, Epi &epi) {
     constexpr std::size_t mr = tile_rows, nr = NV * lanes<T>;
     T *pa = work;
     T *pb = pa + kc_block * mc_block;
     T *edge = pb + kc_block * ((n + tile_cols<T> - 1) / tile_cols<T> * tile_cols<T>);
-    const bool direct = m * k <= direct_a_elements;
+    const bool direct = m * k <= direct_a_elements || a.cs == 1 || a.rs == 1;
     for (std::size_t k0 = 0; k0 < k; k0 += kc_block) {
         const std::size_t kc = std::min(kc_block, k - k0);
         const bool first = k0 == 0, last = k0 + kc == k;
@@ -266,7 +277,7 @@ void run_impl(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b,
             else if (mc % mr) pack_a(a, i0 + mc / mr * mr, mc % mr, k0, kc, pa + mc / mr * mr * kc); // the edge panel
             for (std::size_t jp = 0; jp < n; jp += nr) {
                 const std::size_t cols = std::min(nr, n - jp);
-                const T *init = first && col_init && !accumulate ? col_init + jp : nullptr;
+                const T *init = !TC && first && col_init && !accumulate ? col_init + jp : nullptr;
                 alignas(64) T init_edge[nr];
                 if (init && cols < nr) {
                     for (std::size_t j = 0; j < nr; ++j) init_edge[j] = j < cols ? init[j] : T(0);
@@ -275,22 +286,35 @@ void run_impl(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b,
                 const bool add = !first || accumulate;
                 for (std::size_t ip = 0; ip < mc; ip += mr) {
                     const std::size_t rows = std::min(mr, mc - ip);
-                    T *ct = c + (i0 + ip) * ldc + jp;
                     const bool in_place = direct && rows == mr;
                     const T *ap = in_place ? a.p + (i0 + ip) * a.rs + k0 * a.cs : pa + ip * kc;
                     const std::size_t ak = in_place ? a.cs : mr, ar = in_place ? a.rs : 1;
                     const bool b_in_place = direct_b && cols == nr;
                     const T *bp = b_in_place ? b.p + k0 * b.rs + jp : pb + jp * kc;
                     const std::size_t bk = b_in_place ? b.rs : nr;
-                    if (rows == mr && cols == nr) {
-                        micro<T, F, NV>(kc, ap, ak, ar, bp, bk, init, add, ct, ldc);
+                    if constexpr (TC) {
+                        T row_init[mr] = {};
+                        const bool use_rows = first && col_init && !accumulate;
+                        if (use_rows)
+                            for (std::size_t r = 0; r < rows; ++r) row_init[r] = col_init[i0 + ip + r];
+                        micro<T, F, NV>(kc, ap, ak, ar, bp, bk, nullptr, use_rows ? row_init : nullptr, false, edge, nr);
+                        T *ctt = c + jp * ldc + i0 + ip;
+                        for (std::size_t j = 0; j < cols; ++j)
+                            for (std::size_t r = 0; r < rows; ++r)
+                                ctt[j * ldc + r] = add ? ctt[j * ldc + r] + edge[r * nr + j] : edge[r * nr + j];
+                        if (last) epi(jp, cols, i0 + ip, rows);
                     } else {
-                        micro<T, F, NV>(kc, ap, ak, ar, bp, bk, init, false, edge, nr);
-                        for (std::size_t r = 0; r < rows; ++r)
-                            for (std::size_t j = 0; j < cols; ++j)
-                                ct[r * ldc + j] = add ? ct[r * ldc + j] + edge[r * nr + j] : edge[r * nr + j];
+                        T *ct = c + (i0 + ip) * ldc + jp;
+                        if (rows == mr && cols == nr) {
+                            micro<T, F, NV>(kc, ap, ak, ar, bp, bk, init, nullptr, add, ct, ldc);
+                        } else {
+                            micro<T, F, NV>(kc, ap, ak, ar, bp, bk, init, nullptr, false, edge, nr);
+                            for (std::size_t r = 0; r < rows; ++r)
+                                for (std::size_t j = 0; j < cols; ++j)
+                                    ct[r * ldc + j] = add ? ct[r * ldc + j] + edge[r * nr + j] : edge[r * nr + j];
+                        }
+                        if (last) epi(i0 + ip, rows, jp, cols);
                     }
-                    if (last) epi(i0 + ip, rows, jp, cols);
                 }
             }
         }
@@ -315,8 +339,17 @@ void run(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b, T *c
             for (std::size_t j = 0; j < n; j += nr) epi(i, std::min(mr, m - i), j, std::min(nr, n - j));
         return;
     }
-    if (n <= lanes<T>) run_impl<T, F, 1>(m, n, k, a, b, c, ldc, accumulate, col_init, work, epi);
-    else run_impl<T, F, tile_vectors>(m, n, k, a, b, c, ldc, accumulate, col_init, work, epi);
+    // B stored column-major (B^T row-major, e.g. the weights of a forward pass X W^T) would need
+    // a transposing copy of all of B; compute C^T = B^T A^T instead, reading B^T in place and
+    // transposing A, when A is the smaller one.
+    if (b.cs != 1 && b.rs == 1 && a.cs == 1 && m < n) {
+        const view<T> at{b.p, b.cs, 1}, bt{a.p, 1, a.rs};
+        if (m <= lanes<T>) run_impl<T, F, 1, true>(n, m, k, at, bt, c, ldc, accumulate, col_init, work, epi);
+        else run_impl<T, F, tile_vectors, true>(n, m, k, at, bt, c, ldc, accumulate, col_init, work, epi);
+        return;
+    }
+    if (n <= lanes<T>) run_impl<T, F, 1, false>(m, n, k, a, b, c, ldc, accumulate, col_init, work, epi);
+    else run_impl<T, F, tile_vectors, false>(m, n, k, a, b, c, ldc, accumulate, col_init, work, epi);
 }
 
 } // namespace gemm

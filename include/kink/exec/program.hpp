@@ -456,7 +456,7 @@ template <class T, class Root, class Wrt, exec_options O> class program {
         if (n <= cap_) return;
         fwd_.resize(plan::fwd_layout.unbatched + n * plan::fwd_layout.per_sample + 16);
         adj_.resize(plan::adj_layout.unbatched + n * plan::adj_layout.per_sample + 16);
-        work_.resize(gemm::workspace<T>(plan::max_cols));
+        work_.resize(gemm::workspace<T>(std::max(plan::max_cols, n)));
         labels_.resize(n * label_count + 1);
         cap_ = n;
     }

@@ -2,7 +2,8 @@
 /// \file
 /// Optimizers over a `param_store`: plain SGD (with momentum) and Adam, with PyTorch's update
 /// formulas (torch.optim.SGD / torch.optim.Adam defaults), one vectorized pass over every value.
-/// State is allocated once, at construction.
+/// State is allocated at the first step. Square root and division are the exact instructions
+/// (hardware estimates were tried: Adam over 233k values is memory-bound, ~90 us either way).
 
 #include <cmath>
 #include <cstddef>
