@@ -1,7 +1,11 @@
 #!/usr/bin/python3
 """PyTorch peer for bench/kink_bench: the same cases, shapes, initialisation and
 hyperparameters, single thread. Prints one JSON line per measurement (median of repetitions)."""
-import json, statistics, sys, time
+import json, os, statistics, sys, time
+
+# One thread everywhere: torch's intra-op pool and the BLAS it calls (OpenBLAS reads these).
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = "1"
 
 try:
     import torch
@@ -14,9 +18,21 @@ torch.manual_seed(0)
 REPS = int(sys.argv[1]) if len(sys.argv) > 1 else 7
 
 
+def blas():
+    cfg = torch.__config__.show()
+    for lib in ("openblas", "mkl", "blis"):
+        if lib in open("/proc/self/maps").read().lower():
+            return lib
+    return "reference" if "BLAS_INFO=generic" in cfg else "unknown"
+
+
+torch.mm(torch.ones(2, 2), torch.ones(2, 2))  # loads the BLAS library
+BLAS = blas()
+
+
 def emit(case, metric, value):
     print(json.dumps({"case": case, "impl": "pytorch", "metric": metric, "value": round(value, 3),
-                      "torch": torch.__version__}), flush=True)
+                      "torch": torch.__version__, "blas": BLAS}), flush=True)
 
 
 def mlp(sizes):

@@ -84,11 +84,22 @@ template <class Root, class... U, class N> struct adjoint<meta::list<Root, U...>
 } // namespace detail
 
 /// The graph of df/dx (zero if f does not depend on x).
+namespace detail {
+template <class L> struct all_elementwise;
+template <class... N> struct all_elementwise<meta::list<N...>> {
+    static constexpr bool value = (is_elementwise_v<op_t<N>> && ...);
+};
+} // namespace detail
+
 template <class F, class X> struct derivative {
     static_assert(is_var_v<X>, "kink: grad: differentiate with respect to a variable (var<\"x\">), "
                                "not a compound expression or a constant");
+    static_assert(detail::all_elementwise<topo_t<F>>::value,
+                  "kink: grad: symbolic grad() takes scalar expressions; tensor ops (matrix products, "
+                  "reductions, softmax, losses) are differentiated by compile(loss)");
     using rtopo = meta::reverse_t<topo_t<F>>;
-    using type = std::conditional_t<meta::in_list_v<X, topo_t<F>>, typename detail::adjoint<rtopo, X>::type, zero_t>;
+    using type = typename std::conditional_t<meta::in_list_v<X, topo_t<F>> && detail::all_elementwise<topo_t<F>>::value,
+                                             detail::adjoint<rtopo, X>, std::type_identity<zero_t>>::type;
 };
 template <class F, class X> using derivative_t = typename derivative<F, X>::type;
 
