@@ -408,6 +408,14 @@ template <class... N, class Wrt> struct plan<meta::list<N...>, Wrt> {
         return z;
     }();
 
+    /// A transpose has no storage of its own: it may only be the matrix of a product.
+    static constexpr bool transposes_ok = [] {
+        for (std::size_t i = 0; i < count; ++i)
+            for (std::size_t k = 0; k < nargs[i]; ++k)
+                if (base[args[i][k]] == kind::transpose && !(base[i] == kind::matmul && k == 0)) return false;
+        return true;
+    }();
+
     /// Packing workspace for the largest product.
     static constexpr std::size_t max_cols = [] {
         std::size_t m = 1;
@@ -444,6 +452,8 @@ template <class T, class Root, class Wrt, exec_options O> class program {
     static_assert(shape_of_t<Root>::rank == 0,
                   "kink: compile(loss): the loss must be a per-sample scalar: reduce a vector with mean(...) or sum(...)");
     static_assert([]<class... N>(meta::list<N...>) { return (detail::node_checks<N>::ok && ...); }(topo{}));
+    static_assert(plan::transposes_ok, "kink: compile: transpose(W) is supported as the matrix of a product "
+                                       "(transpose(W) * x), not as the argument of another op");
 
     program() = default;
     template <class Pool> explicit program(const Pool &pool) : pool_(pool) {}
