@@ -58,7 +58,8 @@ result check(std::size_t m, std::size_t n, std::size_t k, bool a_transposed, boo
 TEST_CASE("gemm: every block and edge, both layouts, against a double product") {
     const std::size_t shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {33, 17, 2}, {100, 70, 300}, {200, 33, 600}, {64, 16, 16}, {9, 48, 257}, {20, 100, 300}, {3, 40, 5}};
     int cases = 0;
-    for (auto [m, n, k] : shapes)
+    for (const auto &shape : shapes) {
+        const std::size_t m = shape[0], n = shape[1], k = shape[2]; // not a structured binding: clang 14 cannot capture one
         for (int layout = 0; layout < 4; ++layout)
             for (int mode = 0; mode < 3; ++mode) {
                 const bool at = layout & 1, bt = layout & 2, acc = mode == 1, init = mode == 2;
@@ -72,6 +73,7 @@ TEST_CASE("gemm: every block and edge, both layouts, against a double product") 
                 CHECK(f.epilogue_cells == m * n);
                 ++cases;
             }
+    }
     CHECK(cases == 9 * 12);
 }
 
