@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <random>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -286,4 +287,45 @@ TEST_CASE("compile: node values after a step, and training only some parameters"
     CHECK(g[b1][7] == 42);
     CHECK(g[b3][0] != 42);
     for (double v : net.value(hidden)) CHECK(v >= 0);
+}
+
+namespace {
+/// Gradients of a step at batch n, from a fresh program and after steps at other batch sizes.
+template <class L, class B1, class B2> bool history_free(const L &loss, const B1 &bind_n, const B2 &bind_other) {
+    auto fresh = compile<double>(loss);
+    auto used = compile<double>(loss);
+    auto p = fresh.make_params(), g1 = fresh.make_params(), g2 = fresh.make_params();
+    fill_uniform<decltype(fresh)>(p, 21, -0.5, 0.5);
+    std::apply([&](const auto &...b) { fresh.step(p, g1, b...); }, bind_n);
+    std::apply([&](const auto &...b) { used.step(p, g2, b...); }, bind_other);
+    std::apply([&](const auto &...b) { used.step(p, g2, b...); }, bind_n);
+    std::apply([&](const auto &...b) { used.step(p, g2, b...); }, bind_other);
+    std::apply([&](const auto &...b) { used.step(p, g2, b...); }, bind_n);
+    const auto a = g1.flat(), c = g2.flat();
+    return std::equal(a.begin(), a.end(), c.begin());
+}
+} // namespace
+
+TEST_CASE("compile: a step's gradients do not depend on earlier steps (stale adjoints)") {
+    const auto xs = uniform(9 * 12, 31);
+    const auto ts = uniform(9 * 3, 32);
+    const auto ys = labels(9, 3);
+    const auto h = relu(W1 * x + b1);
+    const auto z = W3 * tanh(W2 * h + b2) + b3;
+    auto n4 = std::make_tuple(x = std::span(xs.data(), 4 * 12), y = std::span(ys.data(), 4), t = std::span(ts.data(), 4 * 3));
+    auto n9 = std::make_tuple(x = std::span(xs), y = std::span(ys), t = std::span(ts));
+    CHECK(history_free(softmax_cross_entropy(z, y) + 0.5_c * mean(hadamard(log_softmax(z), t)) + max(softmax(z)) + sum(h), n4, n9));
+    auto y4 = std::make_tuple(x = std::span(xs.data(), 4 * 12), y = std::span(ys.data(), 4));
+    auto y9 = std::make_tuple(x = std::span(xs), y = std::span(ys));
+    CHECK(history_free(softmax_cross_entropy(z, y), y4, y9)); // each op as the only consumer of its argument
+    CHECK(history_free(softmax_cross_entropy(z, y), y9, y4));
+    auto m4 = std::make_tuple(x = std::span(xs.data(), 4 * 12), t = std::span(ts.data(), 4 * 3));
+    auto m9 = std::make_tuple(x = std::span(xs), t = std::span(ts));
+    CHECK(history_free(mse(z, t) + l1(z, t), m9, m4));
+    auto x4 = std::make_tuple(x = std::span(xs.data(), 4 * 12));
+    auto x9 = std::make_tuple(x = std::span(xs));
+    CHECK(history_free(max(z), x4, x9));
+    CHECK(history_free(sum(softmax(z)), x4, x9));
+    CHECK(history_free(mean(log_softmax(z)), x4, x9));
+    CHECK(history_free(sum(h), x9, x4));
 }

@@ -116,6 +116,11 @@ template <class T, class... P> class param_store<T, meta::list<P...>> {
     /// Total number of parameter values (without alignment padding).
     static constexpr std::size_t values = (std::size_t(0) + ... + shape_of_t<P>::size);
     static constexpr std::array<std::string_view, count> names{P::name()...};
+    /// Each parameter's rank and dimensions (the unused trailing dimensions are 1).
+    static constexpr std::array<std::size_t, count> ranks{shape_of_t<P>::rank...};
+    static constexpr std::array<std::array<std::size_t, 2>, count> dims{
+        std::array<std::size_t, 2>{shape_of_t<P>::rank > 0 ? shape_of_t<P>::dims[0] : 1,
+                                   shape_of_t<P>::rank > 1 ? shape_of_t<P>::dims[shape_of_t<P>::rank > 1 ? 1 : 0] : 1}...};
 
     param_store() { buf_.resize(offsets[count] + 1); }
 
@@ -356,6 +361,16 @@ template <class... N, class Wrt> struct plan<meta::list<N...>, Wrt> {
     static constexpr bool one_to_one(std::size_t from, std::size_t to) {
         return batched[from] == batched[to] && size[from] == size[to];
     }
+    /// Whether the vector-Jacobian product of node i through argument slot k writes every element
+    /// of the argument's adjoint exactly once (so a first contribution can assign instead of
+    /// add): elementwise ops when the shapes match one to one; per-sample tensor ops (reductions,
+    /// softmax family, cross-entropy) when sample rows match; products always (GEMM, beta = 0).
+    static constexpr bool writes_all(std::size_t i, std::size_t k) {
+        const std::size_t a = args[i][k];
+        if (is_product(i)) return true;
+        if (kinds[i] == kind::elementwise) return one_to_one(i, a);
+        return batched[i] == batched[a];
+    }
     /// Slots: elementwise and unary tensor ops use their argument index; products use
     /// 0 = bias, 1 = matrix, 2 = vector.
     static constexpr std::size_t max_events = 3 * count + 1;
@@ -368,12 +383,10 @@ template <class... N, class Wrt> struct plan<meta::list<N...>, Wrt> {
                 if (kinds[i] == kind::affine && needs[bias_of(i)]) e[n++] = {i, 0, bias_of(i), true};
                 if (needs[matrix_source(i)]) e[n++] = {i, 1, matrix_source(i), true};
                 if (needs[vector_of(i)]) e[n++] = {i, 2, vector_of(i), true};
-            } else if (kinds[i] == kind::softmax_ce) {
-                if (needs[args[i][0]]) e[n++] = {i, 0, args[i][0], true};
             } else {
                 for (std::size_t k = 0; k < nargs[i]; ++k) {
                     const std::size_t a = args[i][k];
-                    if (needs[a]) e[n++] = {i, k, dest_of(a), one_to_one(i, a)};
+                    if (needs[a]) e[n++] = {i, k, dest_of(a), writes_all(i, k)};
                 }
             }
         }
@@ -706,7 +719,7 @@ template <class T, class Root, class Wrt, exec_options O> class program {
                     if constexpr (plan::needs[a]) {
                         using D = typename Op::template partial<K, Nd>;
                         constexpr std::size_t na = plan::size[a];
-                        constexpr bool assign = plan::first(I, K) && plan::one_to_one(I, a);
+                        constexpr bool assign = plan::first(I, K) && plan::writes_all(I, K);
                         T *d = dst<a>();
                         for (std::size_t s = s0; s < s1; ++s)
                             for (std::size_t j = j0; j < j1; ++j) {
@@ -843,7 +856,7 @@ template <class T, class Root, class Wrt, exec_options O> class program {
             using Op = op_t<meta::at_t<I, topo>>;
             constexpr std::size_t a = plan::args[I][0], na = plan::size[a];
             if constexpr (plan::needs[a]) {
-                constexpr bool assign = plan::first(I, 0) && plan::one_to_one(I, a);
+                constexpr bool assign = plan::first(I, 0) && plan::writes_all(I, 0);
                 const T *g = adj(I);
                 const T *y = val(I);
                 T *d = dst<a>();
