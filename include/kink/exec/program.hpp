@@ -547,6 +547,23 @@ template <class T, class Root, class Wrt, exec_options O> class program {
         }
         return f;
     }();
+    /// Per parameter: the output size of the product it belongs to (its own size otherwise).
+    static constexpr auto fan_out = [] {
+        using P = typename detail::params_of<topo>::type;
+        std::array<std::size_t, P::size> f{};
+        std::size_t k = 0;
+        for (std::size_t i = 0; i < count; ++i) {
+            if (plan::kinds[i] != kind::param) continue;
+            f[k] = plan::size[i];
+            for (std::size_t g = 0; g < count; ++g) {
+                if (!plan::is_product(g)) continue;
+                if (plan::matrix_source(g) == i || (plan::kinds[g] == kind::affine && plan::bias_of(g) == i))
+                    f[k] = plan::size[g];
+            }
+            ++k;
+        }
+        return f;
+    }();
     /// Batch size of the last forward pass.
     std::size_t batch() const { return n_; }
 

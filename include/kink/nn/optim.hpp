@@ -1,9 +1,11 @@
 #pragma once
 /// \file
-/// Optimizers over a `param_store`: plain SGD (with momentum) and Adam, with PyTorch's update
-/// formulas (torch.optim.SGD / torch.optim.Adam defaults), one vectorized pass over every value.
-/// State is allocated at the first step. Square root and division are the exact instructions
-/// (hardware estimates were tried: Adam over 233k values is memory-bound, ~90 us either way).
+/// Optimizers over a `param_store` with PyTorch's update formulas and defaults: SGD (momentum,
+/// Nesterov, dampening, weight decay), Adam (L2 weight decay) and AdamW (decoupled weight
+/// decay). One vectorized pass over every value; state is allocated at the first step. Square
+/// root and division are the exact instructions (hardware estimates were tried: Adam over 233k
+/// values is memory-bound, ~90 us either way). The learning rate is a member: schedules
+/// (nn/schedule.hpp) set it per epoch.
 
 #include <cmath>
 #include <cstddef>
@@ -13,25 +15,28 @@
 
 namespace kink::nn {
 
-/// Adam (Kingma & Ba 2015) as torch.optim.Adam computes it:
+/// Adam (Kingma & Ba 2015) as torch.optim.Adam / AdamW compute it:
+/// g += wd p (Adam) or p *= 1 - lr wd (AdamW, `decoupled`);
 /// m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
 /// p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
 template <class T> struct adam {
-    T lr = T(1e-3), beta1 = T(0.9), beta2 = T(0.999), eps = T(1e-8);
+    T lr = T(1e-3), beta1 = T(0.9), beta2 = T(0.999), eps = T(1e-8), weight_decay = T(0);
+    bool decoupled = false; ///< AdamW
     std::vector<T> m{}, v{};
     long t = 0;
-    double beta1_t = 1, beta2_t = 1;
+    double beta1_t = 1, beta2_t = 1; ///< beta^t as running products: no pow() per step
 
     template <class Store> void step(Store &params, const Store &grads) {
         auto p = params.flat();
         auto g = grads.flat();
         if (m.size() != p.size()) m.assign(p.size(), T(0)), v.assign(p.size(), T(0));
         ++t;
-        beta1_t *= double(beta1); // beta^t as running products: no pow() per step
+        beta1_t *= double(beta1);
         beta2_t *= double(beta2);
         const T c1 = static_cast<T>(1.0 - beta1_t);
         const T c2 = static_cast<T>(std::sqrt(1.0 - beta2_t));
         const T step_size = lr / c1, b1 = beta1, b2 = beta2, e = eps;
+        const T l2 = decoupled ? T(0) : weight_decay, shrink = decoupled ? T(1) - lr * weight_decay : T(1);
         T *pp = p.data();
         const T *gp = g.data();
         T *mp = m.data(), *vp = v.data();
@@ -39,38 +44,56 @@ template <class T> struct adam {
         constexpr std::size_t L = gemm::lanes<T>;
         const std::size_t n = p.size(), nv = n / L * L;
         for (std::size_t i = 0; i < nv; i += L) {
-            const V gi = gemm::load<V>(gp + i);
+            V pi = gemm::load<V>(pp + i);
+            V gi = gemm::load<V>(gp + i);
+            if (l2 != T(0)) gi = gi + l2 * pi;
+            if (shrink != T(1)) pi = pi * shrink;
             const V mi = b1 * gemm::load<V>(mp + i) + (T(1) - b1) * gi;
             const V vi = b2 * gemm::load<V>(vp + i) + (T(1) - b2) * gi * gi;
             gemm::store<V>(mp + i, mi);
             gemm::store<V>(vp + i, vi);
             const V denom = gemm::sqrt_v(vi) / c2 + e;
-            gemm::store<V>(pp + i, gemm::load<V>(pp + i) - step_size * mi / denom);
+            gemm::store<V>(pp + i, pi - step_size * mi / denom);
         }
         for (std::size_t i = nv; i < n; ++i) {
-            mp[i] = b1 * mp[i] + (T(1) - b1) * gp[i];
-            vp[i] = b2 * vp[i] + (T(1) - b2) * gp[i] * gp[i];
+            T gi = gp[i] + l2 * pp[i];
+            pp[i] *= shrink;
+            mp[i] = b1 * mp[i] + (T(1) - b1) * gi;
+            vp[i] = b2 * vp[i] + (T(1) - b2) * gi * gi;
             pp[i] -= step_size * mp[i] / (std::sqrt(vp[i]) / c2 + e);
         }
     }
 };
 
-/// SGD with optional momentum, as torch.optim.SGD: buf = mu buf + g; p -= lr buf.
+/// AdamW: Adam with decoupled weight decay (Loshchilov & Hutter 2019); PyTorch's default 0.01.
+template <class T> struct adamw : adam<T> {
+    adamw() {
+        this->decoupled = true;
+        this->weight_decay = T(0.01);
+    }
+};
+
+/// SGD as torch.optim.SGD: g += wd p; buf = mu buf + (1 - dampening) g (buf = g at the first
+/// step); g = g + mu buf (Nesterov) or buf; p -= lr g.
 template <class T> struct sgd {
-    T lr = T(1e-2), momentum = T(0);
+    T lr = T(1e-2), momentum = T(0), dampening = T(0), weight_decay = T(0);
+    bool nesterov = false;
     std::vector<T> buf{};
+    long t = 0;
 
     template <class Store> void step(Store &params, const Store &grads) {
         auto p = params.flat();
         auto g = grads.flat();
-        if (momentum == T(0)) {
-            for (std::size_t i = 0; i < p.size(); ++i) p[i] -= lr * g[i];
-            return;
+        const bool first = t++ == 0;
+        if (momentum != T(0) && buf.size() != p.size()) buf.assign(p.size(), T(0));
+        for (std::size_t i = 0; i < p.size(); ++i) {
+            T d = g[i] + weight_decay * p[i];
+            if (momentum != T(0)) {
+                buf[i] = first ? d : momentum * buf[i] + (T(1) - dampening) * d;
+                d = nesterov ? d + momentum * buf[i] : buf[i];
+            }
+            p[i] -= lr * d;
         }
-        if (buf.size() != p.size()) buf.assign(g.begin(), g.end());
-        else
-            for (std::size_t i = 0; i < p.size(); ++i) buf[i] = momentum * buf[i] + g[i];
-        for (std::size_t i = 0; i < p.size(); ++i) p[i] -= lr * buf[i];
     }
 };
 

@@ -1,0 +1,323 @@
+#pragma once
+/// \file
+/// The safetensors format (https://huggingface.co/docs/safetensors): an 8-byte little-endian
+/// header length, a JSON header `{"name": {"dtype": "F32", "shape": [..], "data_offsets": [b, e]},
+/// ..., "__metadata__": {"key": "value"}}`, then the raw little-endian data.
+///
+/// Writing is atomic: the file is written under a temporary name in the same folder, flushed
+/// to disk (fsync), renamed over the target, and the folder is synced, so a process killed at
+/// any moment leaves either the previous file or the new one, never a mixture. Reading
+/// validates the header length, the JSON, every dtype, shape and offset range, and that the
+/// tensors tile the data exactly; each problem throws `io::format_error` naming the file.
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <kink/io/idx.hpp>
+
+namespace kink::io {
+
+/// One tensor of a safetensors file.
+struct tensor_info {
+    std::string dtype;
+    std::vector<std::uint64_t> shape;
+    std::uint64_t begin = 0, end = 0;
+};
+
+/// A tensor to write: its name, dtype ("F32", "F64", "I64", ...), shape and bytes.
+struct tensor_out {
+    std::string name, dtype;
+    std::vector<std::uint64_t> shape;
+    std::span<const std::byte> bytes;
+};
+
+inline std::size_t dtype_size(std::string_view d) {
+    if (d == "F64" || d == "I64" || d == "U64") return 8;
+    if (d == "F32" || d == "I32" || d == "U32") return 4;
+    if (d == "F16" || d == "BF16" || d == "I16" || d == "U16") return 2;
+    if (d == "I8" || d == "U8" || d == "BOOL") return 1;
+    return 0;
+}
+
+namespace detail {
+inline std::string json_string(std::string_view s) {
+    std::string o = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\') o += '\\', o += c;
+        else if (static_cast<unsigned char>(c) < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            o += buf;
+        } else o += c;
+    }
+    return o + "\"";
+}
+
+/// A small JSON reader for the safetensors header: objects, arrays, strings, non-negative
+/// integers. Anything else is a format error.
+struct json_reader {
+    std::string_view s;
+    std::string_view file;
+    std::size_t i = 0;
+    [[noreturn]] void bad(const std::string &what) const {
+        fail(file, "safetensors header: " + what + " at byte " + std::to_string(i));
+    }
+    void ws() {
+        while (i < s.size() && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t')) ++i;
+    }
+    void expect(char c) {
+        ws();
+        if (i >= s.size() || s[i] != c) bad(std::string("expected '") + c + "'");
+        ++i;
+    }
+    bool peek(char c) {
+        ws();
+        return i < s.size() && s[i] == c;
+    }
+    std::string str() {
+        expect('"');
+        std::string o;
+        while (true) {
+            if (i >= s.size()) bad("unterminated string");
+            const char c = s[i++];
+            if (c == '"') return o;
+            if (c == '\\') {
+                if (i >= s.size()) bad("unterminated escape");
+                const char e = s[i++];
+                if (e == 'u') {
+                    if (i + 4 > s.size()) bad("short \\u escape");
+                    unsigned v = 0;
+                    for (int k = 0; k < 4; ++k) {
+                        const char h = s[i++];
+                        v = v * 16 + (h >= '0' && h <= '9' ? unsigned(h - '0')
+                                      : h >= 'a' && h <= 'f' ? unsigned(h - 'a' + 10)
+                                      : h >= 'A' && h <= 'F' ? unsigned(h - 'A' + 10)
+                                                             : (bad("bad \\u escape"), 0u));
+                    }
+                    if (v < 0x80) o += char(v);
+                    else bad("non-ASCII \\u escape");
+                } else if (e == 'n') o += '\n';
+                else if (e == 't') o += '\t';
+                else if (e == 'r') o += '\r';
+                else if (e == 'b') o += '\b';
+                else if (e == 'f') o += '\f';
+                else if (e == '"' || e == '\\' || e == '/') o += e;
+                else bad("bad escape");
+            } else o += c;
+        }
+    }
+    std::uint64_t integer() {
+        ws();
+        if (i >= s.size() || s[i] < '0' || s[i] > '9') bad("expected a non-negative integer");
+        std::uint64_t v = 0;
+        while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+            if (v > (~std::uint64_t(0) - 9) / 10) bad("integer too large");
+            v = v * 10 + std::uint64_t(s[i++] - '0');
+        }
+        return v;
+    }
+    std::vector<std::uint64_t> integers() {
+        expect('[');
+        std::vector<std::uint64_t> v;
+        if (peek(']')) return ++i, v;
+        while (true) {
+            v.push_back(integer());
+            if (v.size() > 64) bad("array too long");
+            if (peek(',')) {
+                ++i;
+                continue;
+            }
+            expect(']');
+            return v;
+        }
+    }
+};
+} // namespace detail
+
+/// A parsed safetensors file: the tensors by name, the metadata, and the data bytes.
+struct safetensors {
+    std::map<std::string, tensor_info> tensors;
+    std::map<std::string, std::string> metadata;
+    std::string data;
+    std::span<const std::byte> bytes(const std::string &name) const {
+        const tensor_info &t = tensors.at(name);
+        return {reinterpret_cast<const std::byte *>(data.data()) + t.begin, t.end - t.begin};
+    }
+};
+
+/// Parses the bytes of a safetensors file.
+inline safetensors parse_safetensors(std::string_view bytes, std::string_view file) {
+    using detail::fail;
+    if (bytes.size() < 8) fail(file, "too short for a safetensors file (" + std::to_string(bytes.size()) + " bytes)");
+    std::uint64_t n = 0;
+    for (int k = 7; k >= 0; --k) n = n << 8 | static_cast<unsigned char>(bytes[std::size_t(k)]);
+    if (n > bytes.size() - 8)
+        fail(file, "header length " + std::to_string(n) + " exceeds the file (" + std::to_string(bytes.size()) + " bytes)");
+    detail::json_reader r{bytes.substr(8, n), file};
+    safetensors out;
+    out.data.assign(bytes.substr(8 + n));
+    r.expect('{');
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
+    if (!r.peek('}')) {
+        while (true) {
+            const std::string name = r.str();
+            r.expect(':');
+            if (name == "__metadata__") {
+                r.expect('{');
+                if (!r.peek('}')) {
+                    while (true) {
+                        std::string k = r.str();
+                        r.expect(':');
+                        out.metadata[k] = r.str();
+                        if (r.peek(',')) {
+                            ++r.i;
+                            continue;
+                        }
+                        break;
+                    }
+                }
+                r.expect('}');
+            } else {
+                tensor_info t;
+                bool has_dtype = false, has_shape = false, has_offsets = false;
+                r.expect('{');
+                while (true) {
+                    const std::string k = r.str();
+                    r.expect(':');
+                    if (k == "dtype") t.dtype = r.str(), has_dtype = true;
+                    else if (k == "shape") t.shape = r.integers(), has_shape = true;
+                    else if (k == "data_offsets") {
+                        const auto o = r.integers();
+                        if (o.size() != 2) r.bad("data_offsets of '" + name + "' must hold two numbers");
+                        t.begin = o[0], t.end = o[1], has_offsets = true;
+                    } else r.bad("unknown field '" + k + "' in tensor '" + name + "'");
+                    if (r.peek(',')) {
+                        ++r.i;
+                        continue;
+                    }
+                    break;
+                }
+                r.expect('}');
+                if (!has_dtype || !has_shape || !has_offsets) fail(file, "tensor '" + name + "' lacks dtype, shape or data_offsets");
+                const std::size_t es = dtype_size(t.dtype);
+                if (!es) fail(file, "tensor '" + name + "' has unknown dtype '" + t.dtype + "'");
+                if (t.begin > t.end || t.end > out.data.size())
+                    fail(file, "tensor '" + name + "' has data_offsets [" + std::to_string(t.begin) + ", " +
+                                   std::to_string(t.end) + "] outside the " + std::to_string(out.data.size()) + " data bytes");
+                std::uint64_t count = 1;
+                for (auto d : t.shape) {
+                    if (d != 0 && count > (~std::uint64_t(0) / es) / d) fail(file, "tensor '" + name + "' shape overflows");
+                    count *= d;
+                }
+                if (count * es != t.end - t.begin)
+                    fail(file, "tensor '" + name + "' has " + std::to_string(t.end - t.begin) + " bytes for a shape of " +
+                                   std::to_string(count) + " " + t.dtype + " values");
+                if (!out.tensors.emplace(name, t).second) fail(file, "tensor '" + name + "' appears twice");
+                ranges.emplace_back(t.begin, t.end);
+            }
+            if (r.peek(',')) {
+                ++r.i;
+                continue;
+            }
+            break;
+        }
+    }
+    r.expect('}');
+    r.ws();
+    if (r.i != r.s.size()) r.bad("trailing characters after the header object");
+    std::sort(ranges.begin(), ranges.end());
+    std::uint64_t at = 0;
+    for (auto [b, e] : ranges) {
+        if (b != at) fail(file, "tensor data has a gap or overlap at byte " + std::to_string(at));
+        at = e;
+    }
+    if (at != out.data.size()) fail(file, "the tensors cover " + std::to_string(at) + " of " + std::to_string(out.data.size()) + " data bytes");
+    return out;
+}
+
+inline safetensors read_safetensors(const std::string &path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw format_error("kink: " + path + ": cannot open");
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return parse_safetensors(bytes, path);
+}
+
+/// Writes `path` atomically (temporary file, fsync, rename, fsync of the folder). The header
+/// is padded with spaces to a multiple of 8 bytes, as the reference implementation does.
+inline void write_safetensors(const std::string &path, const std::vector<tensor_out> &tensors,
+                              const std::map<std::string, std::string> &metadata) {
+    std::string header = "{";
+    if (!metadata.empty()) {
+        header += "\"__metadata__\":{";
+        bool first = true;
+        for (const auto &[k, v] : metadata) {
+            header += (first ? "" : ",") + detail::json_string(k) + ":" + detail::json_string(v);
+            first = false;
+        }
+        header += "}";
+    }
+    std::uint64_t off = 0;
+    for (const auto &t : tensors) {
+        if (header.size() > 1) header += ",";
+        header += detail::json_string(t.name) + ":{\"dtype\":" + detail::json_string(t.dtype) + ",\"shape\":[";
+        for (std::size_t i = 0; i < t.shape.size(); ++i) header += (i ? "," : "") + std::to_string(t.shape[i]);
+        header += "],\"data_offsets\":[" + std::to_string(off) + "," + std::to_string(off + t.bytes.size()) + "]}";
+        off += t.bytes.size();
+    }
+    header += "}";
+    while ((header.size() + 8) % 8) header += ' ';
+    std::string head(8, '\0');
+    for (int k = 0; k < 8; ++k) head[std::size_t(k)] = char((header.size() >> (8 * k)) & 0xff);
+
+    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) throw format_error("kink: " + tmp + ": cannot create (" + std::strerror(errno) + ")");
+    auto put = [&](const void *p, std::size_t n) {
+        const char *c = static_cast<const char *>(p);
+        while (n) {
+            const ssize_t w = ::write(fd, c, n);
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                const std::string why = std::strerror(errno);
+                ::close(fd);
+                ::unlink(tmp.c_str());
+                throw format_error("kink: " + tmp + ": write failed (" + why + "); " + path + " is unchanged");
+            }
+            c += w;
+            n -= std::size_t(w);
+        }
+    };
+    put(head.data(), head.size());
+    put(header.data(), header.size());
+    for (const auto &t : tensors) put(t.bytes.data(), t.bytes.size());
+    if (::fsync(fd) != 0 || ::close(fd) != 0) {
+        ::unlink(tmp.c_str());
+        throw format_error("kink: " + tmp + ": flush failed; " + path + " is unchanged");
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        const std::string why = std::strerror(errno);
+        ::unlink(tmp.c_str());
+        throw format_error("kink: cannot rename " + tmp + " to " + path + " (" + why + ")");
+    }
+    const std::size_t slash = path.find_last_of('/');
+    const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        ::fsync(dfd);
+        ::close(dfd);
+    }
+}
+
+} // namespace kink::io
