@@ -810,8 +810,15 @@ template <class T, class Root, class Wrt, exec_options O> class program {
             T *__restrict db = dst<b>();
             const T *__restrict gs = g;
             if constexpr (plan::first(I, 0)) std::fill(db, db + m, T(0));
+            constexpr std::size_t L = gemm::lanes<T>, mv = m / L * L;
+            using V = gemm::vec_t<T>;
+            for (std::size_t j = 0; j < mv; j += L) { // column sums, one vector of columns at a time
+                V acc = gemm::load<V>(db + j);
+                for (std::size_t s = 0; s < rows_of(I); ++s) acc += gemm::load<V>(gs + s * m + j);
+                gemm::store<V>(db + j, acc);
+            }
             for (std::size_t s = 0; s < rows_of(I); ++s)
-                for (std::size_t j = 0; j < m; ++j) db[j] += gs[s * m + j];
+                for (std::size_t j = mv; j < m; ++j) db[j] += gs[s * m + j];
         }
         if constexpr (plan::needs[w]) {
             constexpr bool acc = !plan::first(I, 1);
