@@ -36,6 +36,7 @@ struct options {
     std::string data = "/usr/share/datasets/fashion-mnist";
     std::size_t limit = 0; // use only the first `limit` training and test samples (0: all)
     bool resume = false;
+    int stop_after = 0; // stop after this epoch (0: train all epochs); simulates an interruption
 };
 
 const char *usage = R"(usage: fashion_mnist [options]
@@ -50,6 +51,8 @@ const char *usage = R"(usage: fashion_mnist [options]
   --data DIR        the IDX files (default /usr/share/datasets/fashion-mnist, Debian's dataset-fashion-mnist)
   --resume          continue from DIR/checkpoint.safetensors (bit-identical to an uninterrupted run)
   --quick           a smoke run: 512 training and 512 test samples, one epoch
+  --limit N         use only the first N training and test images
+  --stop-after N    stop after epoch N (as if interrupted; --resume continues)
   --help            this text
 )";
 
@@ -89,6 +92,8 @@ options parse(int argc, char **argv) {
         else if (is("--data")) o.data = value();
         else if (a == "--resume") o.resume = true;
         else if (a == "--quick") o.limit = 512, o.epochs = 1;
+        else if (is("--limit")) o.limit = std::size_t(number(value()));
+        else if (is("--stop-after")) o.stop_after = int(number(value()));
         else {
             std::fprintf(stderr, "fashion_mnist: unknown option '%s'\n%s", argv[i], usage);
             std::exit(2);
@@ -174,7 +179,8 @@ template <class P> int train(const options &o) {
     nn::progress_bar bar(o.epochs);
     double train_seconds = 0;
     double last_accuracy = 0;
-    for (int epoch = first_epoch; epoch <= o.epochs; ++epoch) {
+    const int last_epoch = o.stop_after ? std::min(o.stop_after, o.epochs) : o.epochs;
+    for (int epoch = first_epoch; epoch <= last_epoch; ++epoch) {
         batches.shuffle(std::uint64_t(epoch));
         opt.lr = float(o.schedule == "cosine" ? nn::cosine_lr(o.lr, epoch - 1, o.epochs)
                        : o.schedule == "step" ? nn::step_lr(o.lr, epoch - 1, 4)
