@@ -111,6 +111,22 @@ void case1() {
     std::snprintf(extra, sizeof extra, ",\"loss_first\":%.4f,\"loss_last\":%.4f,\"isa\":\"%s\"", first, last, gemm::isa.data());
     emit("mlp_784_256_128_10_b64", "kink", "samples_per_s", double(B) / s, extra);
 
+    // the same step with both relus counting exact zeros (count<zero>): the cost of counting
+    auto counted = compile(softmax_cross_entropy(
+        W3 * relu<policy::count<policy::zero>>(W2 * relu<policy::count<policy::zero>>(W1 * x + b1) + b2) + b3, y));
+    auto pc = counted.make_params(), gc = counted.make_params();
+    nn::init_uniform_fan_in(counted, pc, 0);
+    nn::adam<float> optc;
+    counted.reserve(B);
+    const double sc = median_seconds(
+        [&] {
+            counted.step(pc, gc, x = std::span(xs), y = std::span(ys));
+            optc.step(pc, gc);
+        },
+        50);
+    std::snprintf(extra, sizeof extra, ",\"overhead_vs_uncounted\":%.3f", sc / s - 1);
+    emit("mlp_784_256_128_10_b64_counting_kinks", "kink", "samples_per_s", double(B) / sc, extra);
+
     refmlp::mlp<3> ref({784, 256, 128, 10}, 0);
     const double r = median_seconds(
         [&] {

@@ -129,7 +129,7 @@ inline std::string training_svg(const std::vector<epoch_record> &rows, const std
             for (int i = 0; i < n; ++i)
                 s += std::string("<circle r=\"3\" fill=\"") + colors[k] + "\" cx=\"" + detail::fmt_num(X(i), 1) + "\" cy=\"" +
                      detail::fmt_num(Y((*series[k])[std::size_t(i)]), 1) + "\"/>\n";
-            const double ly = y0 + 14 + 16 * k;
+            const double ly = (panel == 0 ? y0 + 14 : y0 + ph - 26) + 16 * k; // accuracy rises: legend at the bottom
             s += std::string("<line x1=\"") + detail::fmt_num(x0 + pw - 70, 1) + "\" x2=\"" + detail::fmt_num(x0 + pw - 55, 1) +
                  "\" y1=\"" + detail::fmt_num(ly - 4, 1) + "\" y2=\"" + detail::fmt_num(ly - 4, 1) + "\" stroke=\"" + colors[k] +
                  "\" stroke-width=\"2\"/><text x=\"" + detail::fmt_num(x0 + pw - 50, 1) + "\" y=\"" + detail::fmt_num(ly, 1) +
