@@ -37,6 +37,7 @@ struct options {
     std::size_t limit = 0; // use only the first `limit` training and test samples (0: all)
     bool resume = false;
     int stop_after = 0; // stop after this epoch (0: train all epochs); simulates an interruption
+    bool count_kinks = false;
 };
 
 const char *usage = R"(usage: fashion_mnist [options]
@@ -53,6 +54,7 @@ const char *usage = R"(usage: fashion_mnist [options]
   --quick           a smoke run: 512 training and 512 test samples, one epoch
   --limit N         use only the first N training and test images
   --stop-after N    stop after epoch N (as if interrupted; --resume continues)
+  --count-kinks     count, per epoch and layer, the relu inputs exactly 0 (relu'(0) was used)
   --help            this text
 )";
 
@@ -91,6 +93,7 @@ options parse(int argc, char **argv) {
         else if (is("--out")) o.out = value();
         else if (is("--data")) o.data = value();
         else if (a == "--resume") o.resume = true;
+        else if (a == "--count-kinks") o.count_kinks = true;
         else if (a == "--quick") o.limit = 512, o.epochs = 1;
         else if (is("--limit")) o.limit = std::size_t(number(value()));
         else if (is("--stop-after")) o.stop_after = int(number(value()));
@@ -123,7 +126,9 @@ const std::vector<std::string> class_names = {"T-shirt", "Trouser", "Pullover", 
                                               "Sandal",  "Shirt",   "Sneaker",  "Bag",   "Boot"};
 
 template <class P> int train(const options &o) {
-    const auto logits = W3 * relu<P>(W2 * relu<P>(W1 * x + b1) + b2) + b3;
+    const auto h1 = relu<P>(W1 * x + b1);
+    const auto h2 = relu<P>(W2 * h1 + b2);
+    const auto logits = W3 * h2 + b3;
     const auto loss = softmax_cross_entropy(logits, y);
     auto net = compile(loss);
     using store = typename decltype(net)::params_type;
@@ -182,6 +187,10 @@ template <class P> int train(const options &o) {
     const int last_epoch = o.stop_after ? std::min(o.stop_after, o.epochs) : o.epochs;
     for (int epoch = first_epoch; epoch <= last_epoch; ++epoch) {
         batches.shuffle(std::uint64_t(epoch));
+        if constexpr (is_count_v<P>) {
+            reset_kink_counts(h1);
+            reset_kink_counts(h2);
+        }
         opt.lr = float(o.schedule == "cosine" ? nn::cosine_lr(o.lr, epoch - 1, o.epochs)
                        : o.schedule == "step" ? nn::step_lr(o.lr, epoch - 1, 4)
                                               : o.lr);
@@ -195,6 +204,8 @@ template <class P> int train(const options &o) {
         }
         const double secs = bar.seconds();
         train_seconds += secs;
+        [[maybe_unused]] kink_count c1{}, c2{};
+        if constexpr (is_count_v<P>) c1 = kink_hits(h1), c2 = kink_hits(h2); // training steps only, not evaluation
         // evaluation on the test set
         nn::confusion_matrix cm(10);
         double test_loss = 0;
@@ -211,6 +222,12 @@ template <class P> int train(const options &o) {
                       epoch, bar.running_loss(), bar.running_accuracy(), test_loss, last_accuracy, secs,
                       double(train_set.count) / secs);
         bar.end_epoch(line);
+        if constexpr (is_count_v<P>) {
+            const kink_count &k1 = c1, &k2 = c2;
+            std::printf("          relu inputs exactly 0: layer 1 %llu of %llu (%.3g), layer 2 %llu of %llu (%.3g)\n",
+                        (unsigned long long)k1.hits, (unsigned long long)k1.evals, double(k1.hits) / double(k1.evals),
+                        (unsigned long long)k2.hits, (unsigned long long)k2.evals, double(k2.hits) / double(k2.evals));
+        }
 
         std::vector<io::tensor_out> tensors;
         nn::add_tensors(tensors, "param.", params, params.data());
@@ -253,6 +270,11 @@ template <class P> int train(const options &o) {
 int main(int argc, char **argv) {
     const options o = parse(argc, argv);
     try {
+        if (o.count_kinks) {
+            if (o.relu0 == "one") return train<policy::count<policy::one>>(o);
+            if (o.relu0 == "half") return train<policy::count<policy::half>>(o);
+            return train<policy::count<policy::zero>>(o);
+        }
         if (o.relu0 == "one") return train<policy::one>(o);
         if (o.relu0 == "half") return train<policy::half>(o);
         return train<policy::zero>(o);
