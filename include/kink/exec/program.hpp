@@ -528,42 +528,28 @@ template <class T, class Root, class Wrt, exec_options O> class program {
         constexpr std::size_t i = meta::index_v<G, topo>;
         return {const_cast<program *>(this)->adj(i), plan::size[i] * n_};
     }
-    /// Per parameter (in param_store order): the fan-in of the product it belongs to, as a
-    /// matrix or as the bias added to it (its own size when it is in no product). Initializers
-    /// use it, e.g. PyTorch's U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-    static constexpr auto fan_in = [] {
+    /// Per parameter (in param_store order): the input (out = false) or output size of the
+    /// product it belongs to, as a matrix or as the bias added to it; its own size when it is in
+    /// no product.
+    static constexpr auto fans(bool out) {
         using P = typename detail::params_of<topo>::type;
         std::array<std::size_t, P::size> f{};
         std::size_t k = 0;
         for (std::size_t i = 0; i < count; ++i) {
             if (plan::kinds[i] != kind::param) continue;
             f[k] = plan::size[i];
-            for (std::size_t g = 0; g < count; ++g) {
-                if (!plan::is_product(g)) continue;
-                if (plan::matrix_source(g) == i || (plan::kinds[g] == kind::affine && plan::bias_of(g) == i))
-                    f[k] = plan::size[plan::vector_of(g)];
-            }
+            for (std::size_t g = 0; g < count; ++g)
+                if (plan::is_product(g) &&
+                    (plan::matrix_source(g) == i || (plan::kinds[g] == kind::affine && plan::bias_of(g) == i)))
+                    f[k] = out ? plan::size[g] : plan::size[plan::vector_of(g)];
             ++k;
         }
         return f;
-    }();
-    /// Per parameter: the output size of the product it belongs to (its own size otherwise).
-    static constexpr auto fan_out = [] {
-        using P = typename detail::params_of<topo>::type;
-        std::array<std::size_t, P::size> f{};
-        std::size_t k = 0;
-        for (std::size_t i = 0; i < count; ++i) {
-            if (plan::kinds[i] != kind::param) continue;
-            f[k] = plan::size[i];
-            for (std::size_t g = 0; g < count; ++g) {
-                if (!plan::is_product(g)) continue;
-                if (plan::matrix_source(g) == i || (plan::kinds[g] == kind::affine && plan::bias_of(g) == i))
-                    f[k] = plan::size[g];
-            }
-            ++k;
-        }
-        return f;
-    }();
+    }
+    /// Fan-in per parameter: initializers use it, e.g. PyTorch's U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    static constexpr auto fan_in = fans(false);
+    /// Fan-out per parameter (Glorot).
+    static constexpr auto fan_out = fans(true);
     /// Batch size of the last forward pass.
     std::size_t batch() const { return n_; }
 
