@@ -2,17 +2,15 @@
 /// \file
 /// Training curves a user keeps: a CSV file and a self-contained SVG plot (no scripts, no
 /// external fonts or styles), one row / one point per epoch. Both are written atomically
-/// (temporary file, rename), like checkpoints.
+/// (io/atomic.hpp), like checkpoints.
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
+#include <kink/io/atomic.hpp>
 #include <kink/io/idx.hpp>
 
 namespace kink::io {
@@ -24,20 +22,7 @@ struct epoch_record {
 };
 
 namespace detail {
-inline void write_atomic(const std::string &path, const std::string &text) {
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out) throw format_error("kink: " + tmp + ": cannot create");
-        out << text;
-        out.flush();
-        if (!out) throw format_error("kink: " + tmp + ": write failed; " + path + " is unchanged");
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-        std::remove(tmp.c_str());
-        throw format_error("kink: cannot rename " + tmp + " to " + path);
-    }
-}
+inline void write_atomic(const std::string &path, const std::string &text) { write_file_atomic(path, {bytes_of(text)}); }
 inline std::string fmt_num(double v, int prec = 4) {
     char b[48];
     std::snprintf(b, sizeof b, "%.*f", prec, v);

@@ -11,7 +11,6 @@
 /// tensors tile the data exactly; each problem throws `io::format_error` naming the file.
 
 #include <algorithm>
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -22,9 +21,7 @@
 #include <string_view>
 #include <vector>
 
-#include <fcntl.h>
-#include <unistd.h>
-
+#include <kink/io/atomic.hpp>
 #include <kink/io/idx.hpp>
 
 namespace kink::io {
@@ -281,43 +278,9 @@ inline void write_safetensors(const std::string &path, const std::vector<tensor_
     std::string head(8, '\0');
     for (int k = 0; k < 8; ++k) head[std::size_t(k)] = char((header.size() >> (8 * k)) & 0xff);
 
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) throw format_error("kink: " + tmp + ": cannot create (" + std::strerror(errno) + ")");
-    auto put = [&](const void *p, std::size_t n) {
-        const char *c = static_cast<const char *>(p);
-        while (n) {
-            const ssize_t w = ::write(fd, c, n);
-            if (w < 0) {
-                if (errno == EINTR) continue;
-                const std::string why = std::strerror(errno);
-                ::close(fd);
-                ::unlink(tmp.c_str());
-                throw format_error("kink: " + tmp + ": write failed (" + why + "); " + path + " is unchanged");
-            }
-            c += w;
-            n -= std::size_t(w);
-        }
-    };
-    put(head.data(), head.size());
-    put(header.data(), header.size());
-    for (const auto &t : tensors) put(t.bytes.data(), t.bytes.size());
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
-        ::unlink(tmp.c_str());
-        throw format_error("kink: " + tmp + ": flush failed; " + path + " is unchanged");
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        const std::string why = std::strerror(errno);
-        ::unlink(tmp.c_str());
-        throw format_error("kink: cannot rename " + tmp + " to " + path + " (" + why + ")");
-    }
-    const std::size_t slash = path.find_last_of('/');
-    const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-        ::fsync(dfd);
-        ::close(dfd);
-    }
+    std::vector<std::span<const std::byte>> pieces{bytes_of(head), bytes_of(header)};
+    for (const auto &t : tensors) pieces.push_back(t.bytes);
+    write_file_atomic(path, pieces);
 }
 
 } // namespace kink::io
