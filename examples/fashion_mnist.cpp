@@ -150,26 +150,14 @@ template <class P> int train(const options &o) {
     int first_epoch = 1;
     std::vector<io::epoch_record> history;
     if (o.resume) {
-        const io::safetensors f = io::read_safetensors(ckpt);
-        nn::read_tensors<store>(f, "param.", params.data(), ckpt);
-        opt.m.assign(params.flat().size(), 0.f);
-        opt.v.assign(params.flat().size(), 0.f);
-        nn::read_tensors<store>(f, "adam.m.", opt.m.data(), ckpt);
-        nn::read_tensors<store>(f, "adam.v.", opt.v.data(), ckpt);
-        auto meta = [&](const std::string &k) {
-            const auto it = f.metadata.find(k);
-            if (it == f.metadata.end()) throw io::format_error("kink: " + ckpt + ": metadata '" + k + "' is missing");
-            return it->second;
-        };
+        const io::safetensors f = nn::load_checkpoint(ckpt, params, opt);
+        auto meta = [&](const std::string &k) { return nn::metadata(f, k, ckpt); };
         if (meta("relu0") != o.relu0 || meta("seed") != std::to_string(o.seed) || meta("batch") != std::to_string(o.batch) ||
             meta("schedule") != o.schedule || meta("adam.lr") != nn::exact(o.lr) || meta("epochs") != std::to_string(o.epochs))
             throw io::format_error("kink: " + ckpt + ": written by a run with relu0=" + meta("relu0") + " seed=" + meta("seed") +
                                    " batch=" + meta("batch") + " schedule=" + meta("schedule") + " epochs=" + meta("epochs") +
                                    "; resume with the same options");
         history = io::parse_csv(meta("curves"), ckpt);
-        opt.t = std::stol(meta("adam.t"));
-        opt.beta1_t = nn::parse_exact(meta("adam.beta1_t"), "adam.beta1_t", ckpt);
-        opt.beta2_t = nn::parse_exact(meta("adam.beta2_t"), "adam.beta2_t", ckpt);
         first_epoch = std::stoi(meta("epoch")) + 1;
         std::printf("resumed from %s after epoch %d\n", ckpt.c_str(), first_epoch - 1);
     } else {
@@ -184,6 +172,7 @@ template <class P> int train(const options &o) {
     nn::progress_bar bar(o.epochs);
     double train_seconds = 0;
     double last_accuracy = 0;
+    nn::confusion_matrix last_cm(10); // of the last epoch's evaluation
     const int last_epoch = o.stop_after ? std::min(o.stop_after, o.epochs) : o.epochs;
     for (int epoch = first_epoch; epoch <= last_epoch; ++epoch) {
         batches.shuffle(std::uint64_t(epoch));
@@ -204,8 +193,8 @@ template <class P> int train(const options &o) {
         }
         const double secs = bar.seconds();
         train_seconds += secs;
-        [[maybe_unused]] kink_count c1{}, c2{};
-        if constexpr (is_count_v<P>) c1 = kink_hits(h1), c2 = kink_hits(h2); // training steps only, not evaluation
+        [[maybe_unused]] kink_count k1{}, k2{};
+        if constexpr (is_count_v<P>) k1 = kink_hits(h1), k2 = kink_hits(h2); // training steps only, not evaluation
         // evaluation on the test set
         nn::confusion_matrix cm(10);
         double test_loss = 0;
@@ -216,6 +205,7 @@ template <class P> int train(const options &o) {
         }
         test_loss /= double(test_set.count);
         last_accuracy = cm.accuracy();
+        last_cm = cm;
         history.push_back({epoch, bar.running_loss(), bar.running_accuracy(), test_loss, last_accuracy, secs});
         char line[200];
         std::snprintf(line, sizeof line, "epoch %2d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  %.1fs (%.0f samples/s)",
@@ -223,42 +213,27 @@ template <class P> int train(const options &o) {
                       double(train_set.count) / secs);
         bar.end_epoch(line);
         if constexpr (is_count_v<P>) {
-            const kink_count &k1 = c1, &k2 = c2;
             std::printf("          relu inputs exactly 0: layer 1 %llu of %llu (%.3g), layer 2 %llu of %llu (%.3g)\n",
                         (unsigned long long)k1.hits, (unsigned long long)k1.evals, double(k1.hits) / double(k1.evals),
                         (unsigned long long)k2.hits, (unsigned long long)k2.evals, double(k2.hits) / double(k2.evals));
         }
 
-        std::vector<io::tensor_out> tensors;
-        nn::add_tensors(tensors, "param.", params, params.data());
-        nn::add_tensors(tensors, "adam.m.", params, opt.m.data());
-        nn::add_tensors(tensors, "adam.v.", params, opt.v.data());
-        io::write_safetensors(ckpt, tensors,
-                              {{"network", to_text(loss)},
-                               {"relu0", o.relu0},
-                               {"policy", "relu'(0) = " + o.relu0 + " in both hidden layers"},
-                               {"epoch", std::to_string(epoch)},
-                               {"seed", std::to_string(o.seed)},
-                               {"batch", std::to_string(o.batch)},
-                               {"optimizer", "adam"},
-                               {"schedule", o.schedule},
-                               {"epochs", std::to_string(o.epochs)},
-                               {"curves", io::csv_text(history)},
-                               {"adam.lr", nn::exact(o.lr)},
-                               {"adam.t", std::to_string(opt.t)},
-                               {"adam.beta1_t", nn::exact(opt.beta1_t)},
-                               {"adam.beta2_t", nn::exact(opt.beta2_t)}});
+        nn::save_checkpoint(ckpt, params, opt,
+                            {{"network", to_text(loss)},
+                             {"relu0", o.relu0},
+                             {"policy", "relu'(0) = " + o.relu0 + " in both hidden layers"},
+                             {"epoch", std::to_string(epoch)},
+                             {"seed", std::to_string(o.seed)},
+                             {"batch", std::to_string(o.batch)},
+                             {"schedule", o.schedule},
+                             {"epochs", std::to_string(o.epochs)},
+                             {"curves", io::csv_text(history)},
+                             {"adam.lr", nn::exact(o.lr)}});
         io::write_csv(o.out + "/curves.csv", history);
         io::write_training_svg(o.out + "/curves.svg", history, "Fashion-MNIST, MLP 784-256-128-10, relu'(0) = " + o.relu0);
     }
     if (!history.empty()) {
-        nn::confusion_matrix cm(10);
-        test_batches.in_order();
-        while (const std::size_t n = test_batches.next()) {
-            net.forward(params, x = test_batches.x(n), y = test_batches.y(n));
-            cm.add(net.value(logits), test_batches.y(n));
-        }
-        std::printf("confusion matrix on the test set (rows: true class):\n%s", cm.table(class_names).c_str());
+        std::printf("confusion matrix on the test set (rows: true class):\n%s", last_cm.table(class_names).c_str());
         std::printf("wrote %s, %s/curves.csv, %s/curves.svg\n", ckpt.c_str(), o.out.c_str(), o.out.c_str());
     }
     std::printf("test_accuracy=%.4f train_seconds=%.2f\n", last_accuracy, train_seconds);

@@ -64,24 +64,9 @@ template <class Net, class State> void train(Net &net, State &st, int from, int 
 }
 
 template <class Store> void save(const std::string &path, const Store &p, const nn::adam<float> &opt) {
-    std::vector<io::tensor_out> t;
-    nn::add_tensors(t, "param.", p, p.data());
-    nn::add_tensors(t, "adam.m.", p, opt.m.data());
-    nn::add_tensors(t, "adam.v.", p, opt.v.data());
-    io::write_safetensors(path, t,
-                          {{"adam.t", std::to_string(opt.t)}, {"adam.beta1_t", nn::exact(opt.beta1_t)}, {"adam.beta2_t", nn::exact(opt.beta2_t)}});
+    nn::save_checkpoint(path, p, opt);
 }
-template <class Store> void load(const std::string &path, Store &p, nn::adam<float> &opt) {
-    const auto f = io::read_safetensors(path);
-    nn::read_tensors<Store>(f, "param.", p.data(), path);
-    opt.m.assign(p.flat().size(), 0.f);
-    opt.v.assign(p.flat().size(), 0.f);
-    nn::read_tensors<Store>(f, "adam.m.", opt.m.data(), path);
-    nn::read_tensors<Store>(f, "adam.v.", opt.v.data(), path);
-    opt.t = std::stol(f.metadata.at("adam.t"));
-    opt.beta1_t = nn::parse_exact(f.metadata.at("adam.beta1_t"), "adam.beta1_t", path);
-    opt.beta2_t = nn::parse_exact(f.metadata.at("adam.beta2_t"), "adam.beta2_t", path);
-}
+template <class Store> void load(const std::string &path, Store &p, nn::adam<float> &opt) { nn::load_checkpoint(path, p, opt); }
 } // namespace
 
 TEST_CASE("checkpoint: resuming continues bit for bit") {

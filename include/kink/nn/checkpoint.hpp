@@ -6,12 +6,14 @@
 /// program's types and refuses a mismatch naming the tensor, the file and both sides.
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <string>
 #include <vector>
 
 #include <kink/io/safetensors.hpp>
+#include <kink/nn/optim.hpp>
 
 namespace kink::nn {
 
@@ -68,6 +70,54 @@ void read_tensors(const io::safetensors &f, const std::string &prefix, T *flat, 
         const auto bytes = f.bytes(name);
         std::memcpy(flat + Store::offsets[i], bytes.data(), bytes.size());
     }
+}
+
+/// A metadata value, or a format error naming the file and the missing key.
+inline const std::string &metadata(const io::safetensors &f, const std::string &key, const std::string &file) {
+    const auto it = f.metadata.find(key);
+    if (it == f.metadata.end()) throw io::format_error("kink: " + file + ": metadata '" + key + "' is missing");
+    return it->second;
+}
+
+/// A whole training state in one checkpoint: tensors `param.<name>`, `adam.m.<name>`,
+/// `adam.v.<name>` and Adam's step count and beta powers (exact) in the metadata, next to
+/// `extra` (the caller's description of the run).
+template <class Store, class T>
+void save_checkpoint(const std::string &path, const Store &params, const adam<T> &opt,
+                     std::map<std::string, std::string> extra = {}) {
+    std::vector<io::tensor_out> t;
+    add_tensors(t, "param.", params, params.data());
+    if (opt.m.size() == params.flat().size()) {
+        add_tensors(t, "adam.m.", params, opt.m.data());
+        add_tensors(t, "adam.v.", params, opt.v.data());
+    } else { // no step taken yet: zero moments
+        static const std::vector<T> zeros(Store::offsets[Store::count]);
+        add_tensors(t, "adam.m.", params, zeros.data());
+        add_tensors(t, "adam.v.", params, zeros.data());
+    }
+    extra["optimizer"] = "adam";
+    extra["adam.t"] = std::to_string(opt.t);
+    extra["adam.beta1_t"] = exact(opt.beta1_t);
+    extra["adam.beta2_t"] = exact(opt.beta2_t);
+    io::write_safetensors(path, t, extra);
+}
+
+/// Restores what save_checkpoint wrote, checking every tensor against the program's parameters;
+/// returns the file (for the caller's metadata).
+template <class Store, class T> io::safetensors load_checkpoint(const std::string &path, Store &params, adam<T> &opt) {
+    io::safetensors f = io::read_safetensors(path);
+    read_tensors<Store>(f, "param.", params.data(), path);
+    opt.m.assign(params.flat().size(), T(0));
+    opt.v.assign(params.flat().size(), T(0));
+    read_tensors<Store>(f, "adam.m.", opt.m.data(), path);
+    read_tensors<Store>(f, "adam.v.", opt.v.data(), path);
+    const std::string &steps = metadata(f, "adam.t", path);
+    char *end = nullptr;
+    opt.t = std::strtol(steps.c_str(), &end, 10);
+    if (steps.empty() || *end) throw io::format_error("kink: " + path + ": metadata 'adam.t' is not an integer: '" + steps + "'");
+    opt.beta1_t = parse_exact(metadata(f, "adam.beta1_t", path), "adam.beta1_t", path);
+    opt.beta2_t = parse_exact(metadata(f, "adam.beta2_t", path), "adam.beta2_t", path);
+    return f;
 }
 
 } // namespace kink::nn
