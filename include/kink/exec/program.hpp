@@ -199,7 +199,6 @@ template <class... N, class Wrt> struct plan<meta::list<N...>, Wrt> {
     static constexpr std::array<kind, count> base{base_kind<N>()...};
     static constexpr std::array<std::size_t, count> size{shape_of_t<N>::size...};
     static constexpr std::array<std::size_t, count> rank{shape_of_t<N>::rank...};
-    static constexpr std::array<std::size_t, count> rows{shape_of_t<N>::rank == 2 ? shape_of_t<N>::dims[0] : 1 ...};
     static constexpr std::array<bool, count> batched{batched_v<N>...};
     static constexpr std::array<std::array<std::size_t, 3>, count> args{args_of<N, topo>()...};
     static constexpr std::array<std::size_t, count> nargs{children_t<N>::size...};
