@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <sys/resource.h>
@@ -94,36 +95,36 @@ void case1() {
     std::vector<int> ys(B);
     for (std::size_t i = 0; i < B; ++i) ys[i] = int(i * 7 % 10);
 
-    auto net = compile(softmax_cross_entropy(W3 * relu(W2 * relu(W1 * x + b1) + b2) + b3, y));
-    auto p = net.make_params(), g = net.make_params();
-    nn::init_uniform_fan_in(net, p, 0);
-    nn::adam<float> opt;
-    net.reserve(B);
-    float first = 0, last = 0;
-    first = net.step(p, g, x = std::span(xs), y = std::span(ys));
-    const double s = median_seconds(
-        [&] {
-            last = net.step(p, g, x = std::span(xs), y = std::span(ys));
-            opt.step(p, g);
-        },
-        50);
+    // median seconds per training step (with Adam) of the network whose relus use policy P,
+    // and its loss at the first and the last timed step
+    struct timing {
+        double seconds;
+        float first, last;
+    };
+    auto time_steps = [&]<class P>(std::type_identity<P>) {
+        auto net = compile(softmax_cross_entropy(W3 * relu<P>(W2 * relu<P>(W1 * x + b1) + b2) + b3, y));
+        auto p = net.make_params(), g = net.make_params();
+        nn::init_uniform_fan_in(net, p, 0);
+        nn::adam<float> opt;
+        net.reserve(B);
+        timing t{0, net.step(p, g, x = std::span(xs), y = std::span(ys)), 0};
+        t.seconds = median_seconds(
+            [&] {
+                t.last = net.step(p, g, x = std::span(xs), y = std::span(ys));
+                opt.step(p, g);
+            },
+            50);
+        return t;
+    };
+    const timing plain = time_steps(std::type_identity<policy::zero>{});
+    const double s = plain.seconds;
     char extra[128];
-    std::snprintf(extra, sizeof extra, ",\"loss_first\":%.4f,\"loss_last\":%.4f,\"isa\":\"%s\"", first, last, gemm::isa.data());
+    std::snprintf(extra, sizeof extra, ",\"loss_first\":%.4f,\"loss_last\":%.4f,\"isa\":\"%s\"", plain.first, plain.last,
+                  gemm::isa.data());
     emit("mlp_784_256_128_10_b64", "kink", "samples_per_s", double(B) / s, extra);
 
     // the same step with both relus counting exact zeros (count<zero>): the cost of counting
-    auto counted = compile(softmax_cross_entropy(
-        W3 * relu<policy::count<policy::zero>>(W2 * relu<policy::count<policy::zero>>(W1 * x + b1) + b2) + b3, y));
-    auto pc = counted.make_params(), gc = counted.make_params();
-    nn::init_uniform_fan_in(counted, pc, 0);
-    nn::adam<float> optc;
-    counted.reserve(B);
-    const double sc = median_seconds(
-        [&] {
-            counted.step(pc, gc, x = std::span(xs), y = std::span(ys));
-            optc.step(pc, gc);
-        },
-        50);
+    const double sc = time_steps(std::type_identity<policy::count<policy::zero>>{}).seconds;
     std::snprintf(extra, sizeof extra, ",\"overhead_vs_uncounted\":%.3f", sc / s - 1);
     emit("mlp_784_256_128_10_b64_counting_kinks", "kink", "samples_per_s", double(B) / sc, extra);
 
