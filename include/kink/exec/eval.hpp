@@ -25,12 +25,14 @@
 namespace kink {
 
 // ---------------------------------------------------------------------------------------------
-// Kink-hit counters for count<P> nodes (one per node type; not thread-safe)
+// Kink-hit counters for count<P> nodes (one per node type and thread)
 
-/// Counts for one node with a `count<P>` policy: forward evaluations and exact kink hits.
+/// Counts for one node with a `count<P>` policy: forward evaluations and exact kink hits. The
+/// counters are thread-local: programs run on several threads (one per initialisation in
+/// examples/relu0_study.cpp) count separately, without atomics in the kernels.
 template <class Node> struct kink_counter {
-    inline static std::uint64_t hits = 0;
-    inline static std::uint64_t evals = 0;
+    inline static thread_local std::uint64_t hits = 0;
+    inline static thread_local std::uint64_t evals = 0;
 };
 
 template <class E> struct is_counted : std::false_type {};

@@ -478,7 +478,8 @@ template <class T, class Root, class Wrt, exec_options O> class program {
         if (n <= cap_) return;
         fwd_.resize(plan::fwd_layout.unbatched + n * plan::fwd_layout.per_sample + 16);
         adj_.resize(plan::adj_layout.unbatched + n * plan::adj_layout.per_sample + 16);
-        work_.resize(gemm::workspace<T>(std::max(plan::max_cols, n)));
+        if constexpr (is_narrow_v<T>) work_.resize(narrow_workspace(n));
+        else work_.resize(gemm::workspace<T>(std::max(plan::max_cols, n)));
         labels_.resize(n * label_count + 1);
         cap_ = n;
     }
@@ -553,6 +554,17 @@ template <class T, class Root, class Wrt, exec_options O> class program {
     std::size_t batch() const { return n_; }
 
   private:
+    /// Float workspace of the narrow formats: the largest of the three products of any layer.
+    static constexpr std::size_t narrow_workspace(std::size_t n) {
+        std::size_t w = 0;
+        for (std::size_t g = 0; g < count; ++g) {
+            if (!plan::is_product(g)) continue;
+            const std::size_t m = plan::size[g], k = plan::size[plan::vector_of(g)], r = plan::batched[g] ? n : 1;
+            w = std::max({w, gemm::narrow_workspace(r, m, k), gemm::narrow_workspace(m, k, r), gemm::narrow_workspace(k, m, r),
+                          gemm::narrow_workspace(r, k, m)});
+        }
+        return w + 64;
+    }
     static constexpr std::size_t label_count = [] {
         std::size_t n = 0;
         for (auto k : plan::kinds) n += k == kind::label;
@@ -795,6 +807,13 @@ template <class T, class Root, class Wrt, exec_options O> class program {
             T *__restrict db = dst<b>();
             const T *__restrict gs = g;
             if constexpr (plan::first(I, 0)) std::fill(db, db + m, T(0));
+            if constexpr (is_narrow_v<T>) { // column sums in float, rounded once
+                float *acc = work_.data();
+                for (std::size_t j = 0; j < m; ++j) acc[j] = static_cast<float>(db[j]);
+                for (std::size_t s = 0; s < rows_of(I); ++s)
+                    for (std::size_t j = 0; j < m; ++j) acc[j] += static_cast<float>(gs[s * m + j]);
+                for (std::size_t j = 0; j < m; ++j) db[j] = T(acc[j]);
+            } else {
             constexpr std::size_t L = gemm::lanes<T>, mv = m / L * L;
             using V = gemm::vec_t<T>;
             for (std::size_t j = 0; j < mv; j += L) { // column sums, one vector of columns at a time
@@ -804,6 +823,7 @@ template <class T, class Root, class Wrt, exec_options O> class program {
             }
             for (std::size_t s = 0; s < rows_of(I); ++s)
                 for (std::size_t j = mv; j < m; ++j) db[j] += gs[s * m + j];
+            }
         }
         if constexpr (plan::needs[w]) {
             constexpr bool acc = !plan::first(I, 1);
@@ -912,7 +932,8 @@ template <class T, class Root, class Wrt, exec_options O> class program {
     }
 
     pool_t<Root> pool_{};
-    detail::aligned_buffer<T> fwd_, adj_, work_;
+    detail::aligned_buffer<T> fwd_, adj_;
+    detail::aligned_buffer<gemm::work_t<T>> work_;
     detail::aligned_buffer<std::int32_t> labels_;
     std::array<const T *, count> inputs_{};
     const params_type *params_ = nullptr;
