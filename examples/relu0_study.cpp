@@ -78,16 +78,17 @@ double binomial_cdf(std::size_t k, std::size_t n, double p) {
 }
 /// The exact (Clopper-Pearson) 95% interval of a proportion k / n.
 std::pair<double, double> clopper_pearson(std::size_t k, std::size_t n) {
-    auto solve = [](auto f) { // f decreasing in p: the p where f(p) = 0.025
+    auto solve = [](auto f, bool increasing) { // the p where the monotone f(p) = 0.025
         double lo = 0, hi = 1;
         for (int i = 0; i < 60; ++i) {
             const double mid = (lo + hi) / 2;
-            (f(mid) > 0.025 ? lo : hi) = mid;
+            ((f(mid) > 0.025) == increasing ? hi : lo) = mid;
         }
         return (lo + hi) / 2;
     };
-    const double lower = k == 0 ? 0 : solve([&](double p) { return 1 - binomial_cdf(k - 1, n, p); }) ; // P(X >= k) increasing
-    const double upper = k == n ? 1 : solve([&](double p) { return binomial_cdf(k, n, p); });
+    // lower: P(X >= k | p) = 0.025 (increasing in p); upper: P(X <= k | p) = 0.025 (decreasing)
+    const double lower = k == 0 ? 0 : solve([&](double p) { return 1 - binomial_cdf(k - 1, n, p); }, true);
+    const double upper = k == n ? 1 : solve([&](double p) { return binomial_cdf(k, n, p); }, false);
     return {lower, upper};
 }
 
@@ -304,13 +305,14 @@ int main(int argc, char **argv) {
     }
     {
         io::chart c;
-        c.title = "Divergence: L1 distance between relu'(0) = 0 and = 1 weights (L = 3, n = 256)";
+        c.title = "L1 distance between the relu'(0) = 0 and = 1 weights (L = 3, n = 256)";
         c.xlabel = "SGD step";
         c.ylabel = "sum |w0 - w1|";
         c.log_y = true;
         for (const auto &t : res.training) {
             if (!t.divergence) continue;
-            io::series l{.name = t.precision, .x = {}, .y = {}};
+            const std::string col = t.precision == "float16" ? "#d62728" : t.precision == "bfloat16" ? "#9467bd" : t.precision == "float32" ? "#1f77b4" : "#2ca02c";
+            io::series l{.name = t.precision, .x = {}, .y = {}, .dashed = false, .color = col};
             for (std::size_t i = 0; i < t.l1.size(); ++i) {
                 l.x.push_back(double(i + 1));
                 l.y.push_back(t.l1[i]);

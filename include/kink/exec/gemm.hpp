@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstring>
 #include <string_view>
+#include <type_traits>
 
 #if defined(__AVX512F__) || defined(__AVX2__) || defined(__SSE2__)
 #include <immintrin.h>
@@ -276,9 +277,9 @@ class epilogue_ref {
     void (*fn_)(void *, std::size_t, std::size_t, std::size_t, std::size_t);
 };
 
-template <class T, contraction F, std::size_t NV, bool TC>
+template <class T, contraction F, std::size_t NV, bool TC, class E>
 void run_impl(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b, T *c, std::size_t ldc, bool accumulate,
-              const T *col_init, T *work, epilogue_ref epi) {
+              const T *col_init, T *work, E &epi) {
     constexpr std::size_t mr = tile_rows, nr = NV * lanes<T>;
     T *pa = work;
     T *pb = pa + kc_block * mc_block;
@@ -346,12 +347,17 @@ void run_impl(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b,
 /// After the last k-block of each tile, `epi(i0, rows, j0, cols)` runs on the finished tile while
 /// it is in cache: the fused elementwise epilogue. Narrow products (n <= one vector) use a
 /// one-vector-wide tile.
-template <class T, contraction F, class Epi>
+///
+/// `Inline`: the epilogue is compiled into the kernel (a kernel per call site) instead of called
+/// through an epilogue_ref; for tiny products (a few hundred multiply-adds per tile), where the
+/// call costs about 13% of a step (bench case 2).
+template <class T, contraction F, bool Inline = false, class Epi>
     requires(!is_narrow_v<T>)
 void run(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b, T *c, std::size_t ldc, bool accumulate,
          const T *col_init, T *work, Epi &&epi_fn) {
     constexpr std::size_t mr = tile_rows, nr = tile_cols<T>;
-    const epilogue_ref epi(epi_fn);
+    using E = std::conditional_t<Inline, std::remove_reference_t<Epi>, const epilogue_ref>;
+    E epi(epi_fn);
     if (m == 0 || n == 0) return;
     if (k == 0) { // an empty sum: C = init (or unchanged when accumulating)
         for (std::size_t i = 0; i < m; ++i)
@@ -388,7 +394,7 @@ constexpr std::size_t narrow_workspace(std::size_t m, std::size_t n, std::size_t
 /// (exactly), multiplied and accumulated in float by the same kernel (`col_init` included, so a
 /// bias added first is part of the float sum), and each element of C is rounded to the format
 /// once. The epilogue then runs on the rounded C, in one call.
-template <class T, contraction F, class Epi>
+template <class T, contraction F, bool Inline = false, class Epi>
     requires is_narrow_v<T>
 void run(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b, T *c, std::size_t ldc, bool accumulate,
          const T *col_init, float *work, Epi &&epi) {

@@ -554,6 +554,8 @@ template <class T, class Root, class Wrt, exec_options O> class program {
     std::size_t batch() const { return n_; }
 
   private:
+    /// Products of at most this many weights compile their epilogue into the kernel (see gemm::run).
+    static constexpr bool inline_epilogue(std::size_t i) { return plan::size[i] * plan::size[plan::vector_of(i)] <= 1024; }
     /// Float workspace of the narrow formats: the largest of the three products of any layer.
     static constexpr std::size_t narrow_workspace(std::size_t n) {
         std::size_t w = 0;
@@ -769,7 +771,7 @@ template <class T, class Root, class Wrt, exec_options O> class program {
         const T *bias = nullptr;
         if constexpr (plan::kinds[I] == kind::affine) bias = src<plan::bias_of(I)>();
         const bool bias_first = plan::kinds[I] == kind::affine && O.bias == bias_at::start;
-        gemm::run<T, O.fma>(rows_of(I), m, k, Vec{src<x>(), k, 1}, Vec{w.p, w.cs, w.rs}, out, m, false,
+        gemm::run<T, O.fma, inline_epilogue(I)>(rows_of(I), m, k, Vec{src<x>(), k, 1}, Vec{w.p, w.cs, w.rs}, out, m, false,
                             bias_first ? bias : nullptr, work_.data(),
                             [&](std::size_t s0, std::size_t rows, std::size_t j0, std::size_t cols) {
                                 if (bias && !bias_first) {
@@ -828,17 +830,17 @@ template <class T, class Root, class Wrt, exec_options O> class program {
         if constexpr (plan::needs[w]) {
             constexpr bool acc = !plan::first(I, 1);
             if constexpr (plan::matrix_transposed(I)) // A (k x m) += X^T G
-                gemm::run<T, O.fma>(k, m, rows_of(I), Vec{src<x>(), 1, k}, Vec{g, m, 1}, dst<w>(), m, acc, nullptr, work_.data(),
+                gemm::run<T, O.fma, inline_epilogue(I)>(k, m, rows_of(I), Vec{src<x>(), 1, k}, Vec{g, m, 1}, dst<w>(), m, acc, nullptr, work_.data(),
                                     [](auto...) {});
             else // W (m x k) += G^T X
-                gemm::run<T, O.fma>(m, k, rows_of(I), Vec{g, 1, m}, Vec{src<x>(), k, 1}, dst<w>(), k, acc, nullptr, work_.data(),
+                gemm::run<T, O.fma, inline_epilogue(I)>(m, k, rows_of(I), Vec{g, 1, m}, Vec{src<x>(), k, 1}, dst<w>(), k, acc, nullptr, work_.data(),
                                     [](auto...) {});
         }
         if constexpr (plan::needs[x]) { // dX += G W
             constexpr bool acc = !plan::first(I, 2);
             const Vec wv = matrix_view<I>();
             T *dx = dst<x>();
-            gemm::run<T, O.fma>(rows_of(I), k, m, Vec{g, m, 1}, wv, dx, k, acc, nullptr, work_.data(),
+            gemm::run<T, O.fma, inline_epilogue(I)>(rows_of(I), k, m, Vec{g, m, 1}, wv, dx, k, acc, nullptr, work_.data(),
                                 [&](std::size_t s0, std::size_t rows, std::size_t j0, std::size_t cols) {
                                     fused_backward<I>(s0, s0 + rows, j0, j0 + cols, std::make_index_sequence<count>{});
                                 });

@@ -190,7 +190,7 @@ inline std::string line_chart_svg(const chart &c) {
     std::string s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"400\" viewBox=\"0 0 640 400\" "
                     "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"" + fmt_num(W, 0) + "\" height=\"" + fmt_num(H, 0) +
                     "\" fill=\"white\"/>\n";
-    s += "<text x=\"" + fmt_num(x0 + pw / 2, 1) + "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">" + detail::escape_xml(c.title) +
+    s += "<text x=\"" + fmt_num(W / 2, 1) + "\" y=\"24\" text-anchor=\"middle\" font-size=\"14\">" + detail::escape_xml(c.title) +
          "</text>\n";
     s += "<rect x=\"" + fmt_num(x0, 1) + "\" y=\"" + fmt_num(y0, 1) + "\" width=\"" + fmt_num(pw, 1) + "\" height=\"" + fmt_num(ph, 1) +
          "\" fill=\"none\" stroke=\"#333\"/>\n";
@@ -210,8 +210,11 @@ inline std::string line_chart_svg(const chart &c) {
     if (xt.empty()) {
         if (c.log_x)
             for (double e = std::ceil(xlo); e <= xhi; ++e) xt.push_back(std::pow(10.0, e));
-        else
-            for (int t = 0; t <= 5; ++t) xt.push_back(xlo + xpad + (xhi - xlo - 2 * xpad) * t / 5);
+        else {
+            const double range = xhi - xlo - 2 * xpad, raw = range / 5, mag = std::pow(10.0, std::floor(std::log10(raw > 0 ? raw : 1)));
+            const double step = raw / mag < 1.5 ? mag : raw / mag < 3.5 ? 2 * mag : raw / mag < 7.5 ? 5 * mag : 10 * mag;
+            for (double v = std::ceil((xlo + xpad) / step - 1e-9) * step; v <= xhi - xpad + 1e-9 * step; v += step) xt.push_back(v);
+        }
     }
     for (double v : xt) {
         if (c.log_x && !(v > 0)) continue;
