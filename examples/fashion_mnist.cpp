@@ -21,6 +21,8 @@
 #include <kink/nn/schedule.hpp>
 #include <kink/nn/train.hpp>
 
+#include "networks.hpp"
+
 using namespace kink;
 
 namespace {
@@ -113,23 +115,16 @@ options parse(int argc, char **argv) {
     return o;
 }
 
-constexpr auto x = input<"x", 784>;
-constexpr auto y = label<"y", 10>;
-constexpr auto W1 = param<"W1", 256, 784>;
-constexpr auto b1 = param<"b1", 256>;
-constexpr auto W2 = param<"W2", 128, 256>;
-constexpr auto b2 = param<"b2", 128>;
-constexpr auto W3 = param<"W3", 10, 128>;
-constexpr auto b3 = param<"b3", 10>;
+using namespace nets::fashion;
 
 const std::vector<std::string> class_names = {"T-shirt", "Trouser", "Pullover", "Dress", "Coat",
                                               "Sandal",  "Shirt",   "Sneaker",  "Bag",   "Boot"};
 
 template <class P> int train(const options &o) {
-    const auto h1 = relu<P>(W1 * x + b1);
-    const auto h2 = relu<P>(W2 * h1 + b2);
-    const auto logits = W3 * h2 + b3;
-    const auto loss = softmax_cross_entropy(logits, y);
+    const auto h1 = hidden1<P>();
+    const auto h2 = hidden2<P>();
+    const auto logits = nets::fashion::logits<P>();
+    const auto loss = nets::fashion::loss<P>();
     auto net = compile(loss);
     using store = typename decltype(net)::params_type;
 

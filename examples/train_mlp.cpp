@@ -12,23 +12,18 @@
 #include <kink/nn/init.hpp>
 #include <kink/nn/optim.hpp>
 
+#include "networks.hpp"
+
 using namespace kink;
 
-constexpr auto u = input<"u", 2>;
-constexpr auto t = input<"t", 1>;
-constexpr auto W1 = param<"W1", 32, 2>;
-constexpr auto b1 = param<"b1", 32>;
-constexpr auto W2 = param<"W2", 32, 32>;
-constexpr auto b2 = param<"b2", 32>;
-constexpr auto W3 = param<"W3", 1, 32>;
-constexpr auto b3 = param<"b3", 1>;
+using namespace nets::regression;
 
 int main(int argc, char **argv) {
     const int steps = argc > 1 ? std::atoi(argv[1]) : 3000;
     constexpr std::size_t batch = 64;
 
-    const auto hidden = relu<policy::count<policy::zero>>(W1 * u + b1); // counts exact zeros
-    const auto out = W3 * relu(W2 * hidden + b2) + b3;
+    const auto hidden = nets::regression::hidden(); // relu<count<zero>>(W1 u + b1): counts exact zeros
+    const auto out = nets::regression::out();
     auto net = compile(mse(out, t));
     fmt::print("loss  = {}\nkernels: {}, bias added {}, {} multiply-add\n", to_text(mse(out, t)), gemm::isa,
                decltype(net)::options.bias == bias_at::end ? "after the sum" : "first",

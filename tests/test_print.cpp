@@ -1,7 +1,12 @@
 // Printer output as exact strings: text, LaTeX, DOT.
 #include <doctest/doctest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <kink/kink.hpp>
+#include <kink/print/backward.hpp>
 
 using namespace kink;
 
@@ -87,4 +92,43 @@ TEST_CASE("DOT: each distinct node once") {
                                                   "  n3 -> n4 [label=\"0\"];\n"
                                                   "  n2 -> n4 [label=\"1\"];\n"
                                                   "}\n");
+}
+
+
+TEST_CASE("formulas: forward definitions and backward adjoints of a tensor program, exactly") {
+    constexpr auto x = input<"x", 4>;
+    constexpr auto y = label<"y", 3>;
+    constexpr auto W1 = param<"W1", 5, 4>;
+    constexpr auto b1 = param<"b1", 5>;
+    constexpr auto W2 = param<"W2", 3, 5>;
+    constexpr auto b2 = param<"b2", 3>;
+    const auto f = formulas(softmax_cross_entropy(W2 * relu<policy::one>(W1 * x + b1) + b2, y));
+    using P = std::pair<std::string, std::string>;
+    const std::vector<P> forward{{"v_{1}", "\\mathrm{W1} \\, x"},
+                                 {"v_{2}", "v_{1} + \\mathrm{b1}"},
+                                 {"v_{3}", "\\operatorname{relu}\\left(v_{2}\\right)"},
+                                 {"v_{4}", "\\mathrm{W2} \\, v_{3}"},
+                                 {"v_{5}", "v_{4} + \\mathrm{b2}"},
+                                 {"v_{6}", "\\operatorname{CE}\\left(v_{5}, y\\right)"}};
+    CHECK(f.forward == forward);
+    const std::vector<P> backward{
+        {"\\overline{v_{6}}", "\\frac{1}{B}"},
+        {"\\overline{v_{5}}", "\\overline{v_{6}} \\left(\\operatorname{softmax}\\left(v_{5}\\right) - e_{y}\\right)"},
+        {"\\overline{\\mathrm{b2}}", "\\overline{v_{5}}"},
+        {"\\overline{v_{4}}", "\\overline{v_{5}}"},
+        {"\\overline{v_{3}}", "{\\mathrm{W2}}^{\\top} \\overline{v_{4}}"},
+        {"\\overline{v_{2}}", "\\overline{v_{3}} \\odot \\begin{cases} 1 & v_{2} > 0 \\\\ 1 & v_{2} = 0 \\text{ (policy one)} \\\\ 0 & "
+                              "v_{2} < 0 \\end{cases}"},
+        {"\\overline{\\mathrm{b1}}", "\\overline{v_{2}}"},
+        {"\\overline{v_{1}}", "\\overline{v_{2}}"},
+        {"\\overline{\\mathrm{W1}}", "\\overline{v_{1}}\\, {x}^{\\top}"},
+        {"\\overline{\\mathrm{W2}}", "\\overline{v_{4}}\\, {v_{3}}^{\\top}"}};
+    CHECK(f.backward == backward);
+    // a shared subexpression is one node, and its adjoint sums both uses
+    constexpr auto v = input<"v", 2>;
+    constexpr auto s = param<"s", 2>;
+    const auto g = formulas(sum(hadamard(s + v, s + v)));
+    REQUIRE(g.forward.size() == 3);
+    CHECK(g.forward[1].second == "v_{1} \\cdot v_{1}");
+    CHECK(g.backward[2].second == "\\overline{v_{2}} \\odot v_{1} + \\overline{v_{2}} \\odot v_{1}");
 }

@@ -1,0 +1,175 @@
+#pragma once
+/// \file
+/// The formulas of a compiled tensor program, as its fused step computes them: one definition
+/// per intermediate node in topological order (v_1 = W_1 x + b_1, ...) and one adjoint per node
+/// in reverse order, each the sum of its consumers' vector-Jacobian products. Elementwise
+/// local derivatives are the ops' own `partial` graphs, printed by the same printers as
+/// `grad()`: a relu's derivative shows every branch and, at the kink, the value and the policy
+/// that chose it.
+///
+///     auto f = formulas(loss);   // f.forward, f.backward: {name, LaTeX} pairs
+///
+/// Adjoints are written per sample; a parameter's gradient is the sum of its per-sample
+/// adjoints over the batch, and the loss's adjoint is 1/B (the step returns the batch mean).
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <kink/ops/loss.hpp>
+#include <kink/ops/reduce.hpp>
+#include <kink/print/print.hpp>
+
+namespace kink {
+namespace print {
+
+/// Stands for intermediate node K (numbered from 1 among the non-leaf nodes) in a printed formula.
+template <std::size_t K> struct named {};
+template <style St, std::size_t K> struct shower<St, named<K>> {
+    static printed get() { return {St == style::latex ? "v_{" + std::to_string(K) + "}" : "v" + std::to_string(K), 6}; }
+};
+
+template <class Op> struct is_max_reduce : std::false_type {};
+template <class P> struct is_max_reduce<max_reduce_op<P>> : std::true_type {};
+
+/// Position of N among the non-leaf nodes of Topo (from 1).
+template <class N, class Topo> struct op_number;
+template <class N, class... T> struct op_number<N, meta::list<T...>> {
+    static constexpr std::size_t value = [] {
+        constexpr bool same[] = {KINK_SAME(N, T)..., false};
+        constexpr bool leaf[] = {is_leaf_v<T>..., false};
+        std::size_t k = 0;
+        for (std::size_t i = 0; i < sizeof...(T); ++i) {
+            k += !leaf[i];
+            if (same[i]) return k;
+        }
+        return std::size_t(0);
+    }();
+};
+
+/// G with every non-leaf subgraph that is a node of Topo replaced by its name.
+template <class G, class Topo> struct subst {
+    using type = G;
+};
+template <class Op, class... A, class Topo> struct subst<node<Op, A...>, Topo> {
+    using N = node<Op, A...>;
+    using type = std::conditional_t<meta::in_list_v<N, Topo>, named<op_number<N, Topo>::value>,
+                                    node<Op, typename subst<A, Topo>::type...>>;
+};
+template <class G, class Topo> using subst_t = typename subst<G, Topo>::type;
+
+template <class N, class Topo> std::string name_of() {
+    if constexpr (is_leaf_v<N>) return show_expr<style::latex, N>().s;
+    else return show_expr<style::latex, subst_t<N, Topo>>().s;
+}
+template <class N, class Topo> std::string adjoint_of() { return "\\overline{" + name_of<N, Topo>() + "}"; }
+
+/// The contribution of consumer C (argument slot K) to the adjoint of its argument.
+template <class C, std::size_t K, class Topo> std::string contribution() {
+    using Op = op_t<C>;
+    const std::string g = adjoint_of<C, Topo>();
+    if constexpr (is_elementwise_v<Op>) {
+        using D = subst_t<typename Op::template partial<K, C>, Topo>;
+        if constexpr (KINK_SAME(D, zero_t)) return {};
+        else if constexpr (KINK_SAME(D, one_t)) return g;
+        else if constexpr (KINK_SAME(D, lit_leaf<-1>)) return "-" + g;
+        else {
+            const printed d = show_expr<style::latex, D>();
+            return g + " \\odot " + (d.prec < 6 && d.prec != 0 ? "\\left(" + d.s + "\\right)" : d.s);
+        }
+    } else {
+        using A = meta::at_t<0, children_t<C>>;
+        const std::string a = name_of<A, Topo>();
+        if constexpr (KINK_SAME(Op, matmul_op)) {
+            using B = meta::at_t<1, children_t<C>>;
+            if constexpr (K == 0) return g + "\\, {" + name_of<B, Topo>() + "}^{\\top}";
+            else return "{" + a + "}^{\\top} " + g;
+        } else if constexpr (KINK_SAME(Op, transpose_op)) {
+            return "{" + g + "}^{\\top}";
+        } else if constexpr (KINK_SAME(Op, sum_op)) {
+            return g + "\\, \\mathbf{1}";
+        } else if constexpr (KINK_SAME(Op, mean_op)) {
+            return "\\frac{" + g + "}{" + std::to_string(shape_of_t<A>::dims[0]) + "}\\, \\mathbf{1}";
+        } else if constexpr (is_max_reduce<Op>::value) {
+            return g + "\\, e_{\\arg\\max " + a + "} \\text{ (ties: policy " + policy_name<typename Op::policy>() + ")}";
+        } else if constexpr (KINK_SAME(Op, softmax_op)) {
+            const std::string v = name_of<C, Topo>();
+            return v + " \\odot \\left(" + g + " - \\langle " + g + ", " + v + " \\rangle\\right)";
+        } else if constexpr (KINK_SAME(Op, log_softmax_op)) {
+            return g + " - \\operatorname{softmax}\\left(" + a + "\\right) \\sum " + g;
+        } else if constexpr (KINK_SAME(Op, softmax_ce_op)) {
+            if constexpr (K == 0) {
+                using Y = meta::at_t<1, children_t<C>>;
+                return g + " \\left(\\operatorname{softmax}\\left(" + a + "\\right) - e_{" + name_of<Y, Topo>() + "}\\right)";
+            } else {
+                return {};
+            }
+        } else {
+            return g + " \\cdot \\partial_{" + std::to_string(K) + "} " + std::string(Op::latex);
+        }
+    }
+}
+
+template <class N, class Topo, class C, std::size_t... K> void add_terms(std::string &out, std::index_sequence<K...>) {
+    (
+        [&] {
+            if constexpr (KINK_SAME(meta::at_t<K, children_t<C>>, N)) {
+                const std::string t = contribution<C, K, Topo>();
+                if (!t.empty()) out += (out.empty() ? "" : " + ") + t;
+            }
+        }(),
+        ...);
+}
+/// The adjoint of N: the sum of the contributions of every consumer in Topo.
+template <class N, class... T> std::string adjoint_terms(meta::list<T...>) {
+    std::string out;
+    (
+        [&] {
+            if constexpr (!is_leaf_v<T>) add_terms<N, meta::list<T...>, T>(out, std::make_index_sequence<children_t<T>::size>{});
+        }(),
+        ...);
+    return out;
+}
+template <class N, class Topo> struct definition;
+template <class Op, class... A, class Topo> struct definition<node<Op, A...>, Topo> {
+    static std::string get() { return show_expr<style::latex, node<Op, subst_t<A, Topo>...>>().s; }
+};
+
+} // namespace print
+
+/// Forward definitions and backward adjoints of a tensor loss, in LaTeX.
+struct program_formulas {
+    std::vector<std::pair<std::string, std::string>> forward;  ///< {v_k, definition}
+    std::vector<std::pair<std::string, std::string>> backward; ///< {adjoint, sum of contributions}
+};
+
+/// The formulas of `loss`'s fused step: forward definitions in topological order, then the
+/// adjoints in the order the backward pass completes them (the loss first). Inputs, labels and
+/// constants get no adjoint.
+template <expression L> program_formulas formulas(const L &) {
+    using Topo = topo_t<graph_t<L>>;
+    program_formulas f;
+    [&]<class... T>(meta::list<T...>) {
+        (
+            [&] {
+                if constexpr (!is_leaf_v<T>)
+                    f.forward.emplace_back(print::name_of<T, Topo>(), print::definition<T, Topo>::get());
+            }(),
+            ...);
+        std::vector<std::pair<std::string, std::string>> back;
+        (
+            [&] {
+                if constexpr (KINK_SAME(T, graph_t<L>)) {
+                    back.emplace_back(print::adjoint_of<T, Topo>(), "\\frac{1}{B}");
+                } else if constexpr (!is_leaf_v<T> || is_param_v<T>) {
+                    std::string terms = print::adjoint_terms<T>(Topo{});
+                    if (!terms.empty()) back.emplace_back(print::adjoint_of<T, Topo>(), std::move(terms));
+                }
+            }(),
+            ...);
+        f.backward.assign(back.rbegin(), back.rend());
+    }(Topo{});
+    return f;
+}
+
+} // namespace kink
