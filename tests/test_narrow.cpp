@@ -214,3 +214,25 @@ TEST_CASE("narrow formats: SGD with momentum and weight decay rounds each operat
     const float16 buf = float16(0.9f) * d + (float16(1.f) - float16(0.f)) * d2;
     CHECK(p.flat()[0].bits == (expect - float16(0.01f) * buf).bits);
 }
+
+TEST_CASE("narrow formats: Adam runs in bfloat16, its hyperparameters in float") {
+    // beta2 = 0.999 is 1 in bfloat16: with the hyperparameters in the parameters' format, Adam's
+    // second moment would never grow and the first step would divide 0 by 0.
+    CHECK(float(bfloat16(0.999f)) == 1.f);
+    param_store<bfloat16, meta::list<graph_t<decltype(c)>>> p, g;
+    p.flat()[0] = bfloat16(1.f);
+    g.flat()[0] = bfloat16(0.5f);
+    nn::adam<bfloat16> opt;
+    opt.lr = 0.01f;
+    opt.step(p, g);
+    // the first step of Adam moves by lr (sign of g) up to eps: 1 - 0.01 = 0.99, in bfloat16
+    // 0.98828125 or 0.9921875 (the neighbours of 0.99); each operation rounds, so check the
+    // formula with every rounding written out.
+    auto r = [](float v) { return float(bfloat16(v)); };
+    const float m = r(r(0.9f * 0.f) + r((1.f - 0.9f) * 0.5f));
+    const float v = r(r(0.999f * 0.f) + r((1.f - 0.999f) * r(0.5f * 0.5f)));
+    const float step = 0.01f / float(1.0 - double(0.9f)), c2 = float(std::sqrt(1.0 - double(0.999f)));
+    const float expect = r(1.f - r(r(step * m) / r(r(r(std::sqrt(v)) / c2) + 1e-8f)));
+    CHECK(float(p.flat()[0]) == expect);
+    CHECK(std::abs(expect - 0.99f) < 0.005f);
+}

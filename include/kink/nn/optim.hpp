@@ -19,8 +19,13 @@ namespace kink::nn {
 /// g += wd p (Adam) or p *= 1 - lr wd (AdamW, `decoupled`);
 /// m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
 /// p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+///
+/// In float16 and bfloat16 the hyperparameters are kept in float (as PyTorch keeps them in
+/// double): beta2 = 0.999 is 1 in bfloat16, and Adam would divide 0 by 0. Every operation on the
+/// parameters and moments rounds to T.
 template <class T> struct adam {
-    T lr = T(1e-3), beta1 = T(0.9), beta2 = T(0.999), eps = T(1e-8), weight_decay = T(0);
+    using H = accumulate_t<T>; ///< the hyperparameters' type: T, or float for the 16-bit formats
+    H lr = H(1e-3), beta1 = H(0.9), beta2 = H(0.999), eps = H(1e-8), weight_decay = H(0);
     bool decoupled = false; ///< AdamW
     std::vector<T> m{}, v{};
     long t = 0;
@@ -33,34 +38,52 @@ template <class T> struct adam {
         ++t;
         beta1_t *= double(beta1);
         beta2_t *= double(beta2);
-        const T c1 = static_cast<T>(1.0 - beta1_t);
-        const T c2 = static_cast<T>(std::sqrt(1.0 - beta2_t));
-        const T step_size = lr / c1, b1 = beta1, b2 = beta2, e = eps;
-        const T l2 = decoupled ? T(0) : weight_decay, shrink = decoupled ? T(1) - lr * weight_decay : T(1);
         T *pp = p.data();
         const T *gp = g.data();
         T *mp = m.data(), *vp = v.data();
-        using V = gemm::vec_t<T>;
-        constexpr std::size_t L = gemm::lanes<T>;
-        const std::size_t n = p.size(), nv = n / L * L;
-        for (std::size_t i = 0; i < nv; i += L) {
-            V pi = gemm::load<V>(pp + i);
-            V gi = gemm::load<V>(gp + i);
-            if (l2 != T(0)) gi = gi + l2 * pi;
-            if (shrink != T(1)) pi = pi * shrink;
-            const V mi = b1 * gemm::load<V>(mp + i) + (T(1) - b1) * gi;
-            const V vi = b2 * gemm::load<V>(vp + i) + (T(1) - b2) * gi * gi;
-            gemm::store<V>(mp + i, mi);
-            gemm::store<V>(vp + i, vi);
-            const V denom = gemm::sqrt_v(vi) / c2 + e;
-            gemm::store<V>(pp + i, pi - step_size * mi / denom);
-        }
-        for (std::size_t i = nv; i < n; ++i) {
-            T gi = gp[i] + l2 * pp[i];
-            pp[i] *= shrink;
-            mp[i] = b1 * mp[i] + (T(1) - b1) * gi;
-            vp[i] = b2 * vp[i] + (T(1) - b2) * gi * gi;
-            pp[i] -= step_size * mp[i] / (std::sqrt(vp[i]) / c2 + e);
+        const std::size_t n = p.size();
+        if constexpr (is_narrow_v<T>) { // each operation rounded to T, the scalars in float
+            auto r = [](float x) { return float(T(x)); };
+            const float fs = float(lr) / float(1.0 - beta1_t), fc2 = float(std::sqrt(1.0 - beta2_t));
+            const float fl2 = decoupled ? 0.f : float(weight_decay);
+            const float fshrink = decoupled ? 1.f - float(lr) * float(weight_decay) : 1.f;
+            for (std::size_t i = 0; i < n; ++i) {
+                const float gi = fl2 != 0.f ? r(float(gp[i]) + r(fl2 * float(pp[i]))) : float(gp[i]);
+                const float pi = fshrink != 1.f ? r(float(pp[i]) * fshrink) : float(pp[i]);
+                const float mi = r(r(float(beta1) * float(mp[i])) + r((1.f - float(beta1)) * gi));
+                const float vi = r(r(float(beta2) * float(vp[i])) + r((1.f - float(beta2)) * r(gi * gi)));
+                mp[i] = T(mi);
+                vp[i] = T(vi);
+                const float denom = r(r(r(std::sqrt(vi)) / fc2) + float(eps));
+                pp[i] = T(pi - r(r(fs * mi) / denom));
+            }
+        } else {
+            const T c1 = static_cast<T>(1.0 - beta1_t);
+            const T c2 = static_cast<T>(std::sqrt(1.0 - beta2_t));
+            const T step_size = lr / c1, b1 = beta1, b2 = beta2, e = eps;
+            const T l2 = decoupled ? T(0) : weight_decay, shrink = decoupled ? T(1) - lr * weight_decay : T(1);
+            using V = gemm::vec_t<T>;
+            constexpr std::size_t L = gemm::lanes<T>;
+            const std::size_t nv = n / L * L;
+            for (std::size_t i = 0; i < nv; i += L) {
+                V pi = gemm::load<V>(pp + i);
+                V gi = gemm::load<V>(gp + i);
+                if (l2 != T(0)) gi = gi + l2 * pi;
+                if (shrink != T(1)) pi = pi * shrink;
+                const V mi = b1 * gemm::load<V>(mp + i) + (T(1) - b1) * gi;
+                const V vi = b2 * gemm::load<V>(vp + i) + (T(1) - b2) * gi * gi;
+                gemm::store<V>(mp + i, mi);
+                gemm::store<V>(vp + i, vi);
+                const V denom = gemm::sqrt_v(vi) / c2 + e;
+                gemm::store<V>(pp + i, pi - step_size * mi / denom);
+            }
+            for (std::size_t i = nv; i < n; ++i) {
+                T gi = gp[i] + l2 * pp[i];
+                pp[i] *= shrink;
+                mp[i] = b1 * mp[i] + (T(1) - b1) * gi;
+                vp[i] = b2 * vp[i] + (T(1) - b2) * gi * gi;
+                pp[i] -= step_size * mp[i] / (std::sqrt(vp[i]) / c2 + e);
+            }
         }
     }
 };
