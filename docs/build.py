@@ -157,8 +157,12 @@ class Site:
             m = machine[0]
             out += "**Machine:** " + ", ".join(f"{k} {v}" for k, v in m.items() if k != "case") + "\n\n"
         by_case = {}
+        epochs = {}
         for l in lines:
             if l.get("case") in (None, "machine"):
+                continue
+            if "value" not in l:  # per-epoch records of the Fashion-MNIST runs
+                epochs.setdefault(l["impl"], []).append(l)
                 continue
             by_case.setdefault(l["case"], []).append(l)
         out += "| case | implementation | metric | value | notes |\n|---|---|---|---|---|\n"
@@ -177,6 +181,17 @@ class Site:
             lower_better = impls[0]["metric"] in ("us_per_step", "train_seconds", "seconds")
             (self.out / "img" / f"bench_{name}.svg").write_text(bar_chart(case, impls, lower_better))
             charts.append(f'<img src="img/bench_{name}.svg" alt="{html.escape(case)}">')
+        if epochs:
+            (self.out / "img" / "bench_fashion_curve.svg").write_text(curve_chart(epochs))
+            charts.append('<img src="img/bench_fashion_curve.svg" alt="Fashion-MNIST test accuracy against training time">')
+            out += "\n| epoch | " + " | ".join(f"{i} test accuracy / train s" for i in epochs) + " |\n|---|" + "---|" * len(epochs) + "\n"
+            n = max(len(v) for v in epochs.values())
+            for e in range(n):
+                cells = []
+                for impl, v in epochs.items():
+                    cells.append(f"{v[e]['test_accuracy']:.4f} / {v[e]['train_seconds']}" if e < len(v) else "")
+                out += f"| {e + 1} | " + " | ".join(cells) + " |\n"
+            out += "\n"
         out += '<div class="charts">\n' + "\n".join(charts) + "\n</div>\n"
         return out
 
@@ -294,7 +309,7 @@ process.stdout.write(JSON.stringify(out));
 
 
 def bar_chart(case, impls, lower_better):
-    w, bar, gap, left = 640, 26, 10, 150
+    w, bar, gap, left = 640, 26, 10, 170
     h = 60 + len(impls) * (bar + gap) + 30
     vmax = max(float(l["value"]) for l in impls) or 1
     colors = {"kink": "#d62728", "pytorch": "#1f77b4", "hand_loops": "#7f7f7f", "machine": "#2ca02c"}
@@ -307,9 +322,39 @@ def bar_chart(case, impls, lower_better):
         y = 55 + i * (bar + gap)
         v = float(l["value"])
         bw = (w - left - 90) * v / vmax
-        s.append(f'<text x="{left - 8}" y="{y + bar / 2 + 4}" text-anchor="end">{html.escape(l["impl"])}</text>')
+        label = l["impl"] + (f" ({l['compiler']})" if "compiler" in l else "")
+        s.append(f'<text x="{left - 8}" y="{y + bar / 2 + 4}" text-anchor="end">{html.escape(label)}</text>')
         s.append(f'<rect x="{left}" y="{y}" width="{bw:.1f}" height="{bar}" fill="{colors.get(l["impl"], "#9467bd")}"/>')
         s.append(f'<text x="{left + bw + 6:.1f}" y="{y + bar / 2 + 4}">{v:.4g}</text>')
+    s.append("</svg>\n")
+    return "\n".join(s)
+
+
+def curve_chart(epochs):
+    w, h, x0, y0, pw, ph = 640, 400, 70, 50, 420, 280
+    tmax = max(float(l["train_seconds"]) for v in epochs.values() for l in v) or 1
+    accs = [float(l["test_accuracy"]) for v in epochs.values() for l in v]
+    lo, hi = min(accs) - 0.005, max(accs) + 0.005
+    X = lambda t: x0 + pw * t / tmax
+    Y = lambda a: y0 + ph * (1 - (a - lo) / (hi - lo))
+    colors = {"kink": "#d62728", "pytorch": "#1f77b4"}
+    s = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">',
+         f'<rect width="{w}" height="{h}" fill="white"/>',
+         f'<text x="{w / 2}" y="24" text-anchor="middle" font-size="14">Fashion-MNIST: test accuracy after each epoch against training time</text>',
+         f'<rect x="{x0}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>']
+    for k in range(6):
+        a = lo + (hi - lo) * k / 5
+        s.append(f'<line x1="{x0 - 4}" x2="{x0 + pw}" y1="{Y(a):.1f}" y2="{Y(a):.1f}" stroke="#ddd"/><text x="{x0 - 6}" y="{Y(a) + 4:.1f}" text-anchor="end">{a:.3f}</text>')
+        t = tmax * k / 5
+        s.append(f'<text x="{X(t):.1f}" y="{y0 + ph + 18}" text-anchor="middle">{t:.1f}</text>')
+    s.append(f'<text x="{x0 + pw / 2}" y="{y0 + ph + 38}" text-anchor="middle">training seconds (one core)</text>')
+    for i, (impl, v) in enumerate(epochs.items()):
+        c = colors.get(impl, "#9467bd")
+        pts = " ".join(f"{X(float(l['train_seconds'])):.1f},{Y(float(l['test_accuracy'])):.1f}" for l in v)
+        s.append(f'<polyline fill="none" stroke="{c}" stroke-width="2" points="{pts}"/>')
+        for l in v:
+            s.append(f'<circle r="3" fill="{c}" cx="{X(float(l["train_seconds"])):.1f}" cy="{Y(float(l["test_accuracy"])):.1f}"/>')
+        s.append(f'<line x1="{x0 + pw + 12}" x2="{x0 + pw + 36}" y1="{y0 + 10 + 18 * i}" y2="{y0 + 10 + 18 * i}" stroke="{c}" stroke-width="2"/><text x="{x0 + pw + 40}" y="{y0 + 14 + 18 * i}">{html.escape(impl)}</text>')
     s.append("</svg>\n")
     return "\n".join(s)
 
