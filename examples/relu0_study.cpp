@@ -173,6 +173,11 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
+    if (!KINK_STUDY_FULL && !s.quick) {
+        std::fprintf(stderr, "relu0_study: this build has the --quick settings only (configured with -Dstudy_full=false); "
+                             "reconfigure with -Dstudy_full=true for the full study\n");
+        return 2;
+    }
     if (s.quick) {
         if (!inits_given) s.inits = 4;
         s.max_batches = 6;
