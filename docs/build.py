@@ -142,7 +142,7 @@ class Site:
             r = r[0]
             zs = sum(int(x["zeros"]) for x in z)
             ev = sum(int(x["evaluations"]) for x in z)
-            paper = {"float16": "1000 ‰", "float32": "463 ‰", "float64": "0 ‰"}.get(p, "–")
+            paper = f"{r['paper_permille']} ‰" if int(r["paper_permille"]) >= 0 else "–"  # the study's own column
             out += f"| {p} | {r['hits']} / {r['inits']} ({float(r['fraction']):.2f}, 95% CI {float(r['ci95_low']):.2f}–{float(r['ci95_high']):.2f}) | {paper} | {zs} of {ev} ({zs / ev if ev else 0:.2g}) |\n"
         return out
 

@@ -263,14 +263,10 @@ training_row training(const std::vector<T> &xs, const std::vector<T> &txs, const
     const std::size_t steps = s.train_steps ? s.train_steps : per_epoch * s.epochs;
     std::vector<T> bx(s.batch * features);
     std::vector<std::int32_t> by(s.batch);
-    std::vector<std::size_t> order(d.n);
+    std::vector<std::size_t> order;
     for (std::size_t step = 0; step < steps; ++step) {
         const std::size_t b = step % per_epoch;
-        if (b == 0) { // a new epoch: its order from (seed, epoch), as nn::batcher draws it
-            for (std::size_t i = 0; i < d.n; ++i) order[i] = i;
-            std::mt19937_64 rng(s.seed * 0x9E3779B97F4A7C15ull + step / per_epoch);
-            for (std::size_t i = d.n; i > 1; --i) std::swap(order[i - 1], order[kink::nn::bounded(rng, i)]);
-        }
+        if (b == 0) kink::nn::epoch_order(order, d.n, s.seed, step / per_epoch); // as nn::batcher draws it
         const std::size_t rows = std::min(s.batch, d.n - b * s.batch);
         for (std::size_t i = 0; i < rows; ++i) {
             const std::size_t src = order[b * s.batch + i];

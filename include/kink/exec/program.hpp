@@ -816,15 +816,15 @@ template <class T, class Root, class Wrt, exec_options O> class program {
                     for (std::size_t j = 0; j < m; ++j) acc[j] += static_cast<float>(gs[s * m + j]);
                 for (std::size_t j = 0; j < m; ++j) db[j] = T(acc[j]);
             } else {
-            constexpr std::size_t L = gemm::lanes<T>, mv = m / L * L;
-            using V = gemm::vec_t<T>;
-            for (std::size_t j = 0; j < mv; j += L) { // column sums, one vector of columns at a time
-                V acc = gemm::load<V>(db + j);
-                for (std::size_t s = 0; s < rows_of(I); ++s) acc += gemm::load<V>(gs + s * m + j);
-                gemm::store<V>(db + j, acc);
-            }
-            for (std::size_t s = 0; s < rows_of(I); ++s)
-                for (std::size_t j = mv; j < m; ++j) db[j] += gs[s * m + j];
+                constexpr std::size_t L = gemm::lanes<T>, mv = m / L * L;
+                using V = gemm::vec_t<T>;
+                for (std::size_t j = 0; j < mv; j += L) { // column sums, one vector of columns at a time
+                    V acc = gemm::load<V>(db + j);
+                    for (std::size_t s = 0; s < rows_of(I); ++s) acc += gemm::load<V>(gs + s * m + j);
+                    gemm::store<V>(db + j, acc);
+                }
+                for (std::size_t s = 0; s < rows_of(I); ++s)
+                    for (std::size_t j = mv; j < m; ++j) db[j] += gs[s * m + j];
             }
         }
         if constexpr (plan::needs[w]) {

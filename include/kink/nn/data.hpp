@@ -25,6 +25,15 @@ inline std::uint64_t bounded(std::mt19937_64 &rng, std::uint64_t n) {
 }
 
 /// Epochs of mini-batches over `count` samples of `features` floats with integer labels:
+/// Epoch e's order of n samples, drawn from (seed, e): Fisher-Yates with mt19937_64 and the
+/// unbiased bounded draw above. `order` is resized to n.
+inline void epoch_order(std::vector<std::size_t> &order, std::size_t n, std::uint64_t seed, std::uint64_t e) {
+    order.resize(n);
+    std::iota(order.begin(), order.end(), std::size_t(0));
+    std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + e);
+    for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[bounded(rng, i)]);
+}
+
 /// `next()` fills the batch buffers and returns the batch size (the last batch of an epoch may
 /// be smaller; 0 at the end of the epoch). `shuffle(epoch)` draws epoch e's order from
 /// (seed, e), so resuming at an epoch reproduces its batches exactly.
@@ -37,9 +46,7 @@ class batcher {
     }
     /// Starts epoch `e` in the order drawn from the seed and e.
     void shuffle(std::uint64_t e) {
-        std::iota(order_.begin(), order_.end(), std::size_t(0));
-        std::mt19937_64 rng(seed_ * 0x9E3779B97F4A7C15ull + e);
-        for (std::size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[bounded(rng, i)]);
+        epoch_order(order_, order_.size(), seed_, e);
         pos_ = 0;
     }
     /// Starts an epoch in the stored order (evaluation).
