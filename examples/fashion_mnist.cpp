@@ -2,26 +2,23 @@
 // step, evaluated on the test set every epoch, checkpointed (safetensors, atomic), with a CSV
 // and an SVG of the training curves next to the checkpoint. `--help` for the options.
 // The last line is `test_accuracy=0.xxxx train_seconds=...`.
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
+#include <algorithm>
+#include <array>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <kink/kink.hpp>
-#include <kink/io/idx.hpp>
-#include <kink/io/plot.hpp>
-#include <kink/io/safetensors.hpp>
-#include <kink/nn/checkpoint.hpp>
-#include <kink/nn/data.hpp>
-#include <kink/nn/init.hpp>
-#include <kink/nn/optim.hpp>
-#include <kink/nn/schedule.hpp>
-#include <kink/nn/train.hpp>
 
 #include "networks.hpp"
+#include "options.hpp"
 
 using namespace kink;
 
@@ -31,7 +28,7 @@ struct options {
     int epochs = 10;
     std::size_t batch = 64;
     double lr = 1e-3;
-    unsigned long long seed = 1;
+    std::uint64_t seed = 1;
     std::string relu0 = "zero";
     std::string schedule = "cosine";
     std::string out = "fashion-mnist-run";
@@ -43,76 +40,59 @@ struct options {
 };
 
 const char *usage = R"(usage: fashion_mnist [options]
-  --epochs N        epochs to train (default 10)
-  --batch N         mini-batch size (default 64)
-  --lr X            Adam learning rate (default 0.001)
+  --epochs N        epochs to train, 1 to 10000 (default 10)
+  --batch N         mini-batch size, 1 to 60000 (default 64)
+  --lr X            Adam learning rate, > 0 (default 0.001)
   --schedule S      learning rate per epoch: cosine (annealed to 0 over the epochs), step (x0.1 every
                     4 epochs) or none (default cosine)
-  --seed N          initialisation and shuffling seed (default 1)
+  --seed N          initialisation and shuffling seed, 0 to 2^62 (default 1)
   --relu0 P         relu'(0) in every layer: zero (PyTorch's), one or half (default zero)
   --out DIR         folder for checkpoint.safetensors, curves.csv, curves.svg (default fashion-mnist-run)
   --data DIR        the IDX files (default /usr/share/datasets/fashion-mnist, Debian's dataset-fashion-mnist)
-  --resume          continue from DIR/checkpoint.safetensors (bit-identical to an uninterrupted run)
+  --resume          continue from DIR/checkpoint.safetensors (bit-identical to an uninterrupted run;
+                    refused when an option that changes the result differs)
   --quick           a smoke run: 512 training and 512 test samples, one epoch
   --limit N         use only the first N training and test images
   --stop-after N    stop after epoch N (as if interrupted; --resume continues)
   --count-kinks     count, per epoch and layer, the relu inputs exactly 0 (relu'(0) was used)
   --help            this text
+A run whose loss or parameters become NaN or infinite stops with status 3 and keeps the last
+good checkpoint.
 )";
 
 options parse(int argc, char **argv) {
     options o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view a = argv[i];
-        auto value = [&]() -> std::string {
-            const auto eq = a.find('=');
-            if (eq != std::string_view::npos) return std::string(a.substr(eq + 1));
-            if (i + 1 >= argc) {
-                std::fprintf(stderr, "fashion_mnist: %s needs a value\n%s", argv[i], usage);
-                std::exit(2);
-            }
-            return argv[++i];
-        };
-        auto is = [&](std::string_view name) { return a == name || (a.starts_with(name) && a.size() > name.size() && a[name.size()] == '='); };
-        auto number = [&](const std::string &v) {
-            char *end = nullptr;
-            const double d = std::strtod(v.c_str(), &end);
-            if (v.empty() || *end || !(d > 0)) {
-                std::fprintf(stderr, "fashion_mnist: %s: '%s' is not a positive number\n", argv[i], v.c_str());
-                std::exit(2);
-            }
-            return d;
-        };
-        if (a == "--help" || a == "-h") {
-            std::fputs(usage, stdout);
-            std::exit(0);
-        } else if (is("--epochs")) o.epochs = int(number(value()));
-        else if (is("--batch")) o.batch = std::size_t(number(value()));
-        else if (is("--lr")) o.lr = number(value());
-        else if (is("--seed")) o.seed = std::strtoull(value().c_str(), nullptr, 10);
-        else if (is("--relu0")) o.relu0 = value();
-        else if (is("--schedule")) o.schedule = value();
-        else if (is("--out")) o.out = value();
-        else if (is("--data")) o.data = value();
-        else if (a == "--resume") o.resume = true;
-        else if (a == "--count-kinks") o.count_kinks = true;
-        else if (a == "--quick") o.limit = 512, o.epochs = 1;
-        else if (is("--limit")) o.limit = std::size_t(number(value()));
-        else if (is("--stop-after")) o.stop_after = int(number(value()));
-        else {
-            std::fprintf(stderr, "fashion_mnist: unknown option '%s'\n%s", argv[i], usage);
-            std::exit(2);
-        }
-    }
-    if (o.schedule != "cosine" && o.schedule != "step" && o.schedule != "none") {
-        std::fprintf(stderr, "fashion_mnist: --schedule must be cosine, step or none, not '%s'\n", o.schedule.c_str());
-        std::exit(2);
-    }
-    if (o.relu0 != "zero" && o.relu0 != "one" && o.relu0 != "half") {
-        std::fprintf(stderr, "fashion_mnist: --relu0 must be zero, one or half, not '%s'\n", o.relu0.c_str());
-        std::exit(2);
-    }
+    examples::options_parser p("fashion_mnist", usage);
+    p.integer("--epochs", o.epochs, 1, 10000);
+    p.integer("--batch", o.batch, 1, 60000);
+    p.number("--lr", o.lr, 0, 1e30);
+    p.integer("--seed", o.seed, 0, (1ll << 62));
+    p.word("--relu0", o.relu0, {"zero", "one", "half"});
+    p.word("--schedule", o.schedule, {"cosine", "step", "none"});
+    p.text("--out", o.out);
+    p.text("--data", o.data);
+    p.flag("--resume", [&] { o.resume = true; });
+    p.flag("--count-kinks", [&] { o.count_kinks = true; });
+    p.flag("--quick", [&] { o.limit = 512, o.epochs = 1; });
+    p.integer("--limit", o.limit, 1, 1 << 30);
+    p.integer("--stop-after", o.stop_after, 1, 10000);
+    p.parse(argc, argv);
     return o;
+}
+
+/// The output folder must take files before an epoch is spent: created, then probed with a file.
+void check_output_folder(const std::string &out) {
+    std::error_code ec;
+    std::filesystem::create_directories(out, ec);
+    const std::string probe = out + "/.kink-write-test";
+    std::FILE *f = ec ? nullptr : std::fopen(probe.c_str(), "w");
+    if (!f) {
+        std::fprintf(stderr, "fashion_mnist: --out %s: cannot write there (%s)\n", out.c_str(),
+                     ec ? ec.message().c_str() : std::strerror(errno));
+        std::exit(2);
+    }
+    std::fclose(f);
+    std::remove(probe.c_str());
 }
 
 using namespace nets::fashion;
@@ -126,6 +106,7 @@ template <class P> int train(const options &o) {
     const auto logits = nets::fashion::logits<P>();
     const auto loss = nets::fashion::loss<P>();
     auto net = compile(loss);
+    auto predict = compile_forward(logits); // evaluation: forward only, no adjoints, no labels
     using store = typename decltype(net)::params_type;
 
     auto train_set = io::fashion_mnist("train", o.data);
@@ -137,23 +118,31 @@ template <class P> int train(const options &o) {
     const std::span<const float> tx(train_set.x.data(), train_set.count * 784), vx(test_set.x.data(), test_set.count * 784);
     const std::span<const std::int32_t> ty(train_set.y.data(), train_set.count), vy(test_set.y.data(), test_set.count);
 
-    std::filesystem::create_directories(o.out);
     const std::string ckpt = o.out + "/checkpoint.safetensors";
     store params, grads;
     nn::adam<float> opt;
     opt.lr = float(o.lr);
     int first_epoch = 1;
     std::vector<io::epoch_record> history;
+    // what decides the result, bit for bit: a resumed run must agree on every item
+    const std::map<std::string, std::string> run = {
+        {"relu0", o.relu0},          {"seed", std::to_string(o.seed)},         {"batch", std::to_string(o.batch)},
+        {"schedule", o.schedule},    {"epochs", std::to_string(o.epochs)},     {"lr", nn::exact(o.lr)},
+        {"limit", std::to_string(o.limit)}, {"data", std::filesystem::weakly_canonical(o.data).string()},
+        {"train_samples", std::to_string(train_set.count)}, {"test_samples", std::to_string(test_set.count)}};
     if (o.resume) {
-        const io::safetensors f = nn::load_checkpoint(ckpt, params, opt);
+        const io::safetensors f = nn::load_checkpoint(ckpt, net, params, opt);
         auto meta = [&](const std::string &k) { return nn::metadata(f, k, ckpt); };
-        if (meta("relu0") != o.relu0 || meta("seed") != std::to_string(o.seed) || meta("batch") != std::to_string(o.batch) ||
-            meta("schedule") != o.schedule || meta("adam.lr") != nn::exact(o.lr) || meta("epochs") != std::to_string(o.epochs))
-            throw io::format_error("kink: " + ckpt + ": written by a run with relu0=" + meta("relu0") + " seed=" + meta("seed") +
-                                   " batch=" + meta("batch") + " schedule=" + meta("schedule") + " epochs=" + meta("epochs") +
-                                   "; resume with the same options");
+        for (const auto &[key, value] : run)
+            if (meta(key) != value)
+                throw io::format_error("kink: " + ckpt + ": written by a run with " + key + " = " + meta(key) + ", this run has " +
+                                       value + ": resume with the same options (the result would not be bit for bit)");
         history = io::parse_csv(meta("curves"), ckpt);
-        first_epoch = std::stoi(meta("epoch")) + 1;
+        const std::uint64_t done = nn::parse_count(meta("epoch"), "epoch", ckpt);
+        if (done < 1 || done > std::uint64_t(o.epochs) || history.size() != done)
+            throw io::format_error("kink: " + ckpt + ": metadata 'epoch' is " + meta("epoch") + ", not an epoch of this run's 1.." +
+                                   std::to_string(o.epochs) + " with " + std::to_string(history.size()) + " recorded");
+        first_epoch = int(done) + 1;
         std::printf("resumed from %s after epoch %d\n", ckpt.c_str(), first_epoch - 1);
     } else {
         nn::init_uniform_fan_in(net, params, o.seed);
@@ -183,8 +172,22 @@ template <class P> int train(const options &o) {
             const std::size_t n = batches.next();
             if (!n) break;
             const float l = net.step(params, grads, x = batches.x(n), y = batches.y(n));
+            if (!std::isfinite(l)) {
+                bar.end_epoch("");
+                std::fprintf(stderr,
+                             "fashion_mnist: the training loss became %s at epoch %d, batch %zu (learning rate %g): the run "
+                             "diverged; %s is left as it was%s\n",
+                             std::isnan(l) ? "NaN" : "infinite", epoch, b, o.lr, ckpt.c_str(),
+                             epoch > 1 ? " after the last good epoch" : "");
+                return 3;
+            }
             opt.step(params, grads);
             bar.batch(b, n, l, nn::count_correct(net.value(logits), batches.y(n), 10));
+        }
+        if (!std::all_of(params.flat().begin(), params.flat().end(), [](float v) { return std::isfinite(v); })) {
+            std::fprintf(stderr, "fashion_mnist: a parameter became NaN or infinite in epoch %d: the run diverged; %s is left as it was\n",
+                         epoch, ckpt.c_str());
+            return 3;
         }
         const double secs = bar.seconds();
         train_seconds += secs;
@@ -194,9 +197,13 @@ template <class P> int train(const options &o) {
         nn::confusion_matrix cm(10);
         double test_loss = 0;
         test_batches.in_order();
+        std::array<float, 10> softmax_scratch{};
         while (const std::size_t n = test_batches.next()) {
-            test_loss += double(net.forward(params, x = test_batches.x(n), y = test_batches.y(n))) * double(n);
-            cm.add(net.value(logits), test_batches.y(n));
+            const std::span<const float> z = predict(params, x = test_batches.x(n));
+            const auto labels = test_batches.y(n);
+            for (std::size_t s = 0; s < n; ++s) // the loss op's own rule, per sample
+                test_loss += double(softmax_ce_op::forward(z.data() + 10 * s, 10, std::size_t(labels[s]), softmax_scratch.data()));
+            cm.add(z, labels);
         }
         test_loss /= double(test_set.count);
         last_accuracy = cm.accuracy();
@@ -213,17 +220,11 @@ template <class P> int train(const options &o) {
                         (unsigned long long)k2.hits, (unsigned long long)k2.evals, double(k2.hits) / double(k2.evals));
         }
 
-        nn::save_checkpoint(ckpt, params, opt,
-                            {{"network", to_text(loss)},
-                             {"relu0", o.relu0},
-                             {"policy", "relu'(0) = " + o.relu0 + " in both hidden layers"},
-                             {"epoch", std::to_string(epoch)},
-                             {"seed", std::to_string(o.seed)},
-                             {"batch", std::to_string(o.batch)},
-                             {"schedule", o.schedule},
-                             {"epochs", std::to_string(o.epochs)},
-                             {"curves", io::csv_text(history)},
-                             {"adam.lr", nn::exact(o.lr)}});
+        auto meta = run;
+        meta["policy"] = "relu'(0) = " + o.relu0 + " in both hidden layers";
+        meta["epoch"] = std::to_string(epoch);
+        meta["curves"] = io::csv_text(history);
+        nn::save_checkpoint(ckpt, net, params, opt, meta);
         io::write_csv(o.out + "/curves.csv", history);
         io::write_training_svg(o.out + "/curves.svg", history, "Fashion-MNIST, MLP 784-256-128-10, relu'(0) = " + o.relu0);
     }
@@ -239,6 +240,7 @@ template <class P> int train(const options &o) {
 
 int main(int argc, char **argv) {
     const options o = parse(argc, argv);
+    check_output_folder(o.out);
     try {
         if (o.count_kinks) {
             if (o.relu0 == "one") return train<policy::count<policy::one>>(o);

@@ -2,6 +2,7 @@
 // checkpoint continues bit-identically; loading refuses a network of another shape.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -63,10 +64,12 @@ template <class Net, class State> void train(Net &net, State &st, int from, int 
     }
 }
 
-template <class Store> void save(const std::string &path, const Store &p, const nn::adam<float> &opt) {
-    nn::save_checkpoint(path, p, opt);
+template <class Net, class Store> void save(const std::string &path, const Net &net, const Store &p, const nn::adam<float> &opt) {
+    nn::save_checkpoint(path, net, p, opt);
 }
-template <class Store> void load(const std::string &path, Store &p, nn::adam<float> &opt) { nn::load_checkpoint(path, p, opt); }
+template <class Net, class Store> void load(const std::string &path, const Net &net, Store &p, nn::adam<float> &opt) {
+    nn::load_checkpoint(path, net, p, opt);
+}
 } // namespace
 
 TEST_CASE("checkpoint: resuming continues bit for bit") {
@@ -78,8 +81,8 @@ TEST_CASE("checkpoint: resuming continues bit for bit") {
     train(net, straight, 1, 4);
     train(net, first, 1, 2);
     const std::string path = tmpfile("resume.safetensors");
-    save(path, first.p, first.opt);
-    load(path, resumed.p, resumed.opt);
+    save(path, net, first.p, first.opt);
+    load(path, net, resumed.p, resumed.opt);
     CHECK(std::memcmp(first.p.flat().data(), resumed.p.flat().data(), first.p.flat().size_bytes()) == 0);
     CHECK(first.opt.m == resumed.opt.m);
     CHECK(first.opt.v == resumed.opt.v);
@@ -103,7 +106,7 @@ TEST_CASE("checkpoint: a network of another shape is refused, naming the tensor"
     opt.m.assign(p.flat().size(), 0.f);
     opt.v.assign(p.flat().size(), 0.f);
     const std::string path = tmpfile("shape.safetensors");
-    save(path, p, opt);
+    save(path, net, p, opt);
     constexpr auto W1b = param<"W1", 9, 6>;
     constexpr auto b1b = param<"b1", 9>;
     constexpr auto W2b = param<"W2", 3, 9>;
@@ -112,7 +115,19 @@ TEST_CASE("checkpoint: a network of another shape is refused, naming the tensor"
     nn::adam<float> o2;
     std::string msg;
     try {
-        load(path, q, o2);
+        load(path, other, q, o2);
+    } catch (const io::format_error &e) {
+        msg = e.what();
+    }
+    CHECK(msg == "kink: " + path + ": written by a different network; the file's is\n  network softmax_cross_entropy(W2 * relu(W1 * x + b1) + b2, y); "
+                 "scalar F32; parameters W2 3x8, W1 8x6, b1 8, b2 3; inputs x 6, y (label, 3 classes)\n"
+                 "this program's is\n  network softmax_cross_entropy(W2 * relu(W1 * x + b1) + b2, y); scalar F32; parameters W2 3x9, "
+                 "W1 9x6, b1 9, b2 3; inputs x 6, y (label, 3 classes)");
+    // the tensors themselves are checked too (a file whose description was edited to match)
+    auto f = io::read_safetensors(path);
+    msg.clear();
+    try {
+        nn::read_tensors<decltype(q)>(f, "param.", q.data(), path);
     } catch (const io::format_error &e) {
         msg = e.what();
     }
@@ -155,6 +170,154 @@ TEST_CASE("checkpoint: a writer killed at any moment leaves a complete file") {
         intact += std::all_of(back.begin(), back.end(), [&](float a) { return a == v; }) && bytes.size() == big.size() * 4;
     }
     CHECK(intact == kills);
-    for (const auto &e : std::filesystem::directory_iterator(std::filesystem::path(path).parent_path()))
-        if (e.path().string().find(".tmp.") != std::string::npos) std::filesystem::remove(e.path()); // killed writers' leftovers
+    // the killed writers' temporary files are removed by the next write
+    auto leftovers = [&] {
+        int n = 0;
+        for (const auto &e : std::filesystem::directory_iterator(std::filesystem::path(path).parent_path()))
+            n += e.path().filename().string().starts_with("killed.safetensors.tmp.");
+        return n;
+    };
+    const int before = leftovers();
+    write_version(99);
+    CHECK(leftovers() == 0);
+    CHECK(std::stof(io::read_safetensors(path).metadata.at("version")) == 99.f);
+    MESSAGE(before << " temporary files of killed writers before the next write, 0 after");
+}
+
+TEST_CASE("atomic writes: a live writer's temporary file is left alone, a dead one's removed") {
+    const std::string path = tmpfile("stale.txt");
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::pause();
+        ::_exit(0);
+    }
+    const std::string live = path + ".tmp." + std::to_string(child);
+    { std::FILE *f = std::fopen(live.c_str(), "w"); std::fputs("live", f); std::fclose(f); }
+    // a pid that is not running: a reaped child's
+    const pid_t gone = ::fork();
+    if (gone == 0) ::_exit(0);
+    ::waitpid(gone, nullptr, 0);
+    const std::string dead = path + ".tmp." + std::to_string(gone);
+    { std::FILE *f = std::fopen(dead.c_str(), "w"); std::fputs("dead", f); std::fclose(f); }
+    const std::string other = path + ".tmp.notapid";
+    { std::FILE *f = std::fopen(other.c_str(), "w"); std::fclose(f); }
+    io::write_file_atomic(path, {io::bytes_of(std::string("new"))});
+    CHECK(std::filesystem::exists(live));
+    CHECK(!std::filesystem::exists(dead));
+    CHECK(std::filesystem::exists(other));
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    io::write_file_atomic(path, {io::bytes_of(std::string("newer"))});
+    CHECK(!std::filesystem::exists(live));
+    std::filesystem::remove(other);
+}
+
+namespace {
+template <class F> std::string error_of(F &&f) {
+    try {
+        f();
+    } catch (const std::exception &e) {
+        return e.what();
+    }
+    return "";
+}
+} // namespace
+
+TEST_CASE("model files: a relu network's file does not load into a same-shaped tanh network") {
+    auto relu_net = compile(softmax_cross_entropy(W2 * relu(W1 * x + b1) + b2, y));
+    auto tanh_net = compile(softmax_cross_entropy(W2 * tanh(W1 * x + b1) + b2, y));
+    static_assert(std::is_same_v<decltype(relu_net)::params_type, decltype(tanh_net)::params_type>); // same shapes
+    auto p = relu_net.make_params();
+    nn::init_uniform_fan_in(relu_net, p, 2);
+    const std::string path = tmpfile("model.safetensors");
+    nn::save_model(path, relu_net, p, {{"note", "relu"}});
+    auto q = tanh_net.make_params();
+    const std::string msg = error_of([&] { nn::load_model(path, tanh_net, q); });
+    CHECK(msg.find("written by a different network") != std::string::npos);
+    CHECK(msg.find("relu(W1 * x + b1)") != std::string::npos);
+    CHECK(msg.find("tanh(W1 * x + b1)") != std::string::npos);
+    CHECK(std::all_of(q.flat().begin(), q.flat().end(), [](float v) { return v == 0.f; })); // nothing loaded
+    // a policy is part of the network: relu<one> is another program
+    auto one_net = compile(softmax_cross_entropy(W2 * relu<policy::one>(W1 * x + b1) + b2, y));
+    auto r = one_net.make_params();
+    CHECK(error_of([&] { nn::load_model(path, one_net, r); }).find("relu<one>(W1 * x + b1)") != std::string::npos);
+    // and the scalar type
+    auto dnet = compile<double>(softmax_cross_entropy(W2 * relu(W1 * x + b1) + b2, y));
+    auto dp = dnet.make_params();
+    CHECK(error_of([&] { nn::load_model(path, dnet, dp); }).find("scalar F64") != std::string::npos);
+    // the same network loads, bit for bit, and keeps the caller's metadata
+    auto back = relu_net.make_params();
+    const auto f = nn::load_model(path, relu_net, back);
+    CHECK(std::memcmp(back.flat().data(), p.flat().data(), p.flat().size_bytes()) == 0);
+    CHECK(f.metadata.at("note") == "relu");
+    CHECK(f.metadata.at("kink.fingerprint") == nn::fingerprint(relu_net));
+    CHECK(nn::fingerprint(relu_net) != nn::fingerprint(tanh_net));
+    // a model file is not a checkpoint, and a checkpoint not a model file
+    nn::adam<float> opt;
+    CHECK(error_of([&] { nn::load_checkpoint(path, relu_net, back, opt); }).find("is a kink model, not a checkpoint") !=
+          std::string::npos);
+    // its tensors are named as the parameters, so other tools read them by those names
+    CHECK(io::read_safetensors(path).tensors.count("W1") == 1);
+}
+
+TEST_CASE("checkpoints hold any optimizer's state and refuse another optimizer") {
+    auto net = compile(softmax_cross_entropy(W2 * relu(W1 * x + b1) + b2, y));
+    run_state<decltype(net)> st;
+    nn::init_uniform_fan_in(net, st.p, 5);
+    train(net, st, 1, 1);
+    const std::string path = tmpfile("sgd.safetensors");
+    nn::sgd<float> sgd;
+    sgd.momentum = 0.9f;
+    sgd.lr = 0.05f;
+    auto g = net.make_params();
+    std::vector<float> xs(6 * 4, 0.5f);
+    std::vector<std::int32_t> ys{0, 1, 2, 0};
+    for (int i = 0; i < 3; ++i) {
+        net.step(st.p, g, x = std::span<const float>(xs), y = std::span<const std::int32_t>(ys));
+        sgd.step(st.p, g);
+    }
+    nn::save_checkpoint(path, net, st.p, sgd);
+    auto p2 = net.make_params();
+    nn::sgd<float> sgd2;
+    sgd2.momentum = 0.9f;
+    sgd2.lr = 0.05f;
+    nn::load_checkpoint(path, net, p2, sgd2);
+    CHECK(sgd2.buf == sgd.buf);
+    CHECK(sgd2.t == sgd.t);
+    // the next steps agree bit for bit
+    for (int i = 0; i < 2; ++i) {
+        net.step(st.p, g, x = std::span<const float>(xs), y = std::span<const std::int32_t>(ys));
+        sgd.step(st.p, g);
+        net.step(p2, g, x = std::span<const float>(xs), y = std::span<const std::int32_t>(ys));
+        sgd2.step(p2, g);
+    }
+    CHECK(std::memcmp(p2.flat().data(), st.p.flat().data(), p2.flat().size_bytes()) == 0);
+    nn::adam<float> adam;
+    CHECK(error_of([&] { nn::load_checkpoint(path, net, p2, adam); }) ==
+          "kink: " + path + ": holds the state of sgd with momentum, the optimizer is adam");
+    nn::adamw<float> adamw;
+    nn::save_checkpoint(path, net, st.p, adamw);
+    CHECK(error_of([&] { nn::load_checkpoint(path, net, p2, adam); }) == "kink: " + path + ": holds the state of adamw, the optimizer is adam");
+    nn::adamw<float> adamw2;
+    CHECK(error_of([&] { nn::load_checkpoint(path, net, p2, adamw2); }).empty());
+}
+
+TEST_CASE("checkpoints: step counts parse strictly") {
+    auto net = compile(softmax_cross_entropy(W2 * relu(W1 * x + b1) + b2, y));
+    auto p = net.make_params();
+    nn::adam<float> opt;
+    const std::string path = tmpfile("strict.safetensors");
+    for (const char *bad : {"2x", "-7", "", "1e3", " 3"}) {
+        nn::save_checkpoint(path, net, p, opt);
+        auto f = io::read_safetensors(path);
+        std::vector<io::tensor_out> t;
+        for (const auto &[name, info] : f.tensors) t.push_back({name, info.dtype, info.shape, f.bytes(name)});
+        auto meta = f.metadata;
+        meta["adam.t"] = bad;
+        io::write_safetensors(path, t, meta);
+        CAPTURE(bad);
+        CHECK(error_of([&] { nn::load_checkpoint(path, net, p, opt); }) ==
+              "kink: " + path + ": metadata 'adam.t' is not a non-negative integer: '" + bad + "'");
+    }
+    CHECK(nn::parse_count("42", "k", "f") == 42);
 }

@@ -30,6 +30,14 @@ TEST_CASE("expressions as text") {
     CHECK(to_text(0.25_c * x) == "0.25 * x");
     CHECK(to_text(leaky_relu(x)) == "leaky_relu(x, 0.01)");
     CHECK(to_text(clamp(x, lo, 1_c)) == "clamp(x, lo, 1)");
+    // a policy other than the default preset's is printed: the text identifies the program
+    CHECK(to_text(relu(x)) == "relu(x)");
+    CHECK(to_text(relu<policy::pytorch>(x)) == "relu(x)");
+    CHECK(to_text(relu<policy::one>(x)) == "relu<one>(x)");
+    CHECK(to_text(relu<policy::count<policy::zero>>(x)) == "relu<count<zero>>(x)");
+    CHECK(to_text(max<policy::tensorflow>(x, y)) == "max<first>(x, y)");
+    CHECK(to_text(with_policy<policy::jax>(abs(x) + relu(y))) == "abs<one>(x) + relu(y)");
+    CHECK(to_text(tanh(relu<policy::half>(x))) == "tanh(relu<half>(x))");
     CHECK(to_text(grad(tanh(x), x)) == "1 - tanh(x)^2");
     CHECK(to_text(grad(sigmoid(x), x)) == "sigmoid(x) * (1 - sigmoid(x))");
     CHECK(to_text(grad(x / y, y)) == "-(x / y / y)");

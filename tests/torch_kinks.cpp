@@ -2,6 +2,9 @@
 // for tests/torch_check.py to compare with torch 1.13's backward at the same points.
 #include <kink/kink.hpp>
 
+#include <array>
+#include <limits>
+
 using namespace kink;
 
 namespace {
@@ -36,4 +39,25 @@ int main() {
     r("minimum@tie", min(x, y) + z * 0_c, 1.0, 1.0, 0.0);
     r("clamp@lo", clamp(x, y, z), 0.0, 0.0, 1.0);
     r("clamp@hi", clamp(x, y, z), 1.0, 0.0, 1.0);
+    // values at NaN (printed "nan" when NaN)
+    const double n = std::numeric_limits<double>::quiet_NaN();
+    auto v = [](const char *name, auto f, double a, double b) { fmt::print("{} {}\n", name, eval(f, x = a, y = b)); };
+    v("value:relu@nan", relu(x) + y * 0_c, n, 0.0);
+    v("value:relu6@nan", relu6(x) + y * 0_c, n, 0.0);
+    v("value:hardtanh@nan", hardtanh(x) + y * 0_c, n, 0.0);
+    v("value:leaky_relu@nan", leaky_relu(x, 0.25_c) + y * 0_c, n, 0.0);
+    v("value:abs@nan", abs(x) + y * 0_c, n, 0.0);
+    v("value:clamp@nan", clamp(x, -1_c, 1_c) + y * 0_c, n, 0.0);
+    v("value:maximum(nan,1)", max(x, y), n, 1.0);
+    v("value:maximum(1,nan)", max(x, y), 1.0, n);
+    v("value:minimum(nan,1)", min(x, y), n, 1.0);
+    v("value:minimum(1,nan)", min(x, y), 1.0, n);
+    // the max reduction's tie rule (amax, a tie of two among four entries)
+    constexpr auto t = input<"t", 4>;
+    auto net = compile<double>(with_policy<policy::pytorch>(max(t)), t);
+    auto p = net.make_params(), g = net.make_params();
+    const std::array<double, 4> tie{1, 3, 3, 2};
+    net.step(p, g, t = std::span<const double>(tie));
+    const auto d = net.input_grad(t);
+    fmt::print("amax@tie {} {} {} {}\n", d[0], d[1], d[2], d[3]);
 }

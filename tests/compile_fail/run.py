@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Compile-fail test: build CASE twice, once as is (must compile) and once with -DKINK_FAIL
-(must fail with exactly one error, which contains the text of the case's `// expect:` line).
+(must fail with exactly one error, which contains the text of the case's `// expect:` line, in at
+most 30 lines of compiler output, or the case's `// at most N lines`).
 
 usage: run.py CASE.cpp COMPILER [FLAGS...]"""
 import pathlib
@@ -41,8 +42,13 @@ def main() -> int:
                 if "note:" in nxt and "evaluates to false" in nxt:
                     text += "\n" + nxt
             diagnostics.append(text)
-    if not any(expected in d for d in diagnostics):
-        print(f"{case.name}: expected an error containing {expected!r}, got:\n" + "\n".join(errors))
+    if not diagnostics or expected not in diagnostics[0]:
+        print(f"{case.name}: expected the first error to contain {expected!r}, got:\n" + "\n".join(errors))
+        return 1
+    # a person reads the whole message: no cascade of context lines either
+    ceiling = int(m.group(1)) if (m := re.search(r"^// at most (\d+) lines$", case.read_text(), re.M)) else 30
+    if len(lines) > ceiling:
+        print(f"{case.name}: {len(lines)} lines of compiler output, more than {ceiling}:\n" + bad.stderr[:5000])
         return 1
     if len(errors) != 1:
         print(f"{case.name}: expected one error, got {len(errors)}:\n" + "\n".join(errors))

@@ -27,13 +27,18 @@ namespace kink {
 // ---------------------------------------------------------------------------------------------
 // Kink-hit counters for count<P> nodes (one per node type and thread)
 
-/// Counts for one node with a `count<P>` policy: forward evaluations and exact kink hits. The
+/// Counts for one node with a `count<P>` policy: forward evaluations, exact kink hits, and
+/// evaluations with a NaN argument (counted apart: a NaN is not a kink, and is no hit). The
 /// counters are thread-local: programs run on several threads (one per initialisation in
 /// examples/relu0_study.cpp) count separately, without atomics in the kernels.
 template <class Node> struct kink_counter {
     inline static thread_local std::uint64_t hits = 0;
     inline static thread_local std::uint64_t evals = 0;
+    inline static thread_local std::uint64_t nans = 0;
 };
+
+/// Whether any of the values is NaN.
+template <class... T> constexpr bool any_nan(const T &...v) { return (!(v == v) || ...); }
 
 template <class E> struct is_counted : std::false_type {};
 template <class Op, class... A>
@@ -44,23 +49,24 @@ struct is_counted<node<Op, A...>> : std::bool_constant<is_count_v<typename Op::p
 struct kink_count {
     std::string_view op;
     std::uint64_t hits, evals;
+    std::uint64_t nans = 0; ///< evaluations with a NaN argument (not hits)
 };
 
 /// Hits and evaluations of the count<P> node at the root of `e` (e.g. `auto r = relu<count<zero>>(x)`).
 template <expression X> constexpr kink_count kink_hits(const X &) {
     using E = graph_t<X>;
     static_assert(is_counted<E>::value, "kink: kink_hits: the expression's root has no count<P> policy");
-    return {op_t<E>::name, kink_counter<E>::hits, kink_counter<E>::evals};
+    return {op_t<E>::name, kink_counter<E>::hits, kink_counter<E>::evals, kink_counter<E>::nans};
 }
 
 namespace detail {
 template <class L> struct counts_of;
 template <class... C> struct counts_of<meta::list<C...>> {
     static constexpr std::array<kink_count, sizeof...(C)> get() {
-        return {kink_count{op_t<C>::name, kink_counter<C>::hits, kink_counter<C>::evals}...};
+        return {kink_count{op_t<C>::name, kink_counter<C>::hits, kink_counter<C>::evals, kink_counter<C>::nans}...};
     }
     static void reset() {
-        ((kink_counter<C>::hits = 0, kink_counter<C>::evals = 0), ...);
+        ((kink_counter<C>::hits = 0, kink_counter<C>::evals = 0, kink_counter<C>::nans = 0), ...);
     }
 };
 template <class E> using counted_nodes = counts_of<meta::filter_t<is_counted, topo_t<E>>>;
@@ -146,11 +152,12 @@ constexpr T apply_counted(const std::array<T, N> &v, std::array<std::size_t, K> 
     if constexpr (KINK_SAME(Node, void)) {
         return (void)v, (void)args, T{};
     } else {
-        const bool hit = [&]<std::size_t... I>(std::index_sequence<I...>) {
-            return op_t<Node>::at_kink(v[args[I]]...);
+        const auto [hit, nan] = [&]<std::size_t... I>(std::index_sequence<I...>) {
+            return std::pair<bool, bool>{op_t<Node>::at_kink(v[args[I]]...), any_nan(v[args[I]]...)};
         }(std::make_index_sequence<K>{});
         ++kink_counter<Node>::evals;
         kink_counter<Node>::hits += hit;
+        kink_counter<Node>::nans += nan;
         return apply_op<op_t<Node>, T>(v, args);
     }
 }

@@ -116,7 +116,10 @@ template <class V> inline V sqrt_v(V a) {
     else if constexpr (sizeof(V) == 16) return (V)_mm_sqrt_pd((__m128d)a);
 #endif
     V r;
-    for (std::size_t i = 0; i < sizeof(V) / sizeof(a[0]); ++i) r[i] = __builtin_sqrt(a[i]);
+    for (std::size_t i = 0; i < sizeof(V) / sizeof(a[0]); ++i) {
+        if constexpr (sizeof(a[0]) == 4) r[i] = __builtin_sqrtf(a[i]);
+        else r[i] = __builtin_sqrt(a[i]);
+    }
     return r;
 }
 
@@ -131,7 +134,10 @@ template <contraction F, class T, class V> inline V mul_add(V a, V b, V c) {
         else if constexpr (sizeof(V) == 32) return (V)_mm256_fmadd_pd((__m256d)a, (__m256d)b, (__m256d)c);
 #endif
         V r;
-        for (std::size_t i = 0; i < sizeof(V) / sizeof(a[0]); ++i) r[i] = __builtin_fma(a[i], b[i], c[i]);
+        for (std::size_t i = 0; i < sizeof(V) / sizeof(a[0]); ++i) {
+            if constexpr (sizeof(a[0]) == 4) r[i] = __builtin_fmaf(a[i], b[i], c[i]);
+            else r[i] = __builtin_fma(a[i], b[i], c[i]);
+        }
         return r;
     } else {
         V p = a * b;

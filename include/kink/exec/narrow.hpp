@@ -85,7 +85,8 @@ struct binary16_format {
     static constexpr int digits = 11, max_exponent = 16, min_exponent = -13;
     static constexpr std::uint16_t encode(float f) {
 #if defined(__F16C__)
-        if (!std::is_constant_evaluated()) return static_cast<std::uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
+        if (!std::is_constant_evaluated()) // (_cvtss_sh is a compound literal in clang's headers: -Wpedantic)
+            return static_cast<std::uint16_t>(_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(f), _MM_FROUND_TO_NEAREST_INT), 0));
 #endif
         return f32_to_f16_soft(f);
     }

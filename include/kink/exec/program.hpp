@@ -122,6 +122,10 @@ template <class T, class... P> class param_store<T, meta::list<P...>> {
         std::array<std::size_t, 2>{shape_of_t<P>::rank > 0 ? shape_of_t<P>::dims[0] : 1,
                                    shape_of_t<P>::rank > 1 ? shape_of_t<P>::dims[shape_of_t<P>::rank > 1 ? 1 : 0] : 1}...};
 
+    /// Whether this store holds parameter leaf Q, and where its values start.
+    template <class Q> static constexpr bool holds = meta::in_list_v<Q, meta::list<P...>>;
+    template <class Q> static constexpr std::size_t offset_of = offsets[meta::index_v<Q, meta::list<P...>>];
+
     param_store() { buf_.resize(offsets[count] + 1); }
 
     template <expression X> std::span<T> operator[](const X &) {
@@ -449,11 +453,17 @@ template <class L, class... B> inline constexpr bool bound_v = (KINK_SAME(typena
 
 } // namespace detail
 
+/// Names an input or label in the failing condition when it is not bound.
+template <class Name, bool Bound> struct input_bound {
+    static constexpr bool value = Bound;
+};
+
 /// A compiled training step for loss graph `Root` (per-sample scalar) in scalar type T,
 /// differentiating with respect to the params in `Wrt`. See `compile`.
 template <class T, class Root, class Wrt, exec_options O> class program {
   public:
     using graph = Root;
+    using scalar = T;
     using topo = topo_t<Root>;
     using plan = detail::plan<topo, Wrt>;
     using params_type = param_store<T, typename detail::params_of<topo>::type>;
@@ -461,8 +471,11 @@ template <class T, class Root, class Wrt, exec_options O> class program {
     static constexpr std::size_t count = topo::size;
     static constexpr exec_options options = O;
 
-    static_assert(shape_of_t<Root>::rank == 0,
-                  "kink: compile(loss): the loss must be a per-sample scalar: reduce a vector with mean(...) or sum(...)");
+    /// Whether this program only evaluates (compile_forward): no adjoints, any output shape.
+    static constexpr bool forward_only = Wrt::size == 0;
+    static_assert(forward_only || shape_of_t<Root>::rank == 0,
+                  "kink: compile(loss): the loss must be a per-sample scalar: reduce a vector with mean(...) or sum(...); "
+                  "compile_forward(output) evaluates a tensor output without a loss");
     static_assert([]<class... N>(meta::list<N...>) { return (detail::node_checks<N>::ok && ...); }(topo{}));
     static_assert(plan::transposes_ok, "kink: compile: transpose(W) is supported as the matrix of a product "
                                        "(transpose(W) * x), not as the argument of another op");
@@ -477,7 +490,7 @@ template <class T, class Root, class Wrt, exec_options O> class program {
     void reserve(std::size_t n) {
         if (n <= cap_) return;
         fwd_.resize(plan::fwd_layout.unbatched + n * plan::fwd_layout.per_sample + 16);
-        adj_.resize(plan::adj_layout.unbatched + n * plan::adj_layout.per_sample + 16);
+        if constexpr (!forward_only) adj_.resize(plan::adj_layout.unbatched + n * plan::adj_layout.per_sample + 16);
         if constexpr (is_narrow_v<T>) work_.resize(narrow_workspace(n));
         else work_.resize(gemm::workspace<T>(std::max(plan::max_cols, n)));
         labels_.resize(n * label_count + 1);
@@ -495,10 +508,8 @@ template <class T, class Root, class Wrt, exec_options O> class program {
 
     /// The forward pass only: the mean loss over the batch. Node values stay readable with `value`.
     template <class... B> T forward(const params_type &params, const B &...bindings) {
-        bind(bindings...);
-        params_ = &params;
-        write_constants();
-        run_forward(std::make_index_sequence<count>{});
+        static_assert(!forward_only, "kink: program::forward: this is a compile_forward program: call it, program(params, x = data)");
+        evaluate(params, bindings...);
         const T *l = val(count - 1);
         if constexpr (plan::batched[count - 1]) {
             double s = 0;
@@ -507,6 +518,19 @@ template <class T, class Root, class Wrt, exec_options O> class program {
         } else {
             return l[0];
         }
+    }
+
+    /// Evaluates the graph on a batch (every node's value, as `forward` does) and returns the
+    /// output's values: batch * size values for a batched output. Parameters come from any
+    /// param_store that holds every parameter of this graph (a training program's `params`).
+    template <class Store, class... B> std::span<const T> evaluate(const Store &params, const B &...bindings) {
+        bind(bindings...);
+        set_params(params);
+        write_constants();
+        run_forward(std::make_index_sequence<count>{});
+        constexpr std::size_t r = count - 1;
+        static_assert(plan::has_value(r), "kink: compile_forward: the output must be computed by an op, not a leaf");
+        return {val(r), plan::size[r] * rows_of(r)};
     }
 
     /// The values of node `x` (a subexpression of the loss) from the last forward pass:
@@ -634,8 +658,9 @@ template <class T, class Root, class Wrt, exec_options O> class program {
             [] {
                 using L = meta::at_t<I, topo>;
                 if constexpr (is_input_v<L> || is_label_v<L>)
-                    static_assert(detail::bound_v<L, B...>, "kink: step: an input or label of the loss is not bound: "
-                                                            "pass name = data for each");
+                    static_assert(input_bound<typename detail::leaf_name_chars<L>::type, detail::bound_v<L, B...>>::value,
+                                  "kink: step: an input or label of the graph is not bound (input_bound<its name>): "
+                                  "pass name = data for each");
             }(),
             ...);
     }
@@ -659,7 +684,7 @@ template <class T, class Root, class Wrt, exec_options O> class program {
     /// Read pointer of any node's values (parameters and inputs included).
     template <std::size_t I> const T *src() {
         constexpr kind k = plan::kinds[I];
-        if constexpr (k == kind::param) return params_->data() + params_type::offsets[param_index<I>()];
+        if constexpr (k == kind::param) return param_ptr_[param_index<I>()];
         else if constexpr (k == kind::input) return inputs_[I];
         else return val(I);
     }
@@ -707,19 +732,23 @@ template <class T, class Root, class Wrt, exec_options O> class program {
         using Nd = meta::at_t<I, topo>;
         constexpr std::size_t n = plan::size[I];
         T *out = val(I);
-        std::uint64_t hits = 0;
+        std::uint64_t hits = 0, nans = 0;
         [&]<class Op, class... A>(std::type_identity<node<Op, A...>>) {
             for (std::size_t s = s0; s < s1; ++s)
                 for (std::size_t j = j0; j < j1; ++j) {
-                    if constexpr (is_counted<Nd>::value) hits += Op::at_kink(peval<A>(s, j)...);
+                    if constexpr (is_counted<Nd>::value) {
+                        hits += Op::at_kink(peval<A>(s, j)...);
+                        nans += any_nan(peval<A>(s, j)...);
+                    }
                     out[s * n + j] = static_cast<T>(Op::eval(peval<A>(s, j)...));
                 }
         }(std::type_identity<Nd>{});
         if constexpr (is_counted<Nd>::value) {
             kink_counter<Nd>::hits += hits;
             kink_counter<Nd>::evals += (s1 - s0) * (j1 - j0);
+            kink_counter<Nd>::nans += nans;
         } else {
-            (void)hits;
+            (void)hits, (void)nans;
         }
     }
     /// The vector-Jacobian product of elementwise node I on rows [s0, s1), columns [j0, j1).
@@ -867,6 +896,7 @@ template <class T, class Root, class Wrt, exec_options O> class program {
                         using Nd = meta::at_t<I, topo>;
                         ++kink_counter<Nd>::evals;
                         kink_counter<Nd>::hits += Op::ties(x + s * na, na, y[s]) > 1;
+                        kink_counter<Nd>::nans += y[s] != y[s];
                     }
                 } else if constexpr (k == kind::softmax || k == kind::log_softmax) {
                     Op::forward(x + s * na, na, y + s * na);
@@ -911,8 +941,24 @@ template <class T, class Root, class Wrt, exec_options O> class program {
     template <std::size_t... I> void run_forward(std::index_sequence<I...>) { (node_forward<I>(), ...); }
     template <std::size_t... I> void run_backward(std::index_sequence<I...>) { (node_backward<count - 1 - I>(), ...); }
 
+    /// Points every parameter of this graph at its values in `store` (same store type as the
+    /// program's, or any store that holds each parameter with the same name and shape).
+    template <class Store> void set_params(const Store &store) {
+        set_params_at(store, std::make_index_sequence<params_type::count>{});
+    }
+    template <class Store, std::size_t... K> void set_params_at(const Store &store, std::index_sequence<K...>) {
+        if constexpr (KINK_SAME(Store, params_type)) {
+            ((param_ptr_[K] = store.data() + params_type::offsets[K]), ...);
+        } else {
+            using mine = typename detail::params_of<topo>::type;
+            static_assert((Store::template holds<meta::at_t<K, mine>> && ...),
+                          "kink: compile_forward: the parameter store lacks a parameter of this graph (the same name and shape)");
+            ((param_ptr_[K] = store.data() + Store::template offset_of<meta::at_t<K, mine>>), ...);
+        }
+    }
+
     void backward(const params_type &params, params_type &grads) {
-        params_ = &params;
+        set_params(params);
         grads_ = &grads;
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             (
@@ -938,10 +984,38 @@ template <class T, class Root, class Wrt, exec_options O> class program {
     detail::aligned_buffer<gemm::work_t<T>> work_;
     detail::aligned_buffer<std::int32_t> labels_;
     std::array<const T *, count> inputs_{};
-    const params_type *params_ = nullptr;
+    std::array<const T *, params_type::count + 1> param_ptr_{};
     params_type *grads_ = nullptr;
     std::size_t cap_ = 0, n_ = 0;
 };
+
+namespace detail {
+/// What compile returns for a graph whose shapes disagree. The mismatch was reported, once, where
+/// the graph was built (make_node's static_assert); this stand-in takes every use of a program
+/// and its parameter store without a further error, so that message stays the only one.
+template <class T> struct broken_store {
+    static constexpr std::size_t count = 0, values = 0;
+    template <class X> std::span<T> operator[](const X &) { return {}; }
+    template <class X> std::span<const T> operator[](const X &) const { return {}; }
+    std::span<T> flat() { return {}; }
+    std::span<const T> flat() const { return {}; }
+    T *data() { return nullptr; }
+    const T *data() const { return nullptr; }
+};
+template <class T> struct broken_program {
+    using params_type = broken_store<T>;
+    static constexpr std::array<std::size_t, 0> fan_in{}, fan_out{};
+    params_type make_params() const { return {}; }
+    void reserve(std::size_t) {}
+    std::size_t batch() const { return 0; }
+    template <class... A> T step(const A &...) { return T(); }
+    template <class... A> T forward(const A &...) { return T(); }
+    template <class... A> std::span<const T> evaluate(const A &...) { return {}; }
+    template <class... A> std::span<const T> operator()(const A &...) { return {}; }
+    template <class X> std::span<const T> value(const X &) const { return {}; }
+    template <class X> std::span<const T> input_grad(const X &) const { return {}; }
+};
+} // namespace detail
 
 /// `compile(loss)`: the fused training step of `loss` (a per-sample scalar), differentiated with
 /// respect to every `param` leaf. `compile<double>(loss)` for another scalar type;
@@ -951,11 +1025,36 @@ template <class T = float, exec_options O = exec_options{}, expression L, expres
 auto compile(const L &loss, const P &...) {
     using G = graph_t<L>;
     using all = typename detail::params_of<topo_t<G>>::type;
+    check_param_names(all{});
     static_assert(((is_param_v<graph_t<P>> || is_input_v<graph_t<P>>) && ...),
                   "kink: compile(loss, p...): each p must be a param<> (or input<>) leaf");
     static_assert((meta::in_list_v<graph_t<P>, topo_t<G>> && ...), "kink: compile(loss, p...): a leaf the loss does not use");
     using wrt = std::conditional_t<sizeof...(P) == 0, all, meta::list<graph_t<P>...>>;
-    return program<T, G, wrt, O>(loss.pool);
+    if constexpr (has_bad_shape_v<G>) return detail::broken_program<T>{};
+    else return program<T, G, wrt, O>(loss.pool);
+}
+
+/// A forward-only program for `output` (any shape, e.g. the logits): `auto predict =
+/// compile_forward(logits); std::span<const float> z = predict(params, x = batch);` returns
+/// batch * size values (row-major per sample), valid until the next call. It keeps no adjoint
+/// storage and, after `reserve(n)` or its first call at batch n, allocates nothing per call.
+/// `params` is any param_store holding the graph's parameters, such as a training program's.
+template <class T, class Root, exec_options O> class forward_program : public program<T, Root, meta::list<>, O> {
+    using base = program<T, Root, meta::list<>, O>;
+
+  public:
+    using base::base;
+    template <class Store, class... B> std::span<const T> operator()(const Store &params, const B &...bindings) {
+        return this->evaluate(params, bindings...);
+    }
+};
+
+/// `compile_forward(output)`: evaluation of a tensor expression (no loss, no gradients).
+/// `compile_forward<double>(output)` for another scalar type; options as for `compile`.
+template <class T = float, exec_options O = exec_options{}, expression L> auto compile_forward(const L &output) {
+    check_param_names(typename detail::params_of<topo_t<graph_t<L>>>::type{});
+    if constexpr (has_bad_shape_v<graph_t<L>>) return detail::broken_program<T>{};
+    else return forward_program<T, graph_t<L>, O>(output.pool);
 }
 
 } // namespace kink

@@ -150,20 +150,43 @@ template <class... S> struct bcast { using type = shape<>; };
 template <class S, class... R> struct bcast<S, R...> { using type = typename bcast2<S, typename bcast<R...>::type>::type; };
 } // namespace detail
 
+/// The shape of a node whose arguments' shapes disagree. Its make_node has reported the mismatch
+/// (one static_assert naming the op and both shapes); every op that takes it accepts it and
+/// yields it, so one mismatch is one error, whatever the network built on top of it.
+struct bad_shape {
+    static constexpr std::size_t rank = 1;
+    static constexpr std::size_t size = 1;
+    static constexpr std::array<std::size_t, 1> dims{1};
+};
+template <class S> inline constexpr bool is_bad_shape_v = KINK_SAME(S, bad_shape);
+
+namespace detail {
 /// The shape rule of op `Op` on argument shapes `S...`: an op that is not elementwise says so with
 /// a member `shape_rule` (`ok` and `type`); every other op broadcasts.
-template <class Op, class... S> struct op_shape {
+template <class Op, class... S> struct op_shape_rule {
     using type = typename detail::bcast<S...>::type;
     static constexpr bool ok = !KINK_SAME(type, void);
 };
 template <class Op, class... S>
     requires requires { typename Op::template shape_rule<S...>; }
-struct op_shape<Op, S...> : Op::template shape_rule<S...> {};
+struct op_shape_rule<Op, S...> : Op::template shape_rule<S...> {};
+struct bad_shape_result {
+    using type = bad_shape;
+    static constexpr bool ok = true; // already reported
+};
+} // namespace detail
+template <class Op, class... S>
+struct op_shape : std::conditional_t<(is_bad_shape_v<S> || ...), detail::bad_shape_result, detail::op_shape_rule<Op, S...>> {};
 
 template <class E> struct shape_of { using type = shape<>; };
 template <fixed_string N, class S> struct shape_of<param_leaf<N, S>> { using type = S; };
 template <fixed_string N, class S> struct shape_of<input_leaf<N, S>> { using type = S; };
-template <class Op, class... A> struct shape_of<node<Op, A...>> { using type = typename op_shape<Op, shape_of_t<A>...>::type; };
+template <class Op, class... A> struct shape_of<node<Op, A...>> {
+    using rule = op_shape<Op, shape_of_t<A>...>;
+    using type = std::conditional_t<rule::ok, typename rule::type, bad_shape>;
+};
+/// Whether a graph's shape is bad_shape (a mismatch was reported when it was built).
+template <class E> inline constexpr bool has_bad_shape_v = is_bad_shape_v<shape_of_t<E>>;
 
 /// Whether a graph depends on a batched leaf (an input or a label).
 template <class E> struct batched : std::bool_constant<is_input_v<E> || is_label_v<E>> {};

@@ -26,6 +26,46 @@ template <class... Roots> struct topo {
 };
 template <class... Roots> using topo_t = typename topo<Roots...>::type;
 
+/// A leaf name as a pack of characters, for compile-time messages: both compilers print
+/// `kink::name_chars<'f', 'c', '.', 'W'>` (clang prints a fixed_string as character codes).
+template <char... C> struct name_chars {};
+namespace detail {
+template <class L, std::size_t... I> name_chars<L::name()[I]...> chars_of(std::index_sequence<I...>);
+/// The name of a leaf (anything with a static name()) as name_chars.
+template <class L> struct leaf_name_chars {
+    using type = decltype(chars_of<L>(std::make_index_sequence<L::name().size()>{}));
+};
+/// The first pair (i, j), i < j, of different parameters with one name; {n, n} when none.
+template <class... P> constexpr std::array<std::size_t, 2> name_clash() {
+    constexpr std::size_t n = sizeof...(P);
+    constexpr std::array<std::string_view, n + 1> names{P::name()..., {}};
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = i + 1; j < n; ++j)
+            if (names[i] == names[j]) return {i, j};
+    return {n, n};
+}
+} // namespace detail
+
+/// Fails (when instantiated) with the name and both shapes in the failing condition.
+template <class Name, class Shape1, class Shape2> struct param_name_used_twice {
+    static constexpr bool value = false;
+};
+/// Two different `param` leaves with one name would train as two parameters and save as one:
+/// refused, naming the name and both shapes. (One name with one shape is one shared parameter.)
+template <class... P> constexpr bool check_param_names(meta::list<P...>) {
+    constexpr auto c = detail::name_clash<P...>();
+    if constexpr (c[0] < sizeof...(P)) {
+        using A = meta::at_t<c[0], meta::list<P...>>;
+        using B = meta::at_t<c[1], meta::list<P...>>;
+        static_assert(param_name_used_twice<typename detail::leaf_name_chars<A>::type, typename A::shape_type,
+                                            typename B::shape_type>::value,
+                      "kink: two different param<> leaves have one name (param_name_used_twice<name, shape, shape>): "
+                      "give each layer its own name, e.g. a helper taking the name as a template parameter");
+        return false;
+    }
+    return true;
+}
+
 /// Number of distinct nodes of a graph (what "O(N) nodes" is measured in).
 template <class E> inline constexpr std::size_t node_count_v = topo_t<E>::size;
 

@@ -11,14 +11,40 @@
 #include <string>
 #include <vector>
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <kink/io/idx.hpp>
 
 namespace kink::io {
 
-/// Replaces `path` with the concatenation of `pieces`, atomically.
+/// Removes `<path>.tmp.<pid>` files left by writers that were killed mid-way: those whose process
+/// no longer exists (kill(pid, 0) fails with ESRCH). A live writer's file is left alone.
+inline std::size_t remove_stale_temporaries(const std::string &path) {
+    const std::size_t slash = path.find_last_of('/');
+    const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+    const std::string prefix = (slash == std::string::npos ? path : path.substr(slash + 1)) + ".tmp.";
+    std::size_t removed = 0;
+    DIR *d = ::opendir(dir.c_str());
+    if (!d) return 0;
+    while (const dirent *e = ::readdir(d)) {
+        const std::string name = e->d_name;
+        if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+        const std::string digits = name.substr(prefix.size());
+        if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+        const pid_t pid = static_cast<pid_t>(std::stol(digits));
+        if (pid == ::getpid() || (::kill(pid, 0) != 0 && errno == ESRCH))
+            removed += ::unlink((dir + (slash == std::string::npos ? "/" : "") + name).c_str()) == 0;
+    }
+    ::closedir(d);
+    return removed;
+}
+
+/// Replaces `path` with the concatenation of `pieces`, atomically. Afterwards it removes the
+/// temporary files of earlier writers of `path` that were killed before they could rename theirs.
 inline void write_file_atomic(const std::string &path, const std::vector<std::span<const std::byte>> &pieces) {
     const std::string tmp = path + ".tmp." + std::to_string(::getpid());
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -55,6 +81,7 @@ inline void write_file_atomic(const std::string &path, const std::vector<std::sp
         ::fsync(dfd);
         ::close(dfd);
     }
+    remove_stale_temporaries(path);
 }
 
 /// The bytes of a string, for write_file_atomic.

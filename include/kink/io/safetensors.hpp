@@ -260,7 +260,10 @@ inline void write_safetensors(const std::string &path, const std::vector<tensor_
         header += "\"__metadata__\":{";
         bool first = true;
         for (const auto &[k, v] : metadata) {
-            header += (first ? "" : ",") + detail::json_string(k) + ":" + detail::json_string(v);
+            if (!first) header += ',';
+            header += detail::json_string(k);
+            header += ':';
+            header += detail::json_string(v);
             first = false;
         }
         header += "}";
@@ -269,7 +272,10 @@ inline void write_safetensors(const std::string &path, const std::vector<tensor_
     for (const auto &t : tensors) {
         if (header.size() > 1) header += ",";
         header += detail::json_string(t.name) + ":{\"dtype\":" + detail::json_string(t.dtype) + ",\"shape\":[";
-        for (std::size_t i = 0; i < t.shape.size(); ++i) header += (i ? "," : "") + std::to_string(t.shape[i]);
+        for (std::size_t i = 0; i < t.shape.size(); ++i) {
+            if (i) header += ',';
+            header += std::to_string(t.shape[i]);
+        }
         header += "],\"data_offsets\":[" + std::to_string(off) + "," + std::to_string(off + t.bytes.size()) + "]}";
         off += t.bytes.size();
     }

@@ -1,24 +1,41 @@
 #pragma once
 /// \file
-/// Checkpoints in safetensors: the parameters, the optimizer state and a description of the
-/// run (network, policy, epoch, hyperparameters) in the metadata. Saving is atomic (see
-/// io/safetensors.hpp). Loading checks every parameter's name, dtype and shape against the
-/// program's types and refuses a mismatch naming the tensor, the file and both sides.
+/// Model files and checkpoints, in safetensors (atomic writes, see io/atomic.hpp).
+///
+///  - `save_model(path, net, params)` / `load_model(path, net, params)`: the parameters only,
+///    tensors named as the `param` leaves ("W1", "fc1.W", ...);
+///  - `save_checkpoint(path, net, params, opt)` / `load_checkpoint(path, net, params, opt)`: the
+///    parameters (`param.<name>`) and the whole state of the optimizer (`nn::adam`, `nn::adamw`
+///    or `nn::sgd`), so that training resumes bit for bit.
+///
+/// Each file records the network it belongs to: `kink.network`, a one-line description of the
+/// program — the graph as printed by to_text (every non-default policy included: relu<one>),
+/// the scalar type and every parameter and input with its shape — and `kink.fingerprint`, a
+/// 64-bit FNV-1a hash of that line. Loading into a program whose description differs is refused
+/// with a message naming both, before any value is read: a relu network's file does not load
+/// into a same-shaped tanh network. Every tensor's name, dtype and shape is checked as well.
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include <kink/exec/program.hpp>
 #include <kink/io/safetensors.hpp>
 #include <kink/nn/optim.hpp>
+#include <kink/print/print.hpp>
 
 namespace kink::nn {
 
+/// The safetensors dtype of a scalar type.
 template <class T> constexpr const char *dtype_name() {
-    if constexpr (sizeof(T) == 8) return "F64";
+    if constexpr (KINK_SAME(T, float16)) return "F16";
+    else if constexpr (KINK_SAME(T, bfloat16)) return "BF16";
+    else if constexpr (sizeof(T) == 8) return "F64";
     else return "F32";
 }
 
@@ -28,22 +45,83 @@ inline std::string exact(double v) {
     std::snprintf(b, sizeof b, "%a", v);
     return b;
 }
+/// A number written by `exact` (or any full decimal), strictly: the whole text must be the number.
 inline double parse_exact(const std::string &s, const std::string &key, const std::string &file) {
     char *end = nullptr;
     const double v = std::strtod(s.c_str(), &end);
     if (s.empty() || *end) throw io::format_error("kink: " + file + ": metadata '" + key + "' is not a number: '" + s + "'");
     return v;
 }
+/// A non-negative integer, strictly: decimal digits only ("2x", "-7", "" and "1e3" are refused).
+inline std::uint64_t parse_count(const std::string &s, const std::string &key, const std::string &file) {
+    if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos)
+        throw io::format_error("kink: " + file + ": metadata '" + key + "' is not a non-negative integer: '" + s + "'");
+    return std::stoull(s);
+}
 
-/// Adds every parameter of `store` (or a same-layout state vector) as tensors named prefix + name.
+namespace detail {
+template <class L> std::string leaf_shapes(const char *what) {
+    std::string s;
+    [&]<class... N>(meta::list<N...>) {
+        (
+            [&] {
+                if (!s.empty()) s += ", ";
+                s += N::name();
+                if constexpr (is_label_v<N>) {
+                    s += " (label, ";
+                    s += std::to_string(N::classes);
+                    s += " classes)";
+                } else {
+                    s += ' ';
+                    using S = shape_of_t<N>;
+                    for (std::size_t k = 0; k < S::rank; ++k) {
+                        if (k) s += 'x';
+                        s += std::to_string(S::dims[k]);
+                    }
+                    if (S::rank == 0) s += "scalar";
+                }
+            }(),
+            ...);
+    }(L{});
+    return std::string(what) + s;
+}
+template <class E> struct is_data_leaf : std::bool_constant<is_input_v<E> || is_label_v<E>> {};
+} // namespace detail
+
+/// The one-line description of a compiled program that model files and checkpoints record:
+/// "network <formula>; scalar F32; parameters W1 256x784, ...; inputs x 784, y (label, 10 classes)".
+template <class Program> std::string network_description() {
+    using G = typename Program::graph;
+    using topo = topo_t<G>;
+    std::string s = "network ";
+    s += print::show_expr<print::style::text, G>().s;
+    s += "; scalar ";
+    s += dtype_name<typename Program::scalar>();
+    s += "; ";
+    s += detail::leaf_shapes<meta::filter_t<is_param, topo>>("parameters ");
+    s += "; ";
+    s += detail::leaf_shapes<meta::filter_t<detail::is_data_leaf, topo>>("inputs ");
+    return s;
+}
+/// 64-bit FNV-1a of the description, as 16 hex digits.
+inline std::string fingerprint_of(const std::string &description) {
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (const char c : description) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+    char b[17];
+    std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(h));
+    return b;
+}
+/// The fingerprint of a compiled program (what model files and checkpoints record).
+template <class Program> std::string fingerprint(const Program &) { return fingerprint_of(network_description<Program>()); }
+
+/// Adds every parameter of `Store` (or a same-layout state vector `flat`) as tensors prefix + name.
 template <class Store, class T>
-void add_tensors(std::vector<io::tensor_out> &out, const std::string &prefix, const Store &store, const T *flat) {
+void add_tensors(std::vector<io::tensor_out> &out, const std::string &prefix, const Store &, const T *flat) {
     for (std::size_t i = 0; i < Store::count; ++i) {
         std::vector<std::uint64_t> shape(Store::dims[i].begin(), Store::dims[i].begin() + Store::ranks[i]);
         out.push_back({prefix + std::string(Store::names[i]), dtype_name<T>(), shape,
                        {reinterpret_cast<const std::byte *>(flat + Store::offsets[i]), Store::sizes[i] * sizeof(T)}});
     }
-    (void)store;
 }
 
 /// Reads tensors prefix + name into a flat buffer of the store's layout, checking each.
@@ -61,14 +139,17 @@ void read_tensors(const io::safetensors &f, const std::string &prefix, T *flat, 
         if (t.shape != want) {
             auto str = [](const std::vector<std::uint64_t> &v) {
                 std::string s = "[";
-                for (std::size_t k = 0; k < v.size(); ++k) s += (k ? ", " : "") + std::to_string(v[k]);
+                for (std::size_t k = 0; k < v.size(); ++k) {
+                    if (k) s += ", ";
+                    s += std::to_string(v[k]);
+                }
                 return s + "]";
             };
             throw io::format_error("kink: " + file + ": tensor '" + name + "' has shape " + str(t.shape) +
                                    ", the network's is " + str(want));
         }
         const auto bytes = f.bytes(name);
-        std::memcpy(flat + Store::offsets[i], bytes.data(), bytes.size());
+        std::memcpy(static_cast<void *>(flat + Store::offsets[i]), bytes.data(), bytes.size());
     }
 }
 
@@ -79,44 +160,148 @@ inline const std::string &metadata(const io::safetensors &f, const std::string &
     return it->second;
 }
 
-/// A whole training state in one checkpoint: tensors `param.<name>`, `adam.m.<name>`,
-/// `adam.v.<name>` and Adam's step count and beta powers (exact) in the metadata, next to
-/// `extra` (the caller's description of the run).
-template <class Store, class T>
-void save_checkpoint(const std::string &path, const Store &params, const adam<T> &opt,
-                     std::map<std::string, std::string> extra = {}) {
-    std::vector<io::tensor_out> t;
-    add_tensors(t, "param.", params, params.data());
-    if (opt.m.size() == params.flat().size()) {
-        add_tensors(t, "adam.m.", params, opt.m.data());
-        add_tensors(t, "adam.v.", params, opt.v.data());
-    } else { // no step taken yet: zero moments
-        static const std::vector<T> zeros(Store::offsets[Store::count]);
-        add_tensors(t, "adam.m.", params, zeros.data());
-        add_tensors(t, "adam.v.", params, zeros.data());
+// ---------------------------------------------------------------------------------------------
+// Optimizer state: one specialisation per optimizer
+
+/// How an optimizer's state goes into a checkpoint: `name`, `save` (tensors + metadata) and
+/// `load` (checked). Specialised for adam (adamw is adam with `decoupled`) and sgd.
+template <class Opt> struct optimizer_state;
+
+template <class T> struct optimizer_state<adam<T>> {
+    static std::string name(const adam<T> &o) { return o.decoupled ? "adamw" : "adam"; }
+    template <class Store>
+    static void save(const adam<T> &o, const Store &p, std::vector<io::tensor_out> &t, std::map<std::string, std::string> &meta,
+                     std::vector<T> &zeros) {
+        const bool started = o.m.size() == p.flat().size();
+        if (!started) zeros.assign(Store::offsets[Store::count], T(0)); // no step taken yet: zero moments
+        add_tensors(t, "adam.m.", p, started ? o.m.data() : zeros.data());
+        add_tensors(t, "adam.v.", p, started ? o.v.data() : zeros.data());
+        meta["adam.t"] = std::to_string(o.t);
+        meta["adam.beta1_t"] = exact(o.beta1_t);
+        meta["adam.beta2_t"] = exact(o.beta2_t);
+        meta["adam.lr"] = exact(double(o.lr));
+        meta["adam.beta1"] = exact(double(o.beta1));
+        meta["adam.beta2"] = exact(double(o.beta2));
+        meta["adam.eps"] = exact(double(o.eps));
+        meta["adam.weight_decay"] = exact(double(o.weight_decay));
     }
-    extra["optimizer"] = "adam";
-    extra["adam.t"] = std::to_string(opt.t);
-    extra["adam.beta1_t"] = exact(opt.beta1_t);
-    extra["adam.beta2_t"] = exact(opt.beta2_t);
+    template <class Store> static void load(adam<T> &o, Store &p, const io::safetensors &f, const std::string &path) {
+        o.m.assign(p.flat().size(), T(0));
+        o.v.assign(p.flat().size(), T(0));
+        read_tensors<Store>(f, "adam.m.", o.m.data(), path);
+        read_tensors<Store>(f, "adam.v.", o.v.data(), path);
+        o.t = static_cast<long>(parse_count(metadata(f, "adam.t", path), "adam.t", path));
+        o.beta1_t = parse_exact(metadata(f, "adam.beta1_t", path), "adam.beta1_t", path);
+        o.beta2_t = parse_exact(metadata(f, "adam.beta2_t", path), "adam.beta2_t", path);
+    }
+};
+template <class T> struct optimizer_state<adamw<T>> : optimizer_state<adam<T>> {};
+
+template <class T> struct optimizer_state<sgd<T>> {
+    static std::string name(const sgd<T> &o) { return o.momentum != T(0) ? "sgd with momentum" : "sgd"; }
+    template <class Store>
+    static void save(const sgd<T> &o, const Store &p, std::vector<io::tensor_out> &t, std::map<std::string, std::string> &meta,
+                     std::vector<T> &zeros) {
+        if (o.momentum != T(0)) {
+            const bool started = o.buf.size() == p.flat().size();
+            if (!started) zeros.assign(Store::offsets[Store::count], T(0));
+            add_tensors(t, "sgd.momentum_buffer.", p, started ? o.buf.data() : zeros.data());
+        }
+        meta["sgd.t"] = std::to_string(o.t);
+        meta["sgd.lr"] = exact(double(o.lr));
+        meta["sgd.momentum"] = exact(double(o.momentum));
+        meta["sgd.dampening"] = exact(double(o.dampening));
+        meta["sgd.weight_decay"] = exact(double(o.weight_decay));
+        meta["sgd.nesterov"] = o.nesterov ? "1" : "0";
+    }
+    template <class Store> static void load(sgd<T> &o, Store &p, const io::safetensors &f, const std::string &path) {
+        if (o.momentum != T(0)) {
+            o.buf.assign(p.flat().size(), T(0));
+            read_tensors<Store>(f, "sgd.momentum_buffer.", o.buf.data(), path);
+        }
+        o.t = static_cast<long>(parse_count(metadata(f, "sgd.t", path), "sgd.t", path));
+    }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+namespace detail {
+template <class Program>
+void check_network(const io::safetensors &f, const std::string &path, const char *kind) {
+    const std::string mine = network_description<Program>();
+    const auto it = f.metadata.find("kink.network");
+    if (it == f.metadata.end())
+        throw io::format_error("kink: " + path + ": not a kink " + kind + " (no 'kink.network' in its metadata)");
+    if (it->second != mine)
+        throw io::format_error("kink: " + path + ": written by a different network; the file's is\n  " + it->second +
+                               "\nthis program's is\n  " + mine);
+    const auto fp = f.metadata.find("kink.fingerprint");
+    if (fp == f.metadata.end() || fp->second != fingerprint_of(mine))
+        throw io::format_error("kink: " + path + ": its fingerprint does not match its network description (a damaged file)");
+    const auto k = f.metadata.find("kink.file");
+    if (k == f.metadata.end() || k->second != kind)
+        throw io::format_error("kink: " + path + ": is a kink " + (k == f.metadata.end() ? std::string("file of unknown kind") : k->second) +
+                               ", not a " + kind);
+}
+template <class Program> void describe(std::map<std::string, std::string> &meta, const char *kind) {
+    const std::string d = network_description<Program>();
+    meta["kink.file"] = kind;
+    meta["kink.network"] = d;
+    meta["kink.fingerprint"] = fingerprint_of(d);
+}
+} // namespace detail
+
+/// Writes the parameters of `net` to a model file (atomically), with `extra` metadata.
+template <class Program>
+void save_model(const std::string &path, const Program &, const typename Program::params_type &params,
+                std::map<std::string, std::string> extra = {}) {
+    detail::describe<Program>(extra, "model");
+    std::vector<io::tensor_out> t;
+    add_tensors(t, "", params, params.data());
     io::write_safetensors(path, t, extra);
 }
-
-/// Restores what save_checkpoint wrote, checking every tensor against the program's parameters;
-/// returns the file (for the caller's metadata).
-template <class Store, class T> io::safetensors load_checkpoint(const std::string &path, Store &params, adam<T> &opt) {
+/// Reads a model file written for the same network into `params`; returns the file (metadata).
+template <class Program>
+io::safetensors load_model(const std::string &path, const Program &, typename Program::params_type &params) {
     io::safetensors f = io::read_safetensors(path);
-    read_tensors<Store>(f, "param.", params.data(), path);
-    opt.m.assign(params.flat().size(), T(0));
-    opt.v.assign(params.flat().size(), T(0));
-    read_tensors<Store>(f, "adam.m.", opt.m.data(), path);
-    read_tensors<Store>(f, "adam.v.", opt.v.data(), path);
-    const std::string &steps = metadata(f, "adam.t", path);
-    char *end = nullptr;
-    opt.t = std::strtol(steps.c_str(), &end, 10);
-    if (steps.empty() || *end) throw io::format_error("kink: " + path + ": metadata 'adam.t' is not an integer: '" + steps + "'");
-    opt.beta1_t = parse_exact(metadata(f, "adam.beta1_t", path), "adam.beta1_t", path);
-    opt.beta2_t = parse_exact(metadata(f, "adam.beta2_t", path), "adam.beta2_t", path);
+    detail::check_network<Program>(f, path, "model");
+    typename Program::params_type staged; // nothing of `params` changes unless every tensor reads
+    read_tensors<typename Program::params_type>(f, "", staged.data(), path);
+    params = staged;
+    return f;
+}
+
+/// Writes a whole training state: parameters `param.<name>`, the optimizer's state and its
+/// hyperparameters, the network description, and `extra` (the caller's description of the run).
+template <class Program, class Opt>
+void save_checkpoint(const std::string &path, const Program &, const typename Program::params_type &params, const Opt &opt,
+                     std::map<std::string, std::string> extra = {}) {
+    detail::describe<Program>(extra, "checkpoint");
+    extra["optimizer"] = optimizer_state<Opt>::name(opt);
+    std::vector<io::tensor_out> t;
+    add_tensors(t, "param.", params, params.data());
+    std::vector<typename Program::scalar> zeros;
+    optimizer_state<Opt>::save(opt, params, t, extra, zeros);
+    io::write_safetensors(path, t, extra);
+}
+/// Restores what save_checkpoint wrote for the same network and the same kind of optimizer,
+/// checking every tensor; returns the file (for the caller's metadata). On an error nothing of
+/// `params` or `opt` has changed.
+template <class Program, class Opt>
+io::safetensors load_checkpoint(const std::string &path, const Program &, typename Program::params_type &params, Opt &opt) {
+    io::safetensors f = io::read_safetensors(path);
+    detail::check_network<Program>(f, path, "checkpoint");
+    const std::string &kind = metadata(f, "optimizer", path);
+    if (kind != optimizer_state<Opt>::name(opt))
+        throw io::format_error("kink: " + path + ": holds the state of " + kind + ", the optimizer is " +
+                               optimizer_state<Opt>::name(opt));
+    typename Program::params_type staged;
+    read_tensors<typename Program::params_type>(f, "param.", staged.data(), path);
+    Opt o = opt;
+    optimizer_state<Opt>::load(o, staged, f, path);
+    params = staged;
+    opt = std::move(o);
     return f;
 }
 

@@ -11,6 +11,8 @@
 #include <numeric>
 #include <random>
 #include <span>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace kink::nn {
@@ -24,7 +26,6 @@ inline std::uint64_t bounded(std::mt19937_64 &rng, std::uint64_t n) {
     return r % n;
 }
 
-/// Epochs of mini-batches over `count` samples of `features` floats with integer labels:
 /// Epoch e's order of n samples, drawn from (seed, e): Fisher-Yates with mt19937_64 and the
 /// unbiased bounded draw above. `order` is resized to n.
 inline void epoch_order(std::vector<std::size_t> &order, std::size_t n, std::uint64_t seed, std::uint64_t e) {
@@ -34,6 +35,9 @@ inline void epoch_order(std::vector<std::size_t> &order, std::size_t n, std::uin
     for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[bounded(rng, i)]);
 }
 
+/// Epochs of mini-batches over samples of `features` floats with integer labels (`x` holds
+/// y.size() * features values; batch and features at least 1, else std::invalid_argument).
+/// `x(n)`, `y(n)` view the current batch; the buffers are the batcher's own (copied rows).
 /// `next()` fills the batch buffers and returns the batch size (the last batch of an epoch may
 /// be smaller; 0 at the end of the epoch). `shuffle(epoch)` draws epoch e's order from
 /// (seed, e), so resuming at an epoch reproduces its batches exactly.
@@ -42,6 +46,12 @@ class batcher {
     batcher(std::span<const float> x, std::span<const std::int32_t> y, std::size_t features, std::size_t batch,
             std::uint64_t seed)
         : x_(x), y_(y), features_(features), batch_(batch), seed_(seed), order_(y.size()), bx_(batch * features), by_(batch) {
+        if (batch == 0) throw std::invalid_argument("kink: nn::batcher: the batch size is 0 (it must be at least 1)");
+        if (features == 0) throw std::invalid_argument("kink: nn::batcher: 0 features per sample");
+        if (x.size() != y.size() * features)
+            throw std::invalid_argument("kink: nn::batcher: " + std::to_string(x.size()) + " input values for " +
+                                        std::to_string(y.size()) + " labels of " + std::to_string(features) +
+                                        " features (expected " + std::to_string(y.size() * features) + ")");
         std::iota(order_.begin(), order_.end(), std::size_t(0));
     }
     /// Starts epoch `e` in the order drawn from the seed and e.

@@ -22,7 +22,7 @@ template <std::size_t N, std::size_t M> constexpr fixed_string<N + M - 1> join(c
 /// A fully connected layer with Out outputs: weights "<Name>.W" (Out x n) and bias "<Name>.b".
 template <fixed_string Name, std::size_t Out, expression X> constexpr auto dense(const X &x) {
     using S = shape_of_t<graph_t<X>>;
-    static_assert(S::rank == 1, "kink: nn::dense: the input must be a vector (one sample)");
+    static_assert(S::rank == 1 || is_bad_shape_v<S>, "kink: nn::dense: the input must be a vector (one sample)");
     constexpr auto w = join(Name, ".W");
     constexpr auto b = join(Name, ".b");
     return param<w, Out, S::dims[S::rank == 1 ? 0 : 0]> * x + param<b, Out>;
@@ -31,7 +31,7 @@ template <fixed_string Name, std::size_t Out, expression X> constexpr auto dense
 /// A dense layer without bias: "<Name>.W" * x.
 template <fixed_string Name, std::size_t Out, expression X> constexpr auto linear(const X &x) {
     using S = shape_of_t<graph_t<X>>;
-    static_assert(S::rank == 1, "kink: nn::linear: the input must be a vector (one sample)");
+    static_assert(S::rank == 1 || is_bad_shape_v<S>, "kink: nn::linear: the input must be a vector (one sample)");
     constexpr auto w = join(Name, ".W");
     return param<w, Out, S::dims[S::rank == 1 ? 0 : 0]> * x;
 }

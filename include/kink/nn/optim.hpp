@@ -22,7 +22,9 @@ namespace kink::nn {
 ///
 /// In float16 and bfloat16 the hyperparameters are kept in float (as PyTorch keeps them in
 /// double): beta2 = 0.999 is 1 in bfloat16, and Adam would divide 0 by 0. Every operation on the
-/// parameters and moments rounds to T.
+/// parameters and moments rounds to T, except that sqrt(v^) + eps is kept in float: 1e-8 is 0 in
+/// float16, and a parameter with a zero gradient (m = v = 0) would become 0/0 = NaN (what
+/// PyTorch's Adam on float16 parameters computes).
 template <class T> struct adam {
     using H = accumulate_t<T>; ///< the hyperparameters' type: T, or float for the 16-bit formats
     H lr = H(1e-3), beta1 = H(0.9), beta2 = H(0.999), eps = H(1e-8), weight_decay = H(0);
@@ -54,7 +56,9 @@ template <class T> struct adam {
                 const float vi = r(r(float(beta2) * float(vp[i])) + r((1.f - float(beta2)) * r(gi * gi)));
                 mp[i] = T(mi);
                 vp[i] = T(vi);
-                const float denom = r(r(r(std::sqrt(vi)) / fc2) + float(eps));
+                // sqrt(v^) + eps stays in float: eps = 1e-8 rounds to 0 in float16, and a
+                // parameter whose gradient is 0 would divide 0 by 0
+                const float denom = r(r(std::sqrt(vi)) / fc2) + float(eps);
                 pp[i] = T(pi - r(r(fs * mi) / denom));
             }
         } else {

@@ -1,7 +1,9 @@
 #pragma once
 /// \file
 /// abs, sign and the Heaviside step. sign and step have derivative 0 wherever it exists and a
-/// jump at 0; they are the ops the straight-through estimators fit.
+/// jump at 0; they are the ops the straight-through estimators fit. NaN in, NaN out: sign(NaN)
+/// and step(NaN) are NaN (PyTorch 1.13's torch.sign and torch.heaviside return 0 there; a NaN
+/// that disappears is the failure kink refuses to hide).
 
 #include <kink/ops/piecewise.hpp>
 
@@ -26,7 +28,7 @@ template <class P> struct abs_op {
 /// sign(x) in {-1, 0, 1}. Derivative 0 away from 0; at 0 a jump whose one-sided derivatives are 0.
 template <class P> struct sign_op {
     KINK_PIECEWISE_OP(sign_op, "sign", "\\operatorname{sign}", sign)
-    template <class T> static constexpr T eval(T x) { return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0)); }
+    template <class T> static constexpr T eval(T x) { return x > T(0) ? T(1) : (x < T(0) ? T(-1) : (x == T(0) ? T(0) : x)); }
     template <class T> static constexpr bool at_kink(T x) { return x == T(0); }
     template <class T> static constexpr T kink_distance(T x) { return x < T(0) ? -x : x; }
     template <std::size_t I, class T> static constexpr branch<T> d(T x) {
@@ -41,7 +43,7 @@ template <class P> struct sign_op {
 /// The Heaviside step 1[x > 0] (so step(0) = 0). Derivative 0 away from 0; a jump at 0.
 template <class P> struct step_op {
     KINK_PIECEWISE_OP(step_op, "step", "\\operatorname{step}", step)
-    template <class T> static constexpr T eval(T x) { return x > T(0) ? T(1) : T(0); }
+    template <class T> static constexpr T eval(T x) { return x > T(0) ? T(1) : (x <= T(0) ? T(0) : x); }
     template <class T> static constexpr bool at_kink(T x) { return x == T(0); }
     template <class T> static constexpr T kink_distance(T x) { return x < T(0) ? -x : x; }
     template <std::size_t I, class T> static constexpr branch<T> d(T x) {

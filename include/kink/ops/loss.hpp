@@ -76,7 +76,7 @@ template <expression Z, expression Y> constexpr auto softmax_cross_entropy(const
     static_assert(is_label_v<graph_t<Y>>, "kink: softmax_cross_entropy(z, y): y must be a label<\"name\", K>");
     if constexpr (is_label_v<graph_t<Y>>) {
         using S = shape_of_t<graph_t<Z>>;
-        static_assert(S::rank == 1 && S::dims[S::rank == 1 ? 0 : 0] == graph_t<Y>::classes,
+        static_assert(is_bad_shape_v<S> || (S::rank == 1 && S::dims[S::rank == 1 ? 0 : 0] == graph_t<Y>::classes),
                       "kink: softmax_cross_entropy: the logits must be a vector with one entry per class of the label");
     }
     return make_node<softmax_ce_op>(z, y);

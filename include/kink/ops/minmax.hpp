@@ -6,6 +6,9 @@
 /// (0, 1), zero (0, 0), one (1, 1), left/right the one-sided partials. For clamp(x, lo, hi) at a
 /// bound the policy picks the partial with respect to x and the bound gets the complement 1 - v,
 /// so the partials always sum to the derivative of clamp(t, t, hi) = 1 along the tie.
+///
+/// NaN propagates: max(NaN, 1) = max(1, NaN) = NaN (torch.maximum), the same for min, and clamp
+/// is NaN when x or a bound is NaN (torch.clamp).
 
 #include <kink/ops/piecewise.hpp>
 
@@ -13,7 +16,7 @@ namespace kink {
 
 template <class P> struct max_op {
     KINK_PIECEWISE_OP(max_op, "max", "\\max", max)
-    template <class T> static constexpr T eval(T a, T b) { return a < b ? b : a; }
+    template <class T> static constexpr T eval(T a, T b) { return (a < b || b != b) ? b : a; } // NaN in either
     template <class T> static constexpr bool at_kink(T a, T b) { return a == b; }
     template <class T> static constexpr T kink_distance(T a, T b) { return a < b ? b - a : a - b; }
     template <std::size_t I, class T> static constexpr branch<T> d(T a, T b) {
@@ -34,7 +37,7 @@ template <class P> struct max_op {
 
 template <class P> struct min_op {
     KINK_PIECEWISE_OP(min_op, "min", "\\min", min)
-    template <class T> static constexpr T eval(T a, T b) { return b < a ? b : a; }
+    template <class T> static constexpr T eval(T a, T b) { return (b < a || b != b) ? b : a; } // NaN in either
     template <class T> static constexpr bool at_kink(T a, T b) { return a == b; }
     template <class T> static constexpr T kink_distance(T a, T b) { return a < b ? b - a : a - b; }
     template <std::size_t I, class T> static constexpr branch<T> d(T a, T b) {
@@ -56,7 +59,11 @@ template <class P> struct min_op {
 /// clamp(x, lo, hi) = min(max(x, lo), hi), for lo <= hi.
 template <class P> struct clamp_op {
     KINK_PIECEWISE_OP(clamp_op, "clamp", "\\operatorname{clamp}", clamp)
-    template <class T> static constexpr T eval(T x, T lo, T hi) { return x < lo ? lo : (hi < x ? hi : x); }
+    template <class T> static constexpr T eval(T x, T lo, T hi) {
+        if (lo != lo) return lo; // a NaN bound gives NaN, as torch.clamp
+        if (hi != hi) return hi;
+        return x < lo ? lo : (hi < x ? hi : x); // NaN x: x
+    }
     template <class T> static constexpr bool at_kink(T x, T lo, T hi) { return x == lo || x == hi; }
     template <class T> static constexpr T kink_distance(T x, T lo, T hi) {
         const T a = x < lo ? lo - x : x - lo, b = x < hi ? hi - x : x - hi;

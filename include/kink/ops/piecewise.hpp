@@ -43,6 +43,15 @@ template <class Op, std::size_t I> struct dkink_op {
     static constexpr int prec = 0;
     template <class T, class... U> static constexpr T eval(T a, U... rest) {
         using P = strip_count_t<typename Op::policy>;
+        // A NaN argument is not a kink: the derivative is NaN (so is the gradient it enters), and
+        // trap says NaN rather than "at its kink".
+        if (!(a == a) || (!(rest == rest) || ...)) {
+            if constexpr (KINK_SAME(P, ::kink::policy::trap))
+                throw kink_error("kink: " + std::string(Op::name) + " was differentiated at NaN (an argument is NaN; not a kink)");
+            T nan = a;
+            ((nan = (nan == nan && !(rest == rest)) ? static_cast<T>(rest) : nan), ...);
+            return nan;
+        }
         if constexpr (KINK_SAME(P, ::kink::policy::straight_through)) {
             return T(1);
         } else if constexpr (KINK_SAME(P, ::kink::policy::straight_through_clipped)) {

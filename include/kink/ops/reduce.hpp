@@ -4,9 +4,11 @@
 /// and vector-Jacobian rules are written next to each other here as plain loops over one sample
 /// (`forward` and `backward`); exec/ calls them per sample.
 ///
-/// max(x) is piecewise: where several entries tie for the maximum the max-family policy shares
-/// the gradient: half gives 1/k to each of k tied entries (PyTorch's max/amax), first gives all
-/// to the first tied entry, second to the last, zero none, one 1 to each; trap throws.
+/// max(x) is piecewise: where several entries tie for the maximum the policy (family max_reduce)
+/// shares the gradient: half gives 1/k to each of k tied entries (PyTorch's max/amax, JAX's and
+/// TensorFlow's reduce_max: all three presets), first gives all to the first tied entry, second
+/// to the last, zero none, one 1 to each; trap throws. A NaN entry makes max(x) NaN and every
+/// partial NaN (torch.amax).
 
 #include <cmath>
 #include <cstddef>
@@ -68,12 +70,12 @@ struct mean_op {
 template <class P> struct max_reduce_op {
     KINK_TENSOR_OP("max", "\\max")
     using policy = P;
-    using family = ::kink::family::max;
-    template <class Q> using rebind = max_reduce_op<resolve_t<Q, ::kink::family::max>>;
+    using family = ::kink::family::max_reduce;
+    template <class Q> using rebind = max_reduce_op<resolve_t<Q, ::kink::family::max_reduce>>;
     template <class... S> using shape_rule = detail::vector_to_scalar<S...>;
     template <class T> static T forward(const T *x, std::size_t n) {
         T m = x[0];
-        for (std::size_t j = 1; j < n; ++j) m = x[j] > m ? x[j] : m;
+        for (std::size_t j = 1; j < n; ++j) m = (x[j] > m || x[j] != x[j]) ? x[j] : m; // NaN anywhere: NaN
         return m;
     }
     /// Number of entries equal to the maximum (a kink when more than one).
@@ -85,6 +87,12 @@ template <class P> struct max_reduce_op {
     /// dx_j += g * (share of entry j): 1 for a unique maximum, the policy's share at a tie.
     template <class T> static void backward(const T *x, std::size_t n, T m, T g, T *dx, bool assign) {
         using Q = strip_count_t<P>;
+        if (m != m) { // a NaN entry: not a tie; every partial is NaN
+            if constexpr (KINK_SAME(Q, ::kink::policy::trap))
+                throw kink_error("kink: max (reduction) was differentiated at NaN (an entry is NaN; not a tie)");
+            for (std::size_t j = 0; j < n; ++j) dx[j] = assign ? m : dx[j] + m;
+            return;
+        }
         const std::size_t k = ties(x, n, m);
         std::size_t seen = 0;
         for (std::size_t j = 0; j < n; ++j) {
@@ -159,8 +167,8 @@ template <expression X> constexpr auto sum(const X &x) { return make_node<sum_op
 template <expression X> constexpr auto mean(const X &x) { return make_node<mean_op>(x); }
 /// `max(x)`: the largest entry of a per-sample vector; ties follow policy P (family max).
 template <class P = policy::default_policy, expression X> constexpr auto max(const X &x) {
-    KINK_CHECK_POLICY(P, max, "max");
-    return make_node<max_reduce_op<resolve_t<P, family::max>>>(x);
+    KINK_CHECK_POLICY(P, max_reduce, "max");
+    return make_node<max_reduce_op<resolve_t<P, family::max_reduce>>>(x);
 }
 template <expression X> constexpr auto softmax(const X &x) { return make_node<softmax_op>(x); }
 template <expression X> constexpr auto log_softmax(const X &x) { return make_node<log_softmax_op>(x); }

@@ -1,7 +1,9 @@
 #pragma once
 /// \file
 /// The relu family: relu, leaky_relu, relu6, hardtanh. Value rule, derivative branches (with the
-/// one-sided derivatives at every kink) and their printed cases, side by side.
+/// one-sided derivatives at every kink) and their printed cases, side by side. Every value rule
+/// returns NaN for a NaN argument (as IEEE arithmetic and PyTorch do); every derivative at a NaN
+/// argument is NaN (piecewise.hpp).
 
 #include <kink/ops/piecewise.hpp>
 
@@ -10,7 +12,7 @@ namespace kink {
 /// relu(x) = max(x, 0). One kink at 0: left derivative 0, right derivative 1.
 template <class P> struct relu_op {
     KINK_PIECEWISE_OP(relu_op, "relu", "\\operatorname{relu}", relu)
-    template <class T> static constexpr T eval(T x) { return x > T(0) ? x : T(0); }
+    template <class T> static constexpr T eval(T x) { return !(x <= T(0)) ? x : T(0); } // NaN stays NaN
     template <class T> static constexpr bool at_kink(T x) { return x == T(0); }
     template <class T> static constexpr T kink_distance(T x) { return x < T(0) ? -x : x; }
     template <std::size_t I, class T> static constexpr branch<T> d(T x) {
@@ -44,7 +46,7 @@ template <class P> struct leaky_relu_op {
 /// relu6(x) = min(max(x, 0), 6). Kinks at 0 (left 0, right 1) and 6 (left 1, right 0).
 template <class P> struct relu6_op {
     KINK_PIECEWISE_OP(relu6_op, "relu6", "\\operatorname{relu6}", relu6)
-    template <class T> static constexpr T eval(T x) { return x > T(6) ? T(6) : (x > T(0) ? x : T(0)); }
+    template <class T> static constexpr T eval(T x) { return x > T(6) ? T(6) : (!(x <= T(0)) ? x : T(0)); }
     template <class T> static constexpr bool at_kink(T x) { return x == T(0) || x == T(6); }
     template <class T> static constexpr T kink_distance(T x) {
         const T a = x < T(0) ? -x : x, b = x < T(6) ? T(6) - x : x - T(6);

@@ -44,7 +44,8 @@ struct hardtanh {};
 struct abs {};
 struct sign {};
 struct step {};
-struct max {};
+struct max {};        ///< elementwise max(a, b)
+struct max_reduce {}; ///< max over a vector: ties among k entries
 struct min {};
 struct clamp {};
 } // namespace family
@@ -94,6 +95,7 @@ template <class F> struct resolve<policy::pytorch, F> { using type = policy::zer
 template <> struct resolve<policy::pytorch, family::leaky_relu> { using type = policy::left; };
 template <> struct resolve<policy::pytorch, family::clamp> { using type = policy::one; };
 template <> struct resolve<policy::pytorch, family::max> { using type = policy::half; };
+template <> struct resolve<policy::pytorch, family::max_reduce> { using type = policy::half; };
 template <> struct resolve<policy::pytorch, family::min> { using type = policy::half; };
 template <> struct resolve<policy::pytorch, family::step> { using type = policy::trap; };
 
@@ -104,15 +106,19 @@ template <> struct resolve<policy::jax, family::leaky_relu> { using type = polic
 template <> struct resolve<policy::jax, family::hardtanh> { using type = policy::one; };
 template <> struct resolve<policy::jax, family::clamp> { using type = policy::half; };
 template <> struct resolve<policy::jax, family::max> { using type = policy::half; };
+template <> struct resolve<policy::jax, family::max_reduce> { using type = policy::half; };
 template <> struct resolve<policy::jax, family::min> { using type = policy::half; };
 
-// TensorFlow: ties all to the first argument, clip_by_value passes 1 at a bound (hardtanh is
+// TensorFlow: elementwise ties (tf.maximum, tf.minimum) all to the first argument, clip_by_value passes 1 at a bound (hardtanh is
 // clip_by_value(x, -1, 1) there), leaky_relu'(0) = alpha, no core Heaviside op (trap).
 template <class F> struct resolve<policy::tensorflow, F> { using type = policy::zero; };
 template <> struct resolve<policy::tensorflow, family::leaky_relu> { using type = policy::left; };
 template <> struct resolve<policy::tensorflow, family::hardtanh> { using type = policy::one; };
 template <> struct resolve<policy::tensorflow, family::clamp> { using type = policy::one; };
 template <> struct resolve<policy::tensorflow, family::max> { using type = policy::first; };
+// reduce_max splits a tie evenly: _MinOrMaxGrad (python/ops/math_grad.py) divides the gradient
+// by the number of entries equal to the maximum.
+template <> struct resolve<policy::tensorflow, family::max_reduce> { using type = policy::half; };
 template <> struct resolve<policy::tensorflow, family::min> { using type = policy::first; };
 template <> struct resolve<policy::tensorflow, family::step> { using type = policy::trap; };
 
@@ -136,7 +142,7 @@ template <class P, class F> constexpr bool fits() {
                                    policy::trap>)
         return true;
     else if constexpr (meta::contains_v<Q, policy::first, policy::second>)
-        return meta::contains_v<F, family::max, family::min>;
+        return meta::contains_v<F, family::max, family::min, family::max_reduce>;
     else if constexpr (is_straight_through_v<Q>)
         return meta::contains_v<F, family::sign, family::step>;
     else

@@ -115,7 +115,10 @@ template <class N, class Topo, class C, std::size_t... K> void add_terms(std::st
         [&] {
             if constexpr (KINK_SAME(meta::at_t<K, children_t<C>>, N)) {
                 const std::string t = contribution<C, K, Topo>();
-                if (!t.empty()) out += (out.empty() ? "" : " + ") + t;
+                if (!t.empty()) {
+                    if (!out.empty()) out += " + ";
+                    out += t;
+                }
             }
         }(),
         ...);

@@ -9,6 +9,7 @@
 /// Text and LaTeX print the expression tree (a subexpression used twice is printed twice); DOT
 /// prints the graph, each distinct node once.
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -73,6 +74,14 @@ inline void replace_all(std::string &s, std::string_view from, std::string_view 
         s.replace(pos, from.size(), to);
 }
 
+/// "$k": the placeholder of argument k in case texts. (Built by appending: g++ 12 -O3 reports a
+/// false -Wrestrict for `"$" + std::to_string(k)`.)
+inline std::string placeholder(std::size_t k) {
+    std::string s(1, '$');
+    s += std::to_string(k);
+    return s;
+}
+
 /// Substitutes "$k" by argument k's text (after turning != <= >= into LaTeX when needed).
 template <std::size_t N> std::string fill(std::string_view tmpl, const std::array<std::string, N> &args, style st) {
     std::string s(tmpl);
@@ -81,13 +90,20 @@ template <std::size_t N> std::string fill(std::string_view tmpl, const std::arra
         replace_all(s, "<=", "\\le");
         replace_all(s, ">=", "\\ge");
     }
-    for (std::size_t k = 0; k < N; ++k) replace_all(s, "$" + std::to_string(k), args[k]);
+    for (std::size_t k = 0; k < N; ++k) replace_all(s, placeholder(k), args[k]);
     return s;
+}
+
+/// Concatenation by appending. (g++ 12 -O3 reports a false -Wrestrict for `"text" + string&&`.)
+template <class... S> std::string cat(const S &...s) {
+    std::string out;
+    ((out += s), ...);
+    return out;
 }
 
 /// The policy's name as printed: "zero", "count<half>", ...
 template <class P> std::string policy_name() {
-    if constexpr (is_count_v<P>) return "count<" + policy_name<typename P::inner>() + ">";
+    if constexpr (is_count_v<P>) return cat("count<", policy_name<typename P::inner>(), ">");
     else return std::string(P::name);
 }
 
@@ -113,7 +129,7 @@ template <style St, class A> kval arg_value() {
 template <std::size_t N> kval side_value(const side_desc &sd, const case_args<N> &args, style st) {
     if (sd.sym.empty()) return {true, sd.num, sd.den, {}};
     for (std::size_t k = 0; k < N; ++k)
-        if (sd.sym == "$" + std::to_string(k)) return args.value[k];
+        if (sd.sym == placeholder(k)) return args.value[k];
     return {false, 0, 1, fill(sd.sym, args.text, st)};
 }
 inline std::string show(const kval &v, style st) { return v.numeric ? rational(v.n, v.d, st).s : v.sym; }
@@ -186,6 +202,23 @@ template <style St, class Op, class... A> printed show_cases() {
     return {out, 0};
 }
 
+/// "<one>" after an op's name when its policy is not what the default preset (PyTorch's) gives
+/// that op, so that the printed formula identifies the program: relu(x) is relu<zero>(x),
+/// relu<one>(x) prints so, relu<count<zero>>(x) too.
+template <class Op> std::string policy_suffix() {
+    if constexpr (requires {
+                      typename Op::policy;
+                      typename Op::family;
+                  }) {
+        using preset = resolve_t<policy::default_policy, typename Op::family>;
+        if constexpr (!KINK_SAME(typename Op::policy, preset))
+            return cat("<", policy_name<typename Op::policy>(), ">");
+        else return {};
+    } else {
+        return {};
+    }
+}
+
 template <style St, class E> struct shower {
     static printed get() {
         if constexpr (is_var_v<E> || is_rconst_v<E> || is_param_v<E> || is_input_v<E> || is_label_v<E>)
@@ -215,8 +248,11 @@ template <style St, class Op, class... A> struct shower<St, node<Op, A...>> {
             } else {
                 if (st == style::latex && Op::name == std::string_view("sqrt")) return {"\\sqrt{" + a[0].s + "}", 5};
                 std::string args;
-                for (std::size_t k = 0; k < a.size(); ++k) args += (k ? ", " : "") + a[k].s;
-                if (st == style::text) return {std::string(Op::name) + "(" + args + ")", 5};
+                for (std::size_t k = 0; k < a.size(); ++k) {
+                    if (k) args += ", ";
+                    args += a[k].s;
+                }
+                if (st == style::text) return {std::string(Op::name) + policy_suffix<Op>() + "(" + args + ")", 5};
                 return {std::string(Op::latex) + "\\left(" + args + "\\right)", 5};
             }
     }
@@ -293,22 +329,30 @@ template <expression X> constexpr dot_view<X> dot(const X &e) { return {e}; }
 
 } // namespace kink
 
-template <kink::expression X> struct fmt::formatter<X, char> : fmt::formatter<std::string_view> {
-    auto format(const X &e, fmt::format_context &ctx) const {
-        return fmt::formatter<std::string_view>::format(kink::to_text(e), ctx);
+namespace kink::detail {
+/// The formatters take no format spec ("{}" only) and copy the printed text. (Reusing fmt's
+/// string_view formatter would run its spec parser, where g++ 12 -O3 reports a false
+/// -Wstringop-overflow inside fmt's core.h.)
+struct plain_formatter {
+    constexpr auto parse(fmt::format_parse_context &ctx) {
+        auto it = ctx.begin();
+        if (it != ctx.end() && *it != '}') throw fmt::format_error("kink: expressions print with \"{}\" only (no format spec)");
+        return it;
     }
+    static auto put(const std::string &s, fmt::format_context &ctx) { return std::copy(s.begin(), s.end(), ctx.out()); }
+};
+} // namespace kink::detail
+
+template <kink::expression X> struct fmt::formatter<X, char> : kink::detail::plain_formatter {
+    auto format(const X &e, fmt::format_context &ctx) const { return put(kink::to_text(e), ctx); }
 };
 template <class V>
     requires requires { typename V::latex_of; }
-struct fmt::formatter<V, char> : fmt::formatter<std::string_view> {
-    auto format(const V &v, fmt::format_context &ctx) const {
-        return fmt::formatter<std::string_view>::format(kink::to_latex(v.e), ctx);
-    }
+struct fmt::formatter<V, char> : kink::detail::plain_formatter {
+    auto format(const V &v, fmt::format_context &ctx) const { return put(kink::to_latex(v.e), ctx); }
 };
 template <class V>
     requires requires { typename V::dot_of; }
-struct fmt::formatter<V, char> : fmt::formatter<std::string_view> {
-    auto format(const V &v, fmt::format_context &ctx) const {
-        return fmt::formatter<std::string_view>::format(kink::to_dot(v.e), ctx);
-    }
+struct fmt::formatter<V, char> : kink::detail::plain_formatter {
+    auto format(const V &v, fmt::format_context &ctx) const { return put(kink::to_dot(v.e), ctx); }
 };

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""examples/fashion_mnist fails loudly and loses nothing: bad options exit 2 with a message that
+names the option; an unwritable --out is refused before any training; a run that diverges (loss
+NaN) exits 3 and leaves the previous checkpoint byte for byte; a resume whose options would not
+continue bit for bit (--limit, --data, --lr) is refused, as is a checkpoint whose epoch field
+does not parse.
+
+usage: example_failures.py FASHION_MNIST_EXE"""
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+
+failed = passed = 0
+
+
+def check(name, ok, detail=""):
+    global failed, passed
+    print(("ok   " if ok else "FAIL ") + name + ("" if ok else "\n" + detail))
+    failed += not ok
+    passed += bool(ok)
+
+
+def run(exe, *args):
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=300)
+
+
+def main() -> int:
+    exe = sys.argv[1]
+    bad_options = {
+        ("--batch", "0.5"): "--batch: '0.5' is not a whole number",
+        ("--batch", "0"): "--batch: 0 is out of range [1, 60000]",
+        ("--epochs", "0.5"): "--epochs: '0.5' is not a whole number",
+        ("--epochs", "1e10"): "--epochs: '1e10' is not a whole number",
+        ("--epochs", "99999999999999999999"): "--epochs: 99999999999999999999 is out of range",
+        ("--seed", "abc"): "--seed: 'abc' is not a whole number",
+        ("--seed", "-5"): "--seed: -5 is out of range",
+        ("--lr", "0"): "--lr: 0 is out of range",
+        ("--lr", "fast"): "--lr: 'fast' is not a number",
+        ("--limit", "-1"): "--limit: -1 is out of range",
+        ("--relu0", "two"): "--relu0 must be one of zero, one, half, not 'two'",
+        ("--batch",): "--batch needs a value",
+        ("--frobnicate",): "unknown option '--frobnicate'",
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        for args, message in bad_options.items():
+            r = run(exe, *args, "--out", f"{tmp}/never")
+            check(f"{' '.join(args)}: exit 2, '{message}'", r.returncode == 2 and message in r.stderr,
+                  f"exit {r.returncode}, stderr: {r.stderr}")
+        check("no option error created the output folder", not pathlib.Path(f"{tmp}/never").exists())
+
+        blocker = pathlib.Path(tmp) / "file"
+        blocker.write_text("not a folder")
+        r = run(exe, "--limit", "256", "--out", str(blocker / "out"))
+        check("unwritable --out: exit 2 before training",
+              r.returncode == 2 and "cannot write there" in r.stderr and "epoch" not in r.stdout,
+              f"exit {r.returncode}\n{r.stdout}\n{r.stderr}")
+
+        out = f"{tmp}/run"
+        common = ["--limit", "640", "--batch", "32", "--epochs", "3"]
+        r = run(exe, *common, "--stop-after", "1", "--out", out)
+        check("a good run writes its checkpoint", r.returncode == 0, r.stderr)
+        ckpt = pathlib.Path(out) / "checkpoint.safetensors"
+        before = ckpt.read_bytes()
+        r = run(exe, *common, "--lr", "1e30", "--out", out)
+        check("divergence: exit 3 with a message", r.returncode == 3 and "diverged" in r.stderr,
+              f"exit {r.returncode}\n{r.stderr}")
+        check("divergence: the last good checkpoint is unchanged", ckpt.read_bytes() == before)
+
+        for args, key in ((["--limit", "600"], "limit"), (["--lr", "0.002"], "lr"), (["--batch", "16"], "batch")):
+            changed = list(common)
+            if args[0] in changed:
+                changed[changed.index(args[0]) + 1] = args[1]
+            else:
+                changed += args
+            r = run(exe, *changed, "--resume", "--out", out)
+            check(f"resume with another {args[0]}: refused", r.returncode == 1 and f"written by a run with {key} = " in r.stderr,
+                  f"exit {r.returncode}\n{r.stderr}")
+        data_copy = pathlib.Path(tmp) / "data"
+        shutil.copytree("/usr/share/datasets/fashion-mnist", data_copy)
+        r = run(exe, *common, "--resume", "--data", str(data_copy), "--out", out)
+        check("resume with another --data: refused", r.returncode == 1 and "written by a run with data = " in r.stderr,
+              f"exit {r.returncode}\n{r.stderr}")
+        check("the refused resumes left the checkpoint unchanged", ckpt.read_bytes() == before)
+        r = run(exe, *common, "--resume", "--out", out)
+        check("resume with the same options continues", r.returncode == 0 and "resumed from" in r.stdout, r.stderr)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
