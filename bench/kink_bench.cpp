@@ -6,6 +6,9 @@
 //   2. MLP 2-16-16-1, ReLU, MSE, batch 32, Adam: us per step
 //   3. one dense layer 1024x1024, batch 256, forward + backward (input gradient included):
 //      GFLOP/s and the fraction of this core's FMA peak, measured here
+//   4. inference: the forward-only program of case 1's logits (compile_forward), batch 1 and
+//      64, us per call
+//   1 also reports the cost of counting kinks (count<zero>) and of exec_options::check_finite
 
 #include <algorithm>
 #include <chrono>
@@ -117,6 +120,22 @@ void case1() {
         return t;
     };
     const timing plain = time_steps(std::type_identity<policy::zero>{});
+    // the same step with every value checked for NaN/inf (exec_options::check_finite)
+    double checked = 0;
+    {
+        auto net = compile<float, exec_options{.check_finite = true}>(
+            softmax_cross_entropy(W3 * relu(W2 * relu(W1 * x + b1) + b2) + b3, y));
+        auto p = net.make_params(), g = net.make_params();
+        nn::init_uniform_fan_in(net, p, 0);
+        nn::adam<float> opt;
+        net.reserve(B);
+        checked = median_seconds(
+            [&] {
+                net.step(p, g, x = std::span(xs), y = std::span(ys));
+                opt.step(p, g);
+            },
+            50);
+    }
     const double s = plain.seconds;
     char extra[128];
     std::snprintf(extra, sizeof extra, ",\"loss_first\":%.4f,\"loss_last\":%.4f,\"isa\":\"%s\"", plain.first, plain.last,
@@ -127,6 +146,8 @@ void case1() {
     const double sc = time_steps(std::type_identity<policy::count<policy::zero>>{}).seconds;
     std::snprintf(extra, sizeof extra, ",\"overhead_vs_uncounted\":%.3f", sc / s - 1);
     emit("mlp_784_256_128_10_b64_counting_kinks", "kink", "samples_per_s", double(B) / sc, extra);
+    std::snprintf(extra, sizeof extra, ",\"overhead_vs_unchecked\":%.3f", checked / s - 1);
+    emit("mlp_784_256_128_10_b64_check_finite", "kink", "samples_per_s", double(B) / checked, extra);
 
     refmlp::mlp<3> ref({784, 256, 128, 10}, 0);
     const double r = median_seconds(
@@ -194,17 +215,37 @@ void case3(double peak) {
     emit("dense_1024_b256", "kink", "gflop_per_s", gflops, extra);
 }
 
+// -- case 4 ----------------------------------------------------------------------------------
+void case4() {
+    const auto logits = W3 * relu(W2 * relu(W1 * x + b1) + b2) + b3;
+    auto train = compile(softmax_cross_entropy(logits, y));
+    auto p = train.make_params();
+    nn::init_uniform_fan_in(train, p, 0);
+    auto predict = compile_forward(logits);
+    for (std::size_t B : {std::size_t(1), std::size_t(64)}) {
+        const auto xs = uniform(B * 784, 6, 0.f, 1.f);
+        predict.reserve(B);
+        float sink = 0;
+        const double s = median_seconds([&] { sink += predict(p, x = std::span(xs))[0]; }, B == 1 ? 20000 : 2000);
+        char extra[64];
+        std::snprintf(extra, sizeof extra, ",\"batch\":%zu", B);
+        emit(B == 1 ? "mlp_784_256_128_10_forward_b1" : "mlp_784_256_128_10_forward_b64", "kink", "us_per_call", s * 1e6,
+             extra + std::string(sink == sink ? "" : ",\"nan\":true"));
+    }
+}
+
 } // namespace
 
 /// usage: kink_bench [repetitions] [cases, e.g. 123]
 int main(int argc, char **argv) {
     if (argc > 1) reps = std::max(3, std::atoi(argv[1]));
-    const std::string cases = argc > 2 ? argv[2] : "123";
+    const std::string cases = argc > 2 ? argv[2] : "1234";
     const double peak = fma_peak_gflops();
     emit("fma_peak", "machine", "gflop_per_s", peak, std::string(",\"isa\":\"") + std::string(gemm::isa) + "\"");
     if (cases.find('1') != std::string::npos) case1();
     if (cases.find('2') != std::string::npos) case2();
     if (cases.find('3') != std::string::npos) case3(peak);
+    if (cases.find('4') != std::string::npos) case4();
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
     emit("bench_process", "kink", "peak_rss_mib", double(ru.ru_maxrss) / 1024.0);

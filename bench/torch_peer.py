@@ -105,3 +105,15 @@ def step3():
 
 s = time_steps(step3, 10)
 emit("dense_1024_b256", "gflop_per_s", 3 * 2 * 256 * 1024 * 1024 / s / 1e9)
+
+# Case 4: inference, the forward pass of case 1's network without autograd, batch 1 and 64.
+net.eval()
+for b, steps in ((1, 5000), (64, 500)):
+    xb = torch.rand(b, 784)
+
+    def fwd():
+        with torch.inference_mode():
+            net(xb)
+
+    s = time_steps(fwd, steps)
+    emit(f"mlp_784_256_128_10_forward_b{b}", "us_per_call", s * 1e6)

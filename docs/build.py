@@ -42,6 +42,12 @@ PAGES = [  # (output file, title, source under docs/site)
     ("example-fashion-mnist.html", "Example: Fashion-MNIST", "example-fashion-mnist.md"),
     ("example-relu0-study.html", "Example: the relu'(0) study", "example-relu0-study.md"),
     ("policies.html", "Policy reference", "policies.md"),
+    ("kinks.html", "Kinks: frameworks and literature", "kinks.md"),
+    ("guide-tensors.html", "Guide: tensors and programs", "guide-tensors.md"),
+    ("guide-training.html", "Guide: training, files, inference", "guide-training.md"),
+    ("guide-policies.html", "Guide: policies", "guide-policies.md"),
+    ("guide-precision.html", "Guide: precision", "guide-precision.md"),
+    ("guide-design.html", "Guide: design", "guide-design.md"),
     ("benchmarks.html", "Benchmarks", "benchmarks.md"),
 ]
 

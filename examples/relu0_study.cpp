@@ -52,7 +52,8 @@ struct paper_row {
     unsigned depth, width;
     int f16, f32, f64; // per mille of 1000 initialisations; -1: not measured
 };
-// Bertoin et al. 2021, §3 (MNIST, batch 256, 1000 initialisations), from ../shared/KINKS.md.
+// Bertoin et al. 2021, §3 (MNIST, batch 256, 1000 initialisations): the paper's table 1 figures
+// (per mille), as docs/site/kinks.md lists them.
 const paper_row paper[] = {
     {"depth", 1, 256, 871, 54, 0},    {"depth", 2, 256, 999, 258, 0},    {"depth", 3, 256, 1000, 463, 0},
     {"depth", 5, 256, 1000, 647, 0},  {"depth", 6, 256, 1000, 697, 0},   {"width", 3, 16, 333, 21, 0},
@@ -350,7 +351,7 @@ int main(int argc, char **argv) {
           "batch and checks that the others give bit-identical gradients.\n"
           "- Precisions: `double`, `float`, `kink::float16` (IEEE binary16) and `kink::bfloat16`; in the 16-bit formats every "
           "elementwise operation rounds to the format, matrix products accumulate in float and round once (as PyTorch's half "
-          "matmul does), see docs/precision.md.\n"
+          "matmul does), see docs/site/guide-precision.md.\n"
           "- Interval: exact (Clopper-Pearson) 95% binomial interval of the hit fraction.\n\n";
 
     auto bif_table = [&](const char *sweep) {

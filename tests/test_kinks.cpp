@@ -1,5 +1,5 @@
 // Exact derivative values at every kink, for every policy and every preset
-// (../shared/KINKS.md's table), and identical derivatives away from the kinks.
+// (the table of docs/site/kinks.md), and identical derivatives away from the kinks.
 #include <doctest/doctest.h>
 
 #include <array>

@@ -148,3 +148,48 @@ TEST_CASE("a compiled program propagates NaN: one NaN input makes the loss and t
     CHECK(std::isnan(g[W][1]));
     CHECK(std::isnan(g[b][0]));
 }
+
+TEST_CASE("exec_options::check_finite stops a step at the first non-finite value and names it") {
+    constexpr auto in = input<"in", 3>;
+    constexpr auto t = label<"t", 2>;
+    constexpr auto W = param<"W", 2, 3>;
+    constexpr auto b = param<"b", 2>;
+    constexpr exec_options checked{.check_finite = true};
+    auto net = compile<float, checked>(softmax_cross_entropy(W * exp(in) + b, t));
+    auto p = net.make_params(), g = net.make_params();
+    for (auto &w : p.flat()) w = 0.5f;
+    std::vector<std::int32_t> ys{1, 0};
+    auto run = [&](std::vector<float> xs) {
+        try {
+            net.step(p, g, in = std::span<const float>(xs), t = std::span<const std::int32_t>(ys));
+        } catch (const non_finite_error &e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    const float inf = std::numeric_limits<float>::infinity(), fnan = std::numeric_limits<float>::quiet_NaN();
+    CHECK(run({1, 2, 3, 0, 0, 0}).empty());
+    CHECK(run({1, 2, 3, 0, fnan, 0}) == "kink: step: input 'in' is NaN at sample 1, element 1");
+    CHECK(run({1, 2, 3, 0, 100, 0}) == "kink: step: node v1 (exp) is +inf at sample 1, element 1");
+    p[W][4] = -inf;
+    CHECK(run({1, 2, 3, 0, 0, 0}) == "kink: step: parameter 'W' is -inf at element 4");
+    p[W][4] = 0.5f;
+    // a gradient that is not finite although every value is: d sqrt(u) / du at u = 0
+    constexpr auto u = input<"u", 2>;
+    constexpr auto c = param<"c", 2>;
+    auto net2 = compile<double, checked>(sum(sqrt(hadamard(c, u))));
+    auto p2 = net2.make_params(), g2 = net2.make_params();
+    std::vector<double> us{0, 1};
+    p2[c][1] = 1;
+    std::string msg;
+    try {
+        net2.step(p2, g2, u = std::span<const double>(us));
+    } catch (const non_finite_error &e) {
+        msg = e.what();
+    }
+    CHECK(msg == "kink: step: the gradient of parameter 'c' is NaN at element 0");
+    // unchecked programs compute on: the NaN reaches the loss
+    auto plain = compile<float>(softmax_cross_entropy(W * exp(in) + b, t));
+    std::vector<float> xs{1, 2, 3, 0, fnan, 0};
+    CHECK(std::isnan(plain.step(p, g, in = std::span<const float>(xs), t = std::span<const std::int32_t>(ys))));
+}

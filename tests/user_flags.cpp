@@ -30,7 +30,7 @@ template <class T> int train_a_little() {
     auto params = net.make_params(), grads = net.make_params();
     nn::init_uniform_fan_in(net, params, 1);
     nn::adam<T> opt;
-    if constexpr (is_narrow_v<T>) opt.eps = 1e-3f; // 1e-8 is below float16's range: see docs/precision.md
+    if constexpr (is_narrow_v<T>) opt.eps = 1e-3f; // 1e-8 is below float16's range: see docs/site/guide-precision.md
     std::vector<T> xs(4 * 8);
     for (std::size_t i = 0; i < xs.size(); ++i) xs[i] = T(float(i % 7) / 7.0f - 0.5f);
     std::vector<std::int32_t> ys{0, 1, 2, 1};

@@ -49,10 +49,22 @@ enum class bias_at {
     start ///< as the accumulator's initial value: b + w1 x1 + w2 x2 + ...
 };
 
-/// Options of a compiled program; both change which pre-activations come out exactly zero.
+/// Options of a compiled program. `bias` and `fma` change which pre-activations come out exactly
+/// zero; `check_finite` makes every step check its values (see non_finite_error).
 struct exec_options {
     bias_at bias = bias_at::end;
     contraction fma = gemm::default_contraction;
+    /// Check the parameters, the inputs, every node's values and the parameter gradients of each
+    /// step, in that order, and stop at the first NaN or infinity with a non_finite_error naming
+    /// it. Off by default (it reads every value once more; bench/run measures the cost).
+    bool check_finite = false;
+};
+
+/// Thrown by a program compiled with `exec_options{.check_finite = true}` at the first NaN or
+/// infinity of a step: "kink: step: node v3 (relu) is NaN at sample 2, element 17". Nodes are
+/// numbered as formulas() prints them (v1, v2, ... over the non-leaf nodes in topological order).
+struct non_finite_error : std::domain_error {
+    using std::domain_error::domain_error;
 };
 
 namespace detail {
@@ -938,7 +950,72 @@ template <class T, class Root, class Wrt, exec_options O> class program {
             }
         }
     }
-    template <std::size_t... I> void run_forward(std::index_sequence<I...>) { (node_forward<I>(), ...); }
+    template <std::size_t... I> void run_forward(std::index_sequence<I...>) {
+        if constexpr (O.check_finite) {
+            check_leaves(std::index_sequence<I...>{});
+            ((node_forward<I>(), check_values<I>()), ...);
+        } else {
+            (node_forward<I>(), ...);
+        }
+    }
+
+    // -- the finite check (exec_options::check_finite) -----------------------------------------
+    /// The first non-finite of n values, or n.
+    static std::size_t first_non_finite(const T *v, std::size_t n) {
+        if constexpr (!is_narrow_v<T>) { // one branch-free pass (vectorized): x - x is 0 unless x is NaN or inf
+            bool bad = false;
+            for (std::size_t i = 0; i < n; ++i) bad |= !(v[i] - v[i] == T(0));
+            if (!bad) return n;
+        }
+        for (std::size_t i = 0; i < n; ++i)
+            if (!(static_cast<double>(v[i]) - static_cast<double>(v[i]) == 0.0)) return i;
+        return n;
+    }
+    [[noreturn]] static void report(const std::string &what, T v, std::size_t i, std::size_t per_sample, bool batched) {
+        const double d = static_cast<double>(v);
+        std::string where = batched ? "sample " + std::to_string(i / per_sample) + ", element " + std::to_string(i % per_sample)
+                                    : "element " + std::to_string(i);
+        throw non_finite_error("kink: step: " + what + " is " + (d != d ? "NaN" : (d > 0 ? "+inf" : "-inf")) + " at " + where);
+    }
+    template <std::size_t I> static std::string node_label() {
+        std::size_t k = 0;
+        for (std::size_t i = 0; i <= I; ++i) k += !(plan::base[i] == kind::param || plan::base[i] == kind::input ||
+                                                   plan::base[i] == kind::label || plan::base[i] == kind::constant ||
+                                                   plan::base[i] == kind::variable);
+        return "node v" + std::to_string(k) + " (" + std::string(op_t<meta::at_t<I, topo>>::name) + ")";
+    }
+    template <std::size_t... I> void check_leaves(std::index_sequence<I...>) {
+        (
+            [&] {
+                using L = meta::at_t<I, topo>;
+                if constexpr (plan::kinds[I] == kind::param || plan::kinds[I] == kind::input) {
+                    const std::size_t n = plan::size[I] * rows_of(I);
+                    const T *v = src<I>();
+                    if (const std::size_t i = first_non_finite(v, n); i < n)
+                        report(std::string(is_param_v<L> ? "parameter '" : "input '") + std::string(L::name()) + "'", v[i], i,
+                               plan::size[I], plan::batched[I]);
+                }
+            }(),
+            ...);
+    }
+    template <std::size_t I> void check_values() {
+        if constexpr (plan::has_value(I) && plan::kinds[I] != kind::constant) {
+            const std::size_t n = plan::size[I] * rows_of(I);
+            const T *v = val(I);
+            if (const std::size_t i = first_non_finite(v, n); i < n) report(node_label<I>(), v[i], i, plan::size[I], plan::batched[I]);
+        }
+    }
+    static constexpr auto trained_params = []<class... P>(meta::list<P...>) {
+        return std::array<bool, sizeof...(P) + 1>{meta::in_list_v<P, Wrt>..., false};
+    }(typename detail::params_of<topo>::type{});
+    void check_gradients() {
+        for (std::size_t k = 0; k < params_type::count; ++k) {
+            if (!trained_params[k]) continue;
+            const T *g = grads_->data() + params_type::offsets[k];
+            if (const std::size_t i = first_non_finite(g, params_type::sizes[k]); i < params_type::sizes[k])
+                report("the gradient of parameter '" + std::string(params_type::names[k]) + "'", g[i], i, params_type::sizes[k], false);
+        }
+    }
     template <std::size_t... I> void run_backward(std::index_sequence<I...>) { (node_backward<count - 1 - I>(), ...); }
 
     /// Points every parameter of this graph at its values in `store` (same store type as the
@@ -977,6 +1054,7 @@ template <class T, class Root, class Wrt, exec_options O> class program {
             for (std::size_t s = 0; s < rows_of(r); ++s) g[s] = seed;
         }
         run_backward(std::make_index_sequence<count>{});
+        if constexpr (O.check_finite) check_gradients();
     }
 
     pool_t<Root> pool_{};

@@ -94,7 +94,7 @@ using one_t = lit_leaf<1>;
 //
 // A shape is the per-sample extent: `shape<>` a scalar, `shape<n>` a vector, `shape<m, n>` a
 // matrix (row-major). Inputs and labels are *batched*: a program sees them with a runtime leading
-// batch dimension. Parameters and constants are not batched. Broadcasting (docs/tensors.md): an
+// batch dimension. Parameters and constants are not batched. Broadcasting (docs/site/guide-tensors.md): an
 // elementwise op takes arguments of one shape, or scalars next to them; batched and unbatched
 // arguments mix freely (an unbatched one is the same for every sample).
 
@@ -319,7 +319,7 @@ template <class Out, expression... Src> constexpr ex<Out> make_ex(const Src &...
 template <class Op, expression... A> constexpr ex<node<Op, graph_t<A>...>> make_node(const A &...a) {
     static_assert(shapes_agree<Op, shape_of_t<graph_t<A>>...>::value,
                   "kink: shape mismatch: shapes_agree<op, shapes...> names the op and the argument shapes "
-                  "(elementwise ops need equal shapes or scalars; see docs/tensors.md)");
+                  "(elementwise ops need equal shapes or scalars; see docs/site/guide-tensors.md)");
     return make_ex<node<Op, graph_t<A>...>>(a...);
 }
 

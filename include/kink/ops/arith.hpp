@@ -199,6 +199,11 @@ template <class T> constexpr auto as_expr(const T &v) {
 
 template <class A, class B>
 concept binary_operands = (is_ex_v<A> || is_ex_v<B>);
+/// Some but not all arguments are expressions: a plain C++ number stands where a constant is
+/// needed. The functions that take constants (leaky_relu's slope, huber's delta, max/min/clamp
+/// arguments) have an overload for this case that reports as_expr's one message.
+template <class... A>
+concept plain_number_mix = (is_ex_v<A> || ...) && !(is_ex_v<A> && ...);
 
 template <class A, class B>
     requires binary_operands<A, B>

@@ -99,5 +99,10 @@ constexpr auto huber(const A &p, const B &t, const D &d = {}) {
     static_assert(is_lit_v<graph_t<D>> || is_rconst_v<graph_t<D>>, "kink: huber: the threshold must be a constant");
     return mean(make_node<huber_op<resolve_t<P, family::clamp>>>(p - t, d));
 }
+template <class P = policy::default_policy, expression A, expression B, class D>
+    requires plain_number_mix<A, B, D>
+constexpr auto huber(const A &p, const B &t, const D &d) {
+    return huber<P>(p, t, as_expr(d));
+}
 
 } // namespace kink

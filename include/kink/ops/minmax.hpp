@@ -115,5 +115,21 @@ constexpr auto clamp(const X &x, const L &lo, const H &hi) {
     KINK_CHECK_POLICY(P, clamp, "clamp");
     return make_node<clamp_op<resolve_t<P, family::clamp>>>(x, lo, hi);
 }
+// A plain C++ number among the arguments: as_expr's one message ("write 2_c ...").
+template <class P = policy::default_policy, class A, class B>
+    requires plain_number_mix<A, B>
+constexpr auto max(const A &a, const B &b) {
+    return max<P>(as_expr(a), as_expr(b));
+}
+template <class P = policy::default_policy, class A, class B>
+    requires plain_number_mix<A, B>
+constexpr auto min(const A &a, const B &b) {
+    return min<P>(as_expr(a), as_expr(b));
+}
+template <class P = policy::default_policy, class X, class L, class H>
+    requires plain_number_mix<X, L, H>
+constexpr auto clamp(const X &x, const L &lo, const H &hi) {
+    return clamp<P>(as_expr(x), as_expr(lo), as_expr(hi));
+}
 
 } // namespace kink

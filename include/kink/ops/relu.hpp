@@ -99,6 +99,11 @@ constexpr auto leaky_relu(const X &x, const S &slope = {}) {
                   "kink: leaky_relu: the slope must be a constant: 0.01_c or constant<\"name\">(value)");
     return make_node<leaky_relu_op<resolve_t<P, family::leaky_relu>>>(x, slope);
 }
+template <class P = policy::default_policy, expression X, class S>
+    requires plain_number_mix<X, S>
+constexpr auto leaky_relu(const X &x, const S &slope) {
+    return leaky_relu<P>(x, as_expr(slope));
+}
 template <class P = policy::default_policy, expression X> constexpr auto relu6(const X &x) {
     KINK_CHECK_POLICY(P, relu6, "relu6");
     return make_node<relu6_op<resolve_t<P, family::relu6>>>(x);

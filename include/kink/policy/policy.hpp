@@ -74,7 +74,7 @@ struct trap { static constexpr std::string_view name = "trap"; };
 /// Behaves as `P`; the forward pass counts how often each node lands exactly on a kink.
 template <class P> struct count { static constexpr std::string_view name = "count"; using inner = P; };
 
-/// Presets: each reproduces a framework's derivative at every kink (see docs/policies.md).
+/// Presets: each reproduces a framework's derivative at every kink (see docs/site/guide-policies.md).
 struct pytorch { static constexpr std::string_view name = "pytorch"; };
 struct jax { static constexpr std::string_view name = "jax"; };
 struct tensorflow { static constexpr std::string_view name = "tensorflow"; };

@@ -1,0 +1,16 @@
+// A plain C++ number where a constant is needed: the one message that says what to write.
+// expect: kink: cannot mix a plain C++ number into an expression
+#include <kink/kink.hpp>
+using namespace kink;
+int main() {
+    constexpr auto x = input<"x", 3>;
+    constexpr auto t = input<"t", 3>;
+    constexpr auto W = param<"W", 3, 3>;
+    const auto out = W * x;
+#ifdef KINK_FAIL
+    const auto f = huber(out, t, 1.0);
+#else
+    const auto f = huber(out, t, 1_c);
+#endif
+    (void)f;
+}
