@@ -220,7 +220,7 @@ TEST_CASE("different policies: different types, same derivative away from the ki
     }
 }
 
-TEST_CASE("the same function, different programs (KINKS.md) for c in {0, 1/2, 1}") {
+TEST_CASE("the same function, different programs (docs/site/kinks.md) for c in {0, 1/2, 1}") {
     auto table = []<class P>(P, double c) {
         CAPTURE(c);
         CHECK(d1(relu<P>(x), 0.0) == c);

@@ -116,3 +116,18 @@ TEST_CASE("metrics: accuracy and the confusion table") {
                                         "b          1     1     0  0.500\n"
                                         "c          0     0     0  0.000\n");
 }
+
+TEST_CASE("nn::batcher refuses a batch of 0 and data that does not match the labels") {
+    const std::vector<float> xs(12, 0.5f);
+    const std::vector<std::int32_t> ys{0, 1, 2};
+    CHECK_THROWS_WITH_AS(nn::batcher(xs, ys, 4, 0, 1), "kink: nn::batcher: the batch size is 0 (it must be at least 1)",
+                         std::invalid_argument);
+    CHECK_THROWS_WITH_AS(nn::batcher(xs, ys, 5, 2, 1),
+                         "kink: nn::batcher: 12 input values for 3 labels of 5 features (expected 15)", std::invalid_argument);
+    CHECK_THROWS_AS(nn::batcher(xs, ys, 0, 2, 1), std::invalid_argument);
+    nn::batcher ok(xs, ys, 4, 2, 1);
+    ok.in_order();
+    CHECK(ok.next() == 2);
+    CHECK(ok.next() == 1);
+    CHECK(ok.next() == 0);
+}

@@ -3,6 +3,8 @@
 # `meson install --destdir` and found by CMake (find_package + kink::kink), by pkg-config, and by
 # meson through pkg-config; and as a meson subproject of the user's project. The user's flags
 # are strict (-Wall -Wextra -Wpedantic -Wconversion -Wshadow -Werror).
+# The installed headers carry a line that warns under the user's flags (see below): each of the
+# installed ways must mark kink's include directory as a system include.
 # usage: run.sh SOURCE_ROOT BUILD_ROOT
 set -euo pipefail
 src=$1 build=$2
@@ -13,6 +15,11 @@ meson install -C "$build" --no-rebuild --quiet --destdir "$dest" >/dev/null
 prefix=$(meson introspect "$build" --buildoptions | python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "prefix"))')
 root=$dest$prefix
 pcdir=$(dirname "$(find "$root" -name kink.pc | head -1)")
+# A probe of the system-include marking: the installed copy of kink.hpp gets a line that warns
+# under -Wconversion. The consumers build with -Werror, so they pass only if kink's include
+# directory reaches the compiler as a system include (-isystem), as a user's build needs.
+kink_hpp=$(find "$root" -path '*/kink/kink.hpp' | head -1)
+printf '\ninline int kink_system_include_probe(double d) { return d; }\n' >> "$kink_hpp"
 fail=0
 check() { # name, command...
     local name=$1

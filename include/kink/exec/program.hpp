@@ -113,6 +113,14 @@ template <class L> struct params_of;
 template <class... N> struct params_of<meta::list<N...>> { using type = meta::filter_t<is_param, meta::list<N...>>; };
 } // namespace detail
 
+/// Name the leaf in the failing condition of a misuse (clang prints a fixed_string as codes).
+template <class Name, bool In> struct param_in_store {
+    static constexpr bool value = In;
+};
+template <class Name, bool In> struct leaf_in_graph {
+    static constexpr bool value = In;
+};
+
 /// Storage for the parameters of a graph (or their gradients): one aligned buffer, one offset
 /// per `param` leaf. `p[W1]` is a span over W1's values (row-major).
 template <class T, class List> class param_store;
@@ -141,7 +149,8 @@ template <class T, class... P> class param_store<T, meta::list<P...>> {
     param_store() { buf_.resize(offsets[count] + 1); }
 
     template <expression X> std::span<T> operator[](const X &) {
-        static_assert(meta::in_list_v<graph_t<X>, list>, "kink: param_store[p]: p is not a parameter of this program");
+        static_assert(param_in_store<typename detail::leaf_name_chars<graph_t<X>>::type, meta::in_list_v<graph_t<X>, list>>::value,
+                      "kink: param_store[p]: p is not a parameter of this program (param_in_store<its name>)");
         return at<meta::index_v<graph_t<X>, list>>();
     }
     template <expression X> std::span<const T> operator[](const X &) const {
@@ -633,7 +642,8 @@ template <class T, class Root, class Wrt, exec_options O> class program {
         (
             [&] {
                 using L = typename B::leaf;
-                static_assert(meta::in_list_v<L, topo>, "kink: step: a binding names a leaf the loss does not use");
+                static_assert(leaf_in_graph<typename detail::leaf_name_chars<L>::type, meta::in_list_v<L, topo>>::value,
+                              "kink: step: a binding names a leaf the graph does not use (leaf_in_graph<its name>)");
                 if constexpr (is_input_v<L>) extent(L::name(), b.value.size(), shape_of_t<L>::size);
                 else extent(L::name(), b.value.size(), 1);
             }(),

@@ -33,6 +33,11 @@ namespace detail {
 template <class L, std::size_t... I> name_chars<L::name()[I]...> chars_of(std::index_sequence<I...>);
 /// The name of a leaf (anything with a static name()) as name_chars.
 template <class L> struct leaf_name_chars {
+    using type = name_chars<>; // not a leaf: no name
+};
+template <class L>
+    requires requires { L::name(); }
+struct leaf_name_chars<L> {
     using type = decltype(chars_of<L>(std::make_index_sequence<L::name().size()>{}));
 };
 /// The first pair (i, j), i < j, of different parameters with one name; {n, n} when none.
