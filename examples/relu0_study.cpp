@@ -26,6 +26,7 @@
 #include <kink/io/idx.hpp>
 #include <kink/io/plot.hpp>
 
+#include "options.hpp"
 #include "relu0_study/study.hpp"
 
 using namespace kink;
@@ -123,55 +124,28 @@ int main(int argc, char **argv) {
     std::string out = "relu0-study", dir = "/usr/share/datasets/fashion-mnist";
     std::vector<std::string> precisions{"float16", "bfloat16", "float32", "float64"};
     bool inits_given = false;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view a = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) {
-                std::fprintf(stderr, "relu0_study: %s needs a value\n%s", argv[i], usage);
-                std::exit(2);
-            }
-            return argv[++i];
-        };
-        auto count = [&]() -> std::size_t {
-            const std::string v = value();
-            char *end = nullptr;
-            const unsigned long long n = std::strtoull(v.c_str(), &end, 10);
-            if (v.empty() || *end || n == 0 || v[0] == '-') {
-                std::fprintf(stderr, "relu0_study: %s: '%s' is not a positive integer\n", argv[i - 1], v.c_str());
-                std::exit(2);
-            }
-            return std::size_t(n);
-        };
-        if (a == "--help") {
-            std::fputs(usage, stdout);
-            return 0;
-        } else if (a == "--inits") {
-            s.inits = count();
-            inits_given = true;
-        } else if (a == "--epochs") s.epochs = count();
-        else if (a == "--jobs") s.jobs = unsigned(count());
-        else if (a == "--seed") s.seed = count();
-        else if (a == "--out") out = value();
-        else if (a == "--data") dir = value();
-        else if (a == "--verify") s.verify = true;
-        else if (a == "--quick") s.quick = true;
-        else if (a == "--precisions") {
-            precisions.clear();
-            std::string v = value();
-            for (std::size_t p = 0; p <= v.size();) {
-                const std::size_t q = std::min(v.find(',', p), v.size());
-                const std::string name = v.substr(p, q - p);
-                if (name != "float16" && name != "bfloat16" && name != "float32" && name != "float64") {
-                    std::fprintf(stderr, "relu0_study: --precisions: unknown precision '%s' (float16, bfloat16, float32, float64)\n",
-                                 name.c_str());
-                    return 2;
-                }
-                precisions.push_back(name);
-                p = q + 1;
-            }
-        } else {
-            std::fprintf(stderr, "relu0_study: unknown option '%s'\n%s", argv[i], usage);
-            return 2;
+    std::string precision_list;
+    examples::options_parser opts("relu0_study", usage);
+    opts.integer("--inits", s.inits, 1, 1000000);
+    opts.integer("--epochs", s.epochs, 1, 1000);
+    opts.integer("--jobs", s.jobs, 1, 1024);
+    opts.integer("--seed", s.seed, 0, 1ll << 62);
+    opts.text("--out", out);
+    opts.text("--data", dir);
+    opts.flag("--verify", [&] { s.verify = true; });
+    opts.flag("--quick", [&] { s.quick = true; });
+    opts.text("--precisions", precision_list);
+    opts.parse(argc, argv);
+    for (int i = 1; i < argc; ++i) inits_given = inits_given || std::string_view(argv[i]).starts_with("--inits");
+    if (!precision_list.empty()) {
+        precisions.clear();
+        for (std::size_t p = 0; p <= precision_list.size();) {
+            const std::size_t q = std::min(precision_list.find(',', p), precision_list.size());
+            const std::string name = precision_list.substr(p, q - p);
+            if (name != "float16" && name != "bfloat16" && name != "float32" && name != "float64")
+                opts.fail("--precisions: unknown precision '" + name + "' (float16, bfloat16, float32, float64)");
+            precisions.push_back(name);
+            p = q + 1;
         }
     }
     if (!KINK_STUDY_FULL && !s.quick) {
