@@ -1,6 +1,6 @@
 // Case 1's program alone: what bench/run compiles to report the compile time and memory of one
 // fused training step (MLP 784-256-128-10, ReLU, softmax cross-entropy).
-#include <kink/kink.hpp>
+#include <kink/core.hpp> // the program alone: no nn:: or io:: helpers
 
 using namespace kink;
 
