@@ -523,7 +523,7 @@ template <class T, class Root, class Wrt, exec_options O> class program {
     /// for every input (batch * size values) and label (batch integers).
     template <class... B> T step(const params_type &params, params_type &grads, const B &...bindings) {
         const T loss = forward(params, bindings...);
-        backward(params, grads);
+        backward(grads); // the parameters are those forward() pointed at
         return loss;
     }
 
@@ -1051,8 +1051,7 @@ template <class T, class Root, class Wrt, exec_options O> class program {
         }
     }
 
-    void backward(const params_type &params, params_type &grads) {
-        set_params(params);
+    void backward(params_type &grads) {
         grads_ = &grads;
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             (
