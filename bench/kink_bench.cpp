@@ -8,6 +8,10 @@
 //      GFLOP/s and the fraction of this core's FMA peak, measured here
 //   4. inference: the forward-only program of case 1's logits (compile_forward), batch 1 and
 //      64, us per call
+//   5. a LeNet-5-style CNN (conv 6@5x5 pad 2 - relu - max-pool 2 - conv 16@5x5 - relu - max-pool 2 -
+//      dense 120 - relu - dense 84 - relu - dense 10), 28x28x1 input, batch 64, Adam: samples/s
+//   6. one 3x3 convolution 64 -> 64 channels, 28x28, padding 1, batch 32, forward + weight
+//      gradient + input gradient: GFLOP/s and the fraction of this core's FMA peak
 //   1 also reports the cost of counting kinks (count<zero>) and of exec_options::check_finite
 
 #include <algorithm>
@@ -234,18 +238,76 @@ void case4() {
     }
 }
 
+// -- case 5 ----------------------------------------------------------------------------------
+constexpr auto img = input<"img", 1, 28, 28>;
+constexpr auto C1 = param<"C1", 6, 1, 5, 5>;
+constexpr auto c1 = param<"c1", 6>;
+constexpr auto C2 = param<"C2", 16, 6, 5, 5>;
+constexpr auto c2 = param<"c2", 16>;
+constexpr auto F1 = param<"F1", 120, 400>;
+constexpr auto f1 = param<"f1", 120>;
+constexpr auto F2 = param<"F2", 84, 120>;
+constexpr auto f2 = param<"f2", 84>;
+constexpr auto F3 = param<"F3", 10, 84>;
+constexpr auto f3 = param<"f3", 10>;
+
+void case5() {
+    constexpr std::size_t B = 64;
+    const auto h = max_pool2d<pool2d{2}>(relu(conv2d(max_pool2d<pool2d{2}>(relu(conv2d<conv{.padding = 2}>(img, C1, c1))), C2, c2)));
+    const auto logits = F3 * relu(F2 * relu(F1 * flatten(h) + f1) + f2) + f3;
+    auto net = compile(softmax_cross_entropy(logits, y));
+    auto p = net.make_params(), g = net.make_params();
+    nn::init_uniform_fan_in(net, p, 0);
+    nn::adam<float> opt;
+    const auto xs = uniform(B * 784, 7, 0.f, 1.f);
+    std::vector<int> ys(B);
+    for (std::size_t i = 0; i < B; ++i) ys[i] = int(i * 7 % 10);
+    net.reserve(B);
+    const float first = net.step(p, g, img = std::span(xs), y = std::span(ys));
+    float last = first;
+    const double s = median_seconds(
+        [&] {
+            last = net.step(p, g, img = std::span(xs), y = std::span(ys));
+            opt.step(p, g);
+        },
+        20);
+    char extra[96];
+    std::snprintf(extra, sizeof extra, ",\"loss_first\":%.4f,\"loss_last\":%.4f", first, last);
+    emit("lenet5_b64", "kink", "samples_per_s", double(B) / s, extra);
+}
+
+// -- case 6 ----------------------------------------------------------------------------------
+constexpr auto fm = input<"fm", 64, 28, 28>;
+constexpr auto K3 = param<"K3", 64, 64, 3, 3>;
+
+void case6(double peak) {
+    constexpr std::size_t B = 32;
+    const auto zs = uniform(B * 64 * 784, 8, 0.f, 1.f);
+    auto net = compile(sum(flatten(conv2d<conv{.padding = 1}>(fm, K3))), K3, fm); // weight and input gradients
+    auto p = net.make_params(), g = net.make_params();
+    nn::init_uniform_fan_in(net, p, 0);
+    net.reserve(B);
+    const double s = median_seconds([&] { net.step(p, g, fm = std::span(zs)); }, 3);
+    const double gflops = 3.0 * 2 * B * 64 * 64 * 9 * 784 / s / 1e9;
+    char extra[96];
+    std::snprintf(extra, sizeof extra, ",\"fraction_of_peak\":%.3f,\"peak_gflop_per_s\":%.1f", gflops / peak, peak);
+    emit("conv3x3_64_28x28_b32", "kink", "gflop_per_s", gflops, extra);
+}
+
 } // namespace
 
 /// usage: kink_bench [repetitions] [cases, e.g. 123]
 int main(int argc, char **argv) {
     if (argc > 1) reps = std::max(3, std::atoi(argv[1]));
-    const std::string cases = argc > 2 ? argv[2] : "1234";
+    const std::string cases = argc > 2 ? argv[2] : "123456";
     const double peak = fma_peak_gflops();
     emit("fma_peak", "machine", "gflop_per_s", peak, std::string(",\"isa\":\"") + std::string(gemm::isa) + "\"");
     if (cases.find('1') != std::string::npos) case1();
     if (cases.find('2') != std::string::npos) case2();
     if (cases.find('3') != std::string::npos) case3(peak);
     if (cases.find('4') != std::string::npos) case4();
+    if (cases.find('5') != std::string::npos) case5();
+    if (cases.find('6') != std::string::npos) case6(peak);
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
     emit("bench_process", "kink", "peak_rss_mib", double(ru.ru_maxrss) / 1024.0);

@@ -1,5 +1,5 @@
-// LibTorch C++ peer (Debian's libtorch-dev): case 1's training step, case 2's tiny step and
-// case 4's inference (batch 1 and 64) without Python, one thread, the same shapes and
+// LibTorch C++ peer (Debian's libtorch-dev): case 1's training step, case 2's tiny step,
+// case 5's LeNet-5 step, case 6's convolution and case 4's inference (batch 1 and 64) without Python, one thread, the same shapes and
 // hyperparameters as bench/kink_bench.cpp. One JSON line per measurement (median).
 // Built and run by bench/run when /usr/include/torch exists (tools/install-deps --peers).
 #include <torch/torch.h>
@@ -81,5 +81,35 @@ int main(int argc, char **argv) {
             },
             2000);
         emit("mlp_2_16_16_1_b32", "us_per_step", s * 1e6);
+    }
+    {
+        torch::nn::Sequential lenet(torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 6, 5).padding(2)), torch::nn::ReLU(),
+                                    torch::nn::MaxPool2d(2), torch::nn::Conv2d(torch::nn::Conv2dOptions(6, 16, 5)), torch::nn::ReLU(),
+                                    torch::nn::MaxPool2d(2), torch::nn::Flatten(), torch::nn::Linear(400, 120), torch::nn::ReLU(),
+                                    torch::nn::Linear(120, 84), torch::nn::ReLU(), torch::nn::Linear(84, 10));
+        torch::optim::Adam opt(lenet->parameters(), torch::optim::AdamOptions(1e-3));
+        auto x = torch::rand({64, 1, 28, 28});
+        auto y = torch::randint(0, 10, {64}, torch::kLong);
+        const double s = median_seconds(
+            [&] {
+                opt.zero_grad();
+                auto loss = torch::nn::functional::cross_entropy(lenet->forward(x), y);
+                loss.backward();
+                opt.step();
+            },
+            20);
+        emit("lenet5_b64", "samples_per_s", 64 / s);
+    }
+    {
+        torch::nn::Conv2d conv(torch::nn::Conv2dOptions(64, 64, 3).padding(1).bias(false));
+        auto x = torch::rand({32, 64, 28, 28}).requires_grad_(true);
+        const double s = median_seconds(
+            [&] {
+                conv->zero_grad();
+                x.mutable_grad() = torch::Tensor();
+                conv->forward(x).sum().backward();
+            },
+            3);
+        emit("conv3x3_64_28x28_b32", "gflop_per_s", 3.0 * 2 * 32 * 64 * 64 * 9 * 784 / s / 1e9);
     }
 }

@@ -117,3 +117,38 @@ for b, steps in ((1, 5000), (64, 500)):
 
     s = time_steps(fwd, steps)
     emit(f"mlp_784_256_128_10_forward_b{b}", "us_per_call", s * 1e6)
+
+# Case 5: a LeNet-5-style CNN, 28x28x1 input, batch 64, Adam (convolutions through oneDNN when
+# torch was built with it, as Debian's is).
+lenet = torch.nn.Sequential(
+    torch.nn.Conv2d(1, 6, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+    torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+    torch.nn.Linear(400, 120), torch.nn.ReLU(), torch.nn.Linear(120, 84), torch.nn.ReLU(), torch.nn.Linear(84, 10))
+opt5 = torch.optim.Adam(lenet.parameters(), lr=1e-3)
+x5 = torch.rand(64, 1, 28, 28)
+y5 = torch.randint(0, 10, (64,))
+
+
+def step5():
+    opt5.zero_grad(set_to_none=True)
+    loss = lossf(lenet(x5), y5)
+    loss.backward()
+    opt5.step()
+
+
+s = time_steps(step5, 20)
+emit("lenet5_b64", "samples_per_s", 64 / s)
+
+# Case 6: one 3x3 convolution 64 -> 64, 28x28, padding 1, batch 32: forward + both gradients.
+conv6 = torch.nn.Conv2d(64, 64, 3, padding=1, bias=False)
+x6 = torch.rand(32, 64, 28, 28, requires_grad=True)
+
+
+def step6():
+    conv6.zero_grad(set_to_none=True)
+    x6.grad = None
+    conv6(x6).sum().backward()
+
+
+s = time_steps(step6, 3)
+emit("conv3x3_64_28x28_b32", "gflop_per_s", 3 * 2 * 32 * 64 * 64 * 9 * 784 / s / 1e9)

@@ -40,6 +40,7 @@ PAGES = [  # (output file, title, source under docs/site)
     ("example-first-steps.html", "Example: first steps", "example-first-steps.md"),
     ("example-train-mlp.html", "Example: train_mlp", "example-train-mlp.md"),
     ("example-fashion-mnist.html", "Example: Fashion-MNIST", "example-fashion-mnist.md"),
+    ("example-fashion-cnn.html", "Example: a CNN on Fashion-MNIST", "example-fashion-cnn.md"),
     ("example-relu0-study.html", "Example: the relu'(0) study", "example-relu0-study.md"),
     ("policies.html", "Policy reference", "policies.md"),
     ("kinks.html", "Kinks: frameworks and literature", "kinks.md"),

@@ -92,7 +92,26 @@ int main() {
     const long predicts = allocations.load() - predict_before;
     std::printf("forward program: 100 calls allocated %ld times (sum %g)\n", predicts, double(z));
     const bool ok_predict = predicts == 0;
-    const int passed = int(ok) + int(ok_program) + int(ok_predict);
-    std::printf("%d passed, %d failed\n", passed, 3 - passed);
-    return passed == 3 ? 0 : 1;
+
+    // A convolutional program (conv, pooling, flatten, counted tie policy): no allocation per step.
+    constexpr auto im = input<"im", 2, 12, 12>;
+    constexpr auto K1 = param<"K1", 4, 2, 3, 3>;
+    constexpr auto k1 = param<"k1", 4>;
+    constexpr auto W3 = param<"W3", 4, 4 * 6 * 6>;
+    const auto cnn = softmax_cross_entropy(
+        W3 * flatten(max_pool2d<pool2d{2}, policy::count<policy::split>>(relu(conv2d<conv{.padding = 1}>(im, K1, k1)))) + b2, lab);
+    auto cnet = compile(cnn);
+    auto cp = cnet.make_params(), cg = cnet.make_params();
+    for (std::size_t i = 0; i < cp.flat().size(); ++i) cp.flat()[i] = 0.01f * float(i % 7) - 0.03f;
+    std::vector<float> ims(32 * 288, 0.25f);
+    cnet.reserve(32);
+    const long cnn_before = allocations.load();
+    float closs = 0;
+    for (int i = 0; i < 100; ++i) closs += cnet.step(cp, cg, im = std::span(ims), lab = std::span(ys));
+    const long cnn_steps = allocations.load() - cnn_before;
+    std::printf("CNN program: 100 steps allocated %ld times (loss sum %g)\n", cnn_steps, double(closs));
+    const bool ok_cnn = cnn_steps == 0;
+    const int passed = int(ok) + int(ok_program) + int(ok_predict) + int(ok_cnn);
+    std::printf("%d passed, %d failed\n", passed, 4 - passed);
+    return passed == 4 ? 0 : 1;
 }

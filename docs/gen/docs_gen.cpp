@@ -56,6 +56,9 @@ template <class F> std::string available() {
     add(std::type_identity<policy::right>{});
     add(std::type_identity<policy::first>{});
     add(std::type_identity<policy::second>{});
+    add(std::type_identity<policy::last>{});
+    add(std::type_identity<policy::split>{});
+    if constexpr (fits<policy::mix<1, 2>, F>()) s += ", `mix<N, D>`";
     add(std::type_identity<policy::straight_through>{});
     add(std::type_identity<policy::straight_through_clipped>{});
     add(std::type_identity<policy::trap>{});
@@ -100,6 +103,8 @@ int main(int argc, char **argv) {
     pol += row<family::max>("max");
     pol += row<family::min>("min");
     pol += row<family::clamp>("clamp");
+    pol += row<family::max_reduce>("max (reduction)");
+    pol += row<family::max_pool>("max_pool2d");
     pol += "\nThe derivatives the printer shows under each preset (`grad(with_policy<preset>(f), x)`):\n\n";
     pol += "#### `policy::pytorch`\n\n| f | df/dx |\n|---|---|\n" + derivatives_under<policy::pytorch>();
     pol += "\n#### `policy::jax`\n\n| f | df/dx |\n|---|---|\n" + derivatives_under<policy::jax>();
@@ -155,6 +160,8 @@ int main(int argc, char **argv) {
     write("train_mlp.dot", to_dot(nets::regression::loss()));
     write("fashion_mnist.formulas.md", tensor_formulas(nets::fashion::loss<policy::zero>()));
     write("fashion_mnist.dot", to_dot(nets::fashion::loss<policy::zero>()));
+    write("fashion_cnn.formulas.md", tensor_formulas(nets::fashion_cnn::loss<policy::zero, policy::first>()));
+    write("fashion_cnn.dot", to_dot(nets::fashion_cnn::loss<policy::zero, policy::first>()));
     write("relu0_study.formulas.md",
           "The relu'(0) = 0 copy of the L = 3, n = 64 network (the study's networks differ in L and n only; the other copy "
           "has `policy::one`). \n\n" +

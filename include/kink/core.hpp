@@ -18,6 +18,8 @@
 #include <kink/ops/minmax.hpp>
 #include <kink/ops/reduce.hpp>
 #include <kink/ops/loss.hpp>
+#include <kink/ops/conv.hpp>
+#include <kink/ops/pool.hpp>
 #include <kink/policy/policy.hpp>
 #include <kink/policy/with_policy.hpp>
 #include <kink/diff/grad.hpp>

@@ -35,6 +35,9 @@ template <class Node> struct kink_counter {
     inline static thread_local std::uint64_t hits = 0;
     inline static thread_local std::uint64_t evals = 0;
     inline static thread_local std::uint64_t nans = 0;
+    /// Kinks whose adjoint was nonzero in a backward pass (max_pool2d: tied windows whose
+    /// gradient the tie policy actually shares).
+    inline static thread_local std::uint64_t live = 0;
 };
 
 /// Whether any of the values is NaN.
@@ -50,23 +53,25 @@ struct kink_count {
     std::string_view op;
     std::uint64_t hits, evals;
     std::uint64_t nans = 0; ///< evaluations with a NaN argument (not hits)
+    std::uint64_t live = 0; ///< hits whose adjoint was nonzero (counted by tensor kernels: max_pool2d)
 };
 
 /// Hits and evaluations of the count<P> node at the root of `e` (e.g. `auto r = relu<count<zero>>(x)`).
 template <expression X> constexpr kink_count kink_hits(const X &) {
     using E = graph_t<X>;
     static_assert(is_counted<E>::value, "kink: kink_hits: the expression's root has no count<P> policy");
-    return {op_t<E>::name, kink_counter<E>::hits, kink_counter<E>::evals, kink_counter<E>::nans};
+    return {op_t<E>::name, kink_counter<E>::hits, kink_counter<E>::evals, kink_counter<E>::nans, kink_counter<E>::live};
 }
 
 namespace detail {
 template <class L> struct counts_of;
 template <class... C> struct counts_of<meta::list<C...>> {
     static constexpr std::array<kink_count, sizeof...(C)> get() {
-        return {kink_count{op_t<C>::name, kink_counter<C>::hits, kink_counter<C>::evals, kink_counter<C>::nans}...};
+        return {kink_count{op_t<C>::name, kink_counter<C>::hits, kink_counter<C>::evals, kink_counter<C>::nans,
+                           kink_counter<C>::live}...};
     }
     static void reset() {
-        ((kink_counter<C>::hits = 0, kink_counter<C>::evals = 0, kink_counter<C>::nans = 0), ...);
+        ((kink_counter<C>::hits = 0, kink_counter<C>::evals = 0, kink_counter<C>::nans = 0, kink_counter<C>::live = 0), ...);
     }
 };
 template <class E> using counted_nodes = counts_of<meta::filter_t<is_counted, topo_t<E>>>;

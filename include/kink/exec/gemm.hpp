@@ -6,9 +6,8 @@
 /// the micro-kernel's panel layout (BLIS's design), so transposes cost a strided copy, not a
 /// second kernel.
 ///
-/// The instruction set is chosen at compile time from the target macros: AVX-512 (8 x 32 float
-/// tile in 16 zmm accumulators), AVX2 (6 x 16 in 12 ymm), or a portable 16-byte vector fallback
-/// (GCC/Clang vector extensions). Whether products are accumulated with fused multiply-add or with
+/// The instruction set is chosen at compile time (exec/simd.hpp): AVX-512 (8 x 32 float tile in
+/// 16 zmm accumulators), AVX2 (6 x 16 in 12 ymm), or a portable 16-byte vector fallback. Whether products are accumulated with fused multiply-add or with
 /// a separately rounded multiply and add is a template argument, never left to the compiler's
 /// contraction flags: it decides which sums come out exactly zero, hence which relus sit on their
 /// kink.
@@ -19,54 +18,13 @@
 #include <string_view>
 #include <type_traits>
 
-#if defined(__AVX512F__) || defined(__AVX2__) || defined(__SSE2__)
-#include <immintrin.h>
-#endif
-
 #include <kink/exec/narrow.hpp>
+#include <kink/exec/simd.hpp>
 #include <kink/expr/meta.hpp>
 
 namespace kink {
-
-/// How products are accumulated in the matrix kernels.
-enum class contraction {
-    fused,   ///< fused multiply-add: one rounding per product-and-add
-    separate ///< multiply, round, add, round (what a machine without FMA does)
-};
-
 namespace gemm {
-
-#if defined(__AVX512F__)
-inline constexpr std::size_t vector_bytes = 64;
-inline constexpr std::size_t tile_rows = 8;
-inline constexpr std::string_view isa = "avx512";
-#elif defined(__AVX2__) && defined(__FMA__)
-inline constexpr std::size_t vector_bytes = 32;
-inline constexpr std::size_t tile_rows = 6;
-inline constexpr std::string_view isa = "avx2";
-#else
-inline constexpr std::size_t vector_bytes = 16;
-inline constexpr std::size_t tile_rows = 4;
-inline constexpr std::string_view isa = "portable";
-#endif
-/// Whether the target has a hardware fused multiply-add.
-#if defined(__FMA__) || defined(__AVX512F__)
-inline constexpr bool hardware_fma = true;
-#else
-inline constexpr bool hardware_fma = false;
-#endif
-
-/// The default accumulation: fused where the hardware has FMA (as BLAS libraries do), separate
-/// otherwise. Either can be forced through exec_options.
-inline constexpr contraction default_contraction = hardware_fma ? contraction::fused : contraction::separate;
-
-typedef float vf __attribute__((vector_size(vector_bytes)));
-typedef double vd __attribute__((vector_size(vector_bytes)));
-template <class T> struct vec;
-template <> struct vec<float> { using type = vf; };
-template <> struct vec<double> { using type = vd; };
-template <class T> using vec_t = typename vec<T>::type;
-template <class T> inline constexpr std::size_t lanes = vector_bytes / sizeof(T);
+using namespace ::kink::simd;
 
 /// Vectors per tile row and the tile's columns.
 inline constexpr std::size_t tile_vectors = 2;
@@ -75,80 +33,6 @@ template <class T> inline constexpr std::size_t tile_cols = tile_vectors * lanes
 /// Cache blocking: the k-extent of packed panels and the rows of A packed at once.
 inline constexpr std::size_t kc_block = 256;
 inline constexpr std::size_t mc_block = 96;
-
-template <class V> inline V load(const void *p) {
-    V v;
-    std::memcpy(&v, p, sizeof(V));
-    return v;
-}
-template <class V> inline void store(void *p, V v) { std::memcpy(p, &v, sizeof(V)); }
-
-/// A vector with every lane x (a broadcast; `V{} + x` would cost a scalar add first, since
-/// 0 + x is not x for x = -0).
-template <class V, class T> inline V splat(T x) {
-#if defined(__AVX512F__)
-    if constexpr (sizeof(V) == 64 && sizeof(T) == 4) return (V)_mm512_set1_ps(x);
-    else if constexpr (sizeof(V) == 64) return (V)_mm512_set1_pd(x);
-#endif
-#if defined(__AVX__)
-    if constexpr (sizeof(V) == 32 && sizeof(T) == 4) return (V)_mm256_set1_ps(x);
-    else if constexpr (sizeof(V) == 32) return (V)_mm256_set1_pd(x);
-#endif
-#if defined(__SSE2__)
-    if constexpr (sizeof(V) == 16 && sizeof(T) == 4) return (V)_mm_set1_ps(x);
-    else if constexpr (sizeof(V) == 16) return (V)_mm_set1_pd(x);
-#endif
-    V r;
-    for (std::size_t i = 0; i < sizeof(V) / sizeof(T); ++i) r[i] = x;
-    return r;
-}
-
-/// Elementwise square root of a vector (one instruction on x86).
-template <class V> inline V sqrt_v(V a) {
-#if defined(__AVX512F__)
-    if constexpr (sizeof(V) == 64 && sizeof(a[0]) == 4) return (V)_mm512_maskz_sqrt_ps(__mmask16(0xFFFF), (__m512)a); // maskz: no _mm512_undefined (g++ 12 warns)
-    else if constexpr (sizeof(V) == 64) return (V)_mm512_maskz_sqrt_pd(__mmask8(0xFF), (__m512d)a);
-#elif defined(__AVX2__) && defined(__FMA__)
-    if constexpr (sizeof(V) == 32 && sizeof(a[0]) == 4) return (V)_mm256_sqrt_ps((__m256)a);
-    else if constexpr (sizeof(V) == 32) return (V)_mm256_sqrt_pd((__m256d)a);
-#elif defined(__SSE2__)
-    if constexpr (sizeof(V) == 16 && sizeof(a[0]) == 4) return (V)_mm_sqrt_ps((__m128)a);
-    else if constexpr (sizeof(V) == 16) return (V)_mm_sqrt_pd((__m128d)a);
-#endif
-    V r;
-    for (std::size_t i = 0; i < sizeof(V) / sizeof(a[0]); ++i) {
-        if constexpr (sizeof(a[0]) == 4) r[i] = __builtin_sqrtf(a[i]);
-        else r[i] = __builtin_sqrt(a[i]);
-    }
-    return r;
-}
-
-/// c + a * b with the requested rounding.
-template <contraction F, class T, class V> inline V mul_add(V a, V b, V c) {
-    if constexpr (F == contraction::fused) {
-#if defined(__AVX512F__)
-        if constexpr (sizeof(V) == 64 && KINK_SAME(T, float)) return (V)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
-        else if constexpr (sizeof(V) == 64) return (V)_mm512_fmadd_pd((__m512d)a, (__m512d)b, (__m512d)c);
-#elif defined(__AVX2__) && defined(__FMA__)
-        if constexpr (sizeof(V) == 32 && KINK_SAME(T, float)) return (V)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
-        else if constexpr (sizeof(V) == 32) return (V)_mm256_fmadd_pd((__m256d)a, (__m256d)b, (__m256d)c);
-#endif
-        V r;
-        for (std::size_t i = 0; i < sizeof(V) / sizeof(a[0]); ++i) {
-            if constexpr (sizeof(a[0]) == 4) r[i] = __builtin_fmaf(a[i], b[i], c[i]);
-            else r[i] = __builtin_fma(a[i], b[i], c[i]);
-        }
-        return r;
-    } else {
-        V p = a * b;
-#if defined(__x86_64__) || defined(__i386__)
-        __asm__("" : "+x"(p)); // the product is rounded on its own: no contraction into an FMA
-#else
-        __asm__("" : "+w"(p));
-#endif
-        return c + p;
-    }
-}
 
 /// A strided read-only matrix: element (i, j) is p[i * rs + j * cs].
 template <class T> struct view {

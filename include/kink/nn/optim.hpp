@@ -11,7 +11,8 @@
 #include <cstddef>
 #include <vector>
 
-#include <kink/exec/gemm.hpp>
+#include <kink/exec/narrow.hpp>
+#include <kink/exec/simd.hpp>
 
 namespace kink::nn {
 
@@ -66,20 +67,20 @@ template <class T> struct adam {
             const T c2 = static_cast<T>(std::sqrt(1.0 - beta2_t));
             const T step_size = lr / c1, b1 = beta1, b2 = beta2, e = eps;
             const T l2 = decoupled ? T(0) : weight_decay, shrink = decoupled ? T(1) - lr * weight_decay : T(1);
-            using V = gemm::vec_t<T>;
-            constexpr std::size_t L = gemm::lanes<T>;
+            using V = simd::vec_t<T>;
+            constexpr std::size_t L = simd::lanes<T>;
             const std::size_t nv = n / L * L;
             for (std::size_t i = 0; i < nv; i += L) {
-                V pi = gemm::load<V>(pp + i);
-                V gi = gemm::load<V>(gp + i);
+                V pi = simd::load<V>(pp + i);
+                V gi = simd::load<V>(gp + i);
                 if (l2 != T(0)) gi = gi + l2 * pi;
                 if (shrink != T(1)) pi = pi * shrink;
-                const V mi = b1 * gemm::load<V>(mp + i) + (T(1) - b1) * gi;
-                const V vi = b2 * gemm::load<V>(vp + i) + (T(1) - b2) * gi * gi;
-                gemm::store<V>(mp + i, mi);
-                gemm::store<V>(vp + i, vi);
-                const V denom = gemm::sqrt_v(vi) / c2 + e;
-                gemm::store<V>(pp + i, pi - step_size * mi / denom);
+                const V mi = b1 * simd::load<V>(mp + i) + (T(1) - b1) * gi;
+                const V vi = b2 * simd::load<V>(vp + i) + (T(1) - b2) * gi * gi;
+                simd::store<V>(mp + i, mi);
+                simd::store<V>(vp + i, vi);
+                const V denom = simd::sqrt_v(vi) / c2 + e;
+                simd::store<V>(pp + i, pi - step_size * mi / denom);
             }
             for (std::size_t i = nv; i < n; ++i) {
                 T gi = gp[i] + l2 * pp[i];

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <numeric>
+#include <string>
 #include <string_view>
 
 #include <kink/expr/expr.hpp>
@@ -132,6 +133,8 @@ struct add_op {
     static constexpr std::string_view name = "+", latex = "+";
     static constexpr notation style = notation::infix;
     static constexpr int prec = 1;
+    /// An addition: a kernel that declares absorbs_bias adds `this + b` in its epilogue.
+    static constexpr bool bias_add = true;
     template <class T> static constexpr T eval(T a, T b) { return a + b; }
     template <std::size_t I, class Self> using partial = one_t;
 };
@@ -232,6 +235,12 @@ struct matmul_op {
         template <std::size_t... R> static auto tail(std::index_sequence<R...>) -> shape<SA::dims[0], SB::dims[R + 1]...>;
         using type = std::conditional_t<ok, decltype(tail(std::make_index_sequence<SB::rank - 1>{})), void>;
     };
+    /// The adjoint contributions: g x^T to W, W^T g to x (printed per sample).
+    template <std::size_t K, class Node>
+    static std::string vjp_latex(const std::string &g, const std::string *args, const std::string &) {
+        if constexpr (K == 0) return g + "\\, {" + args[1] + "}^{\\top}";
+        else return "{" + args[0] + "}^{\\top} " + g;
+    }
 };
 /// The transpose of a matrix (printed A^T).
 struct transpose_op {
@@ -247,6 +256,9 @@ struct transpose_op {
         static constexpr bool ok = S::rank == 2;
         using type = std::conditional_t<ok, shape<S::dims[S::rank == 2 ? 1 : 0], S::dims[0]>, void>;
     };
+    template <std::size_t K, class Node> static std::string vjp_latex(const std::string &g, const std::string *, const std::string &) {
+        return "{" + g + "}^{\\top}";
+    }
 };
 
 /// Whether an op is applied elementwise (every op but the tensor ops that say otherwise).

@@ -43,6 +43,11 @@ struct softmax_ce_op {
         for (std::size_t j = 0; j < n; ++j) p[j] *= inv;
         return m + log(s) - z[y];
     }
+    template <std::size_t K, class Node>
+    static std::string vjp_latex(const std::string &g, const std::string *args, const std::string &) {
+        if constexpr (K == 0) return g + " \\left(\\operatorname{softmax}\\left(" + args[0] + "\\right) - e_{" + args[1] + "}\\right)";
+        else return {};
+    }
     /// dz_j = g (p_j - [j = y])
     template <class T> static void backward(const T *p, std::size_t n, std::size_t y, T g, T *dz, bool assign) {
         for (std::size_t j = 0; j < n; ++j) {

@@ -86,6 +86,7 @@ template <std::size_t I, class Self> using dkink_t = typename dkink_node<Self>::
     static_assert(is_policy_v<P>, "kink: " OPNAME "<P>: P is not a kink policy tag (policy::zero, ...)"); \
     static_assert(!is_policy_v<P> || fits<resolve_t<P, ::kink::family::FAMILY>, ::kink::family::FAMILY>(), \
                   "kink: " OPNAME ": this policy does not fit " OPNAME                              \
-                  " (straight_through fits only step and sign; first/second only max and min)")
+                  " (straight_through fits only step and sign; first/second only max and min; max_pool2d takes " \
+                  "first, last, split, mix<N, D> or trap)")
 
 } // namespace kink

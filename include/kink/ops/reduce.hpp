@@ -56,6 +56,9 @@ struct sum_op {
     }
     /// d sum / d x_j = 1
     template <class T> static T backward_scale(std::size_t) { return T(1); }
+    template <std::size_t K, class Node> static std::string vjp_latex(const std::string &g, const std::string *, const std::string &) {
+        return g + "\\, \\mathbf{1}";
+    }
 };
 /// mean(x) = sum_j x_j / n.
 struct mean_op {
@@ -64,6 +67,9 @@ struct mean_op {
     template <class T> static T forward(const T *x, std::size_t n) { return sum_op::forward(x, n) / T(n); }
     /// d mean / d x_j = 1 / n
     template <class T> static T backward_scale(std::size_t n) { return T(1) / T(n); }
+    template <std::size_t K, class Node> static std::string vjp_latex(const std::string &g, const std::string *, const std::string &) {
+        return "\\frac{" + g + "}{" + std::to_string(shape_of_t<arg_t<0, Node>>::size) + "}\\, \\mathbf{1}";
+    }
 };
 
 /// max(x) = max_j x_j, with the tie rule of policy P (family max).
@@ -77,6 +83,10 @@ template <class P> struct max_reduce_op {
         T m = x[0];
         for (std::size_t j = 1; j < n; ++j) m = (x[j] > m || x[j] != x[j]) ? x[j] : m; // NaN anywhere: NaN
         return m;
+    }
+    template <std::size_t K, class Node>
+    static std::string vjp_latex(const std::string &g, const std::string *args, const std::string &) {
+        return g + "\\, e_{\\arg\\max " + args[0] + "} \\text{ (ties: policy " + policy_label<P>() + ")}";
     }
     /// Number of entries equal to the maximum (a kink when more than one).
     template <class T> static std::size_t ties(const T *x, std::size_t n, T m) {
@@ -114,6 +124,11 @@ template <class P> struct max_reduce_op {
     }
 };
 
+namespace detail {
+template <class Op> inline constexpr bool is_max_reduce_v = false;
+template <class P> inline constexpr bool is_max_reduce_v<max_reduce_op<P>> = true;
+} // namespace detail
+
 /// softmax(x)_j = exp(x_j - max x) / sum_i exp(x_i - max x).
 struct softmax_op {
     KINK_TENSOR_OP("softmax", "\\operatorname{softmax}")
@@ -124,6 +139,10 @@ struct softmax_op {
         T s = 0;
         for (std::size_t j = 0; j < n; ++j) s += (y[j] = exp(x[j] - m));
         for (std::size_t j = 0; j < n; ++j) y[j] /= s;
+    }
+    template <std::size_t K, class Node>
+    static std::string vjp_latex(const std::string &g, const std::string *, const std::string &v) {
+        return v + " \\odot \\left(" + g + " - \\langle " + g + ", " + v + " \\rangle\\right)";
     }
     /// dx_j = y_j (g_j - sum_i g_i y_i)
     template <class T> static void backward(const T *y, const T *g, std::size_t n, T *dx, bool assign) {
@@ -148,6 +167,10 @@ struct log_softmax_op {
         for (std::size_t j = 0; j < n; ++j) s += exp(x[j] - m);
         const T lse = m + log(s);
         for (std::size_t j = 0; j < n; ++j) y[j] = x[j] - lse;
+    }
+    template <std::size_t K, class Node>
+    static std::string vjp_latex(const std::string &g, const std::string *args, const std::string &) {
+        return g + " - \\operatorname{softmax}\\left(" + args[0] + "\\right) \\sum " + g;
     }
     /// dx_j = g_j - exp(y_j) sum_i g_i
     template <class T> static void backward(const T *y, const T *g, std::size_t n, T *dx, bool assign) {

@@ -46,6 +46,7 @@ struct sign {};
 struct step {};
 struct max {};        ///< elementwise max(a, b)
 struct max_reduce {}; ///< max over a vector: ties among k entries
+struct max_pool {};   ///< a max-pooling window whose maximum is tied among k entries
 struct min {};
 struct clamp {};
 } // namespace family
@@ -65,6 +66,17 @@ struct right { static constexpr std::string_view name = "right"; };
 struct first { static constexpr std::string_view name = "first"; };
 /// Ties of max/min: everything to the second argument.
 struct second { static constexpr std::string_view name = "second"; };
+/// Ties of a max-pool window: everything to the last maximum in scan order.
+struct last { static constexpr std::string_view name = "last"; };
+/// Ties of a max-pool window: 1/k to each of the k maxima (the even split, Boustany 2024).
+struct split { static constexpr std::string_view name = "split"; };
+/// Ties of a max-pool window: the convex combination beta * split + (1 - beta) * first with
+/// beta = N / D (0 <= beta <= 1): a first maximum gets (1 - beta) + beta / k, the others beta / k.
+template <std::int64_t N, std::int64_t D> struct mix {
+    static_assert(D > 0 && N >= 0 && N <= D, "kink: policy::mix<N, D>: beta = N / D must lie in [0, 1]");
+    static constexpr std::string_view name = "mix";
+    static constexpr std::int64_t num = N, den = D;
+};
 /// Straight-through estimator for step and sign: derivative 1 everywhere (Bengio et al. 2013).
 struct straight_through { static constexpr std::string_view name = "straight_through"; };
 /// Clipped straight-through: derivative 1 on |x| <= 1, 0 elsewhere (the hardtanh proxy).
@@ -98,6 +110,9 @@ template <> struct resolve<policy::pytorch, family::max> { using type = policy::
 template <> struct resolve<policy::pytorch, family::max_reduce> { using type = policy::half; };
 template <> struct resolve<policy::pytorch, family::min> { using type = policy::half; };
 template <> struct resolve<policy::pytorch, family::step> { using type = policy::trap; };
+// max_pool2d: the whole gradient to the first maximum in scan order (`val > maxval` in
+// aten/src/ATen/native/cpu/MaxPoolKernel.cpp and the CUDA kernels; tests/torch_check.py).
+template <> struct resolve<policy::pytorch, family::max_pool> { using type = policy::first; };
 
 // JAX: abs'(0) = 1, leaky_relu'(0) = 1, hardtanh 1 at both bounds, jnp.clip 1/2, ties 1/2.
 template <class F> struct resolve<policy::jax, F> { using type = policy::zero; };
@@ -108,6 +123,9 @@ template <> struct resolve<policy::jax, family::clamp> { using type = policy::ha
 template <> struct resolve<policy::jax, family::max> { using type = policy::half; };
 template <> struct resolve<policy::jax, family::max_reduce> { using type = policy::half; };
 template <> struct resolve<policy::jax, family::min> { using type = policy::half; };
+// flax's max_pool is lax.reduce_window(max); its transpose (_reduce_window_chooser_jvp_rule,
+// select_and_scatter_add with `ge`) gives the gradient to the first maximum of each window.
+template <> struct resolve<policy::jax, family::max_pool> { using type = policy::first; };
 
 // TensorFlow: elementwise ties (tf.maximum, tf.minimum) all to the first argument, clip_by_value passes 1 at a bound (hardtanh is
 // clip_by_value(x, -1, 1) there), leaky_relu'(0) = alpha, no core Heaviside op (trap).
@@ -121,6 +139,9 @@ template <> struct resolve<policy::tensorflow, family::max> { using type = polic
 template <> struct resolve<policy::tensorflow, family::max_reduce> { using type = policy::half; };
 template <> struct resolve<policy::tensorflow, family::min> { using type = policy::first; };
 template <> struct resolve<policy::tensorflow, family::step> { using type = policy::trap; };
+// tf.nn.max_pool's gradient (MaxPoolGrad, core/kernels/maxpooling_op.cc) routes to the argmax
+// recorded by the forward scan, which keeps the first maximum (`>` comparison).
+template <> struct resolve<policy::tensorflow, family::max_pool> { using type = policy::first; };
 
 // ---------------------------------------------------------------------------------------------
 // Which policies fit which op
@@ -136,9 +157,14 @@ template <class P> using strip_count_t = typename strip_count<P>::type;
 template <class P> inline constexpr bool is_straight_through_v =
     KINK_SAME(P, policy::straight_through) || KINK_SAME(P, policy::straight_through_clipped);
 
+template <class P> struct is_mix : std::false_type {};
+template <std::int64_t N, std::int64_t D> struct is_mix<policy::mix<N, D>> : std::true_type {};
+
 template <class P, class F> constexpr bool fits() {
     using Q = strip_count_t<P>;
-    if constexpr (meta::contains_v<Q, policy::zero, policy::one, policy::half, policy::left, policy::right,
+    if constexpr (KINK_SAME(F, family::max_pool))
+        return meta::contains_v<Q, policy::first, policy::last, policy::split, policy::trap> || is_mix<Q>::value;
+    else if constexpr (meta::contains_v<Q, policy::zero, policy::one, policy::half, policy::left, policy::right,
                                    policy::trap>)
         return true;
     else if constexpr (meta::contains_v<Q, policy::first, policy::second>)
@@ -147,6 +173,13 @@ template <class P, class F> constexpr bool fits() {
         return meta::contains_v<F, family::sign, family::step>;
     else
         return false;
+}
+
+/// The policy's name as printed: "zero", "count<half>", "mix<1/2>".
+template <class P> std::string policy_label() {
+    if constexpr (is_count_v<P>) return "count<" + policy_label<typename P::inner>() + ">";
+    else if constexpr (is_mix<P>::value) return "mix<" + std::to_string(P::num) + "/" + std::to_string(P::den) + ">";
+    else return std::string(P::name);
 }
 
 template <class P> struct is_policy : std::false_type {};
@@ -158,6 +191,8 @@ KINK_POLICY_TAG(left)
 KINK_POLICY_TAG(right)
 KINK_POLICY_TAG(first)
 KINK_POLICY_TAG(second)
+KINK_POLICY_TAG(last)
+KINK_POLICY_TAG(split)
 KINK_POLICY_TAG(straight_through)
 KINK_POLICY_TAG(straight_through_clipped)
 KINK_POLICY_TAG(trap)
@@ -166,6 +201,7 @@ KINK_POLICY_TAG(jax)
 KINK_POLICY_TAG(tensorflow)
 #undef KINK_POLICY_TAG
 template <class P> struct is_policy<policy::count<P>> : is_policy<P> {};
+template <std::int64_t N, std::int64_t D> struct is_policy<policy::mix<N, D>> : std::true_type {};
 template <class P> inline constexpr bool is_policy_v = is_policy<P>::value;
 
 // ---------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@
 /// Adjoints are written per sample; a parameter's gradient is the sum of its per-sample
 /// adjoints over the batch, and the loss's adjoint is 1/B (the step returns the batch mean).
 
+#include <array>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,8 +30,6 @@ template <style St, std::size_t K> struct shower<St, named<K>> {
     static printed get() { return {St == style::latex ? "v_{" + std::to_string(K) + "}" : "v" + std::to_string(K), 6}; }
 };
 
-template <class Op> struct is_max_reduce : std::false_type {};
-template <class P> struct is_max_reduce<max_reduce_op<P>> : std::true_type {};
 
 /// Position of N among the non-leaf nodes of Topo (from 1).
 template <class N, class Topo> struct op_number;
@@ -77,36 +76,14 @@ template <class C, std::size_t K, class Topo> std::string contribution() {
             const printed d = show_expr<style::latex, D>();
             return g + " \\odot " + (d.prec < 6 && d.prec != 0 ? "\\left(" + d.s + "\\right)" : d.s);
         }
+    } else if constexpr (requires { Op::template vjp_latex<K, C>(g, nullptr, g); }) {
+        // a tensor op prints its own vector-Jacobian product from the names of its arguments
+        const auto names = []<class... A>(meta::list<A...>) {
+            return std::array<std::string, sizeof...(A)>{name_of<A, Topo>()...};
+        }(children_t<C>{});
+        return Op::template vjp_latex<K, C>(g, names.data(), name_of<C, Topo>());
     } else {
-        using A = meta::at_t<0, children_t<C>>;
-        const std::string a = name_of<A, Topo>();
-        if constexpr (KINK_SAME(Op, matmul_op)) {
-            using B = meta::at_t<1, children_t<C>>;
-            if constexpr (K == 0) return g + "\\, {" + name_of<B, Topo>() + "}^{\\top}";
-            else return "{" + a + "}^{\\top} " + g;
-        } else if constexpr (KINK_SAME(Op, transpose_op)) {
-            return "{" + g + "}^{\\top}";
-        } else if constexpr (KINK_SAME(Op, sum_op)) {
-            return g + "\\, \\mathbf{1}";
-        } else if constexpr (KINK_SAME(Op, mean_op)) {
-            return "\\frac{" + g + "}{" + std::to_string(shape_of_t<A>::dims[0]) + "}\\, \\mathbf{1}";
-        } else if constexpr (is_max_reduce<Op>::value) {
-            return g + "\\, e_{\\arg\\max " + a + "} \\text{ (ties: policy " + policy_name<typename Op::policy>() + ")}";
-        } else if constexpr (KINK_SAME(Op, softmax_op)) {
-            const std::string v = name_of<C, Topo>();
-            return v + " \\odot \\left(" + g + " - \\langle " + g + ", " + v + " \\rangle\\right)";
-        } else if constexpr (KINK_SAME(Op, log_softmax_op)) {
-            return g + " - \\operatorname{softmax}\\left(" + a + "\\right) \\sum " + g;
-        } else if constexpr (KINK_SAME(Op, softmax_ce_op)) {
-            if constexpr (K == 0) {
-                using Y = meta::at_t<1, children_t<C>>;
-                return g + " \\left(\\operatorname{softmax}\\left(" + a + "\\right) - e_{" + name_of<Y, Topo>() + "}\\right)";
-            } else {
-                return {};
-            }
-        } else {
-            return g + " \\cdot \\partial_{" + std::to_string(K) + "} " + std::string(Op::latex);
-        }
+        return g + " \\cdot \\partial_{" + std::to_string(K) + "} " + std::string(Op::latex);
     }
 }
 

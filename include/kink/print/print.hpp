@@ -102,10 +102,7 @@ template <class... S> std::string cat(const S &...s) {
 }
 
 /// The policy's name as printed: "zero", "count<half>", ...
-template <class P> std::string policy_name() {
-    if constexpr (is_count_v<P>) return cat("count<", policy_name<typename P::inner>(), ">");
-    else return std::string(P::name);
-}
+template <class P> std::string policy_name() { return policy_label<P>(); }
 
 /// A kink value: a rational when known, otherwise text.
 struct kval {

@@ -1,0 +1,118 @@
+#pragma once
+/// \file
+/// The open executor's customisation point: `kernel<Op>`, the forward and backward kernels of a
+/// tensor op, found by the op's type (as Eigen finds `evaluator<Xpr>` and Hana `xxx_impl<Tag>`).
+/// A compiled program plans storage, orders the sweep and calls `kernel<Op>::forward(c)` and
+/// `kernel<Op>::backward(c)`; it never names an op. Elementwise ops need no kernel: one generic
+/// loop evaluates every elementwise op's value rule and its `partial` graphs.
+///
+/// A kernel is a struct with
+///
+///     template <class C> static void forward(C &c);   // writes c.out() (and c.aux())
+///     template <class C> static void backward(C &c);  // adds the products of c.grad() into
+///                                                      // c.arg_grad<K>() for each K with c.needs<K>
+///
+/// and optionally declares what the plan needs to know (kernel_traits reads each with a default):
+///
+///     storage         own (default), alias (the value is the argument's storage: flatten) or
+///                     strided (no storage: only an argument K a consumer `accepts_strided<K>`)
+///     epilogue        true: the elementwise nodes right after this one run inside its forward
+///                     tiles (c.epilogue(s0, s1, e0, e1) on finished rows s, elements e)
+///     grad_epilogue   the argument whose adjoint this kernel completes tile by tile (the
+///                     elementwise nodes before it then run inside c.grad_epilogue(...)); none
+///     writes_whole    true: asked to assign (c.assign<K>), backward writes every element of an
+///                     unbatched argument's adjoint (e.g. the first sample assigns, the rest add)
+///     absorbs_bias    `this + b` with b an unbatched vector of this node's size is one node
+///                     (the kernel sees c.bias())
+///     aux_size<N>     values per sample kept from forward for backward (softmax_ce: softmax)
+///     scratch_size<N> values of T the kernel needs per step, shared by all kernels
+///     work_size<N, T>(n) values of gemm::work_t<T> for a batch of n (matrix-product packing)
+///     weight_slot, bias_slot, fans<N>()  which arguments are weights and biases, and their
+///                     fan-in and fan-out (for the initializers)
+///
+/// The context `c` gives the kernel its node's data (exec/state.hpp): `c.in<K>()`,
+/// `c.out()`, `c.aux()`, `c.grad()`, `c.arg_grad<K>()`, `c.rows()` (the batch, or 1),
+/// `c.assign<K>` (the first contribution to that adjoint: assign instead of add),
+/// `c.labels<K>()`, `c.work()`, `c.scratch()`, `c.counting` and the compile-time `node`.
+
+#include <array>
+#include <cstddef>
+#include <type_traits>
+
+#include <kink/expr/expr.hpp>
+
+namespace kink {
+
+/// The kernels of tensor op Op (specialised per op family in exec/kernels/).
+template <class Op> struct kernel;
+/// Stands for "not a tensor op" (leaves and elementwise nodes) in the plan's tables.
+template <> struct kernel<void> {};
+
+/// How a node's values are stored.
+enum class storage_kind : unsigned char {
+    own,    ///< its own buffer in the program's arena
+    alias,  ///< its argument's buffer, unchanged (a reshape)
+    strided ///< its argument's buffer read with other strides (a transpose); only as an argument
+            ///< that the consumer's kernel accepts strided
+};
+
+inline constexpr std::size_t no_slot = std::size_t(-1);
+
+/// What a kernel declares, with the defaults of a kernel that declares nothing.
+template <class Op> struct kernel_traits {
+    using K = kernel<Op>;
+    static constexpr storage_kind storage = [] {
+        if constexpr (requires { K::storage; }) return K::storage;
+        else return storage_kind::own;
+    }();
+    static constexpr bool epilogue = [] {
+        if constexpr (requires { K::epilogue; }) return K::epilogue;
+        else return false;
+    }();
+    static constexpr std::size_t grad_epilogue = [] {
+        if constexpr (requires { K::grad_epilogue; }) return K::grad_epilogue;
+        else return no_slot;
+    }();
+    static constexpr bool writes_whole = [] {
+        if constexpr (requires { K::writes_whole; }) return K::writes_whole;
+        else return false;
+    }();
+    static constexpr bool absorbs_bias = [] {
+        if constexpr (requires { K::absorbs_bias; }) return K::absorbs_bias;
+        else return false;
+    }();
+    static constexpr std::size_t weight_slot = [] {
+        if constexpr (requires { K::weight_slot; }) return K::weight_slot;
+        else return no_slot;
+    }();
+    static constexpr std::size_t bias_slot = [] {
+        if constexpr (requires { K::bias_slot; }) return K::bias_slot;
+        else return no_slot;
+    }();
+    template <std::size_t A> static constexpr bool accepts_strided() {
+        if constexpr (requires { K::template accepts_strided<A>; }) return K::template accepts_strided<A>;
+        else return false;
+    }
+    template <class N> static constexpr std::size_t aux_size() {
+        if constexpr (requires { K::template aux_size<N>; }) return K::template aux_size<N>;
+        else return 0;
+    }
+    template <class N> static constexpr std::size_t scratch_size() {
+        if constexpr (requires { K::template scratch_size<N>; }) return K::template scratch_size<N>;
+        else return 0;
+    }
+    template <class N, class T> static constexpr std::size_t work_size(std::size_t n) {
+        if constexpr (requires { K::template work_size<N, T>(n); }) return K::template work_size<N, T>(n);
+        else return 0;
+    }
+    /// {fan_in, fan_out} of the weight (and bias) of node N.
+    template <class N> static constexpr std::array<std::size_t, 2> fans() {
+        if constexpr (requires { K::template fans<N>(); }) return K::template fans<N>();
+        else return {0, 0};
+    }
+};
+
+/// Whether a tensor op has kernels (a complete kernel<Op>).
+template <class Op> inline constexpr bool has_kernel_v = requires { sizeof(kernel<Op>); };
+
+} // namespace kink

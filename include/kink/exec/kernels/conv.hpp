@@ -1,0 +1,219 @@
+#pragma once
+/// \file
+/// Kernels of conv2d (and flatten, a view). The convolution is an implicit matrix product per
+/// sample, through the GEMM kernel of the dense layers (so AVX-512, AVX2 and the portable path
+/// come with it), on NCHW values:
+///
+///   forward        Y_s (O x P) = W (O x K) col(x_s) (K x P),   K = C KH KW, P = OH OW
+///   weight grad    dW (O x K) += G_s (O x P) col(x_s)^T (P x K)
+///   input grad     dcol (K x P) = W^T (K x O) G_s (O x P), then col2im adds dcol into dx_s
+///
+/// col(x_s) is the unfolded input ("im2col": row (c, u, v), column (i, j) holds
+/// x[c, s i + d u - p, s j + d v - p], 0 in the padding), built per sample in a scratch buffer
+/// of K x P values that stays in L2 for the networks of examples/ (400 x 196 floats for the
+/// second layer of the Fashion-MNIST CNN); a 1 x 1 convolution with stride 1 and no padding
+/// reads x_s in place. Unfolding instead of a direct convolution: the GEMM kernel is already
+/// tuned (packing, register tiles, FMA choice), and the unfolding costs K P copies against
+/// O K P multiply-adds, 1/O of the work (bench/run case 6 measures the whole). NCHW keeps
+/// `flatten` free and the layout PyTorch users save and load; the cost is that the batch cannot
+/// be folded into the GEMM's columns without a second layout.
+///
+/// The bias is added to each finished tile, after the products (`bias_at::end`, what PyTorch's
+/// CPU convolutions compute), followed by the elementwise nodes fused after the convolution
+/// (a relu: its kink is then decided on the value the tile holds).
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+
+#include <kink/exec/gemm.hpp>
+#include <kink/exec/kernel.hpp>
+#include <kink/exec/storage.hpp>
+#include <kink/ops/conv.hpp>
+
+namespace kink {
+
+template <> struct kernel<flatten_op> {
+    static constexpr storage_kind storage = storage_kind::alias;
+};
+
+namespace detail {
+/// The dimensions of conv2d node N.
+template <class N> struct conv_dims {
+    using X = shape_of_t<arg_t<0, N>>;
+    using W = shape_of_t<arg_t<1, N>>;
+    static constexpr conv g = op_t<N>::geometry;
+    static constexpr std::size_t C = X::dims[0], H = X::dims[1], Wd = X::dims[2];
+    static constexpr std::size_t O = W::dims[0], KH = W::dims[2], KW = W::dims[3];
+    static constexpr std::size_t OH = shape_of_t<N>::dims[1], OW = shape_of_t<N>::dims[2];
+    static constexpr std::size_t K = C * KH * KW, P = OH * OW, in_size = C * H * Wd;
+    /// A 1 x 1 convolution with stride 1 and no padding: the input is its own unfolding.
+    static constexpr bool pointwise = KH == 1 && KW == 1 && g.stride == 1 && g.padding == 0;
+};
+
+/// The output columns j whose tap at horizontal offset dv (= d v - p) reads inside the image:
+/// [lo, hi), 0 <= s j + dv < W.
+template <class D> constexpr void valid_columns(std::ptrdiff_t dv, std::size_t &lo, std::size_t &hi) {
+    constexpr std::ptrdiff_t s = std::ptrdiff_t(D::g.stride), W = std::ptrdiff_t(D::Wd), OW = std::ptrdiff_t(D::OW);
+    std::ptrdiff_t l = dv >= 0 ? 0 : (-dv + s - 1) / s;
+    std::ptrdiff_t h = W - 1 - dv < 0 ? 0 : (W - 1 - dv) / s + 1;
+    l = std::min(l, OW);
+    h = std::max(std::min(h, OW), l);
+    lo = std::size_t(l);
+    hi = std::size_t(h);
+}
+/// col (K x P) = the unfolding of one sample x (C x H x W): row (c, u, v), column (i, j) holds
+/// x[c, s i + d u - p, s j + d v - p], 0 in the padding. Branch-free inner loops (a contiguous
+/// copy at stride 1).
+template <class D, class T> void im2col(const T *__restrict x, T *__restrict col) {
+    constexpr std::size_t s = D::g.stride, p = D::g.padding, d = D::g.dilation;
+    for (std::size_t c = 0; c < D::C; ++c)
+        for (std::size_t u = 0; u < D::KH; ++u)
+            for (std::size_t v = 0; v < D::KW; ++v) {
+                T *row = col + ((c * D::KH + u) * D::KW + v) * D::P;
+                const std::ptrdiff_t dv = std::ptrdiff_t(d * v) - std::ptrdiff_t(p);
+                std::size_t lo, hi;
+                valid_columns<D>(dv, lo, hi);
+                for (std::size_t i = 0; i < D::OH; ++i) {
+                    T *o = row + i * D::OW;
+                    const std::ptrdiff_t h = std::ptrdiff_t(s * i + d * u) - std::ptrdiff_t(p);
+                    if (h < 0 || h >= std::ptrdiff_t(D::H)) {
+                        std::fill(o, o + D::OW, T(0));
+                        continue;
+                    }
+                    const T *xr = x + (c * D::H + std::size_t(h)) * D::Wd;
+                    for (std::size_t j = 0; j < lo; ++j) o[j] = T(0);
+                    if constexpr (s == 1) {
+                        for (std::size_t j = lo; j < hi; ++j) o[j] = xr[std::ptrdiff_t(j) + dv];
+                    } else {
+                        for (std::size_t j = lo; j < hi; ++j) o[j] = xr[std::ptrdiff_t(s * j) + dv];
+                    }
+                    for (std::size_t j = hi; j < D::OW; ++j) o[j] = T(0);
+                }
+            }
+}
+/// dx (C x H x W) += the folding of dcol (K x P): every unfolded position adds to its pixel.
+template <class D, class T> void col2im(const T *__restrict dcol, T *__restrict dx) {
+    constexpr std::size_t s = D::g.stride, p = D::g.padding, d = D::g.dilation;
+    for (std::size_t c = 0; c < D::C; ++c)
+        for (std::size_t u = 0; u < D::KH; ++u)
+            for (std::size_t v = 0; v < D::KW; ++v) {
+                const T *row = dcol + ((c * D::KH + u) * D::KW + v) * D::P;
+                const std::ptrdiff_t dv = std::ptrdiff_t(d * v) - std::ptrdiff_t(p);
+                std::size_t lo, hi;
+                valid_columns<D>(dv, lo, hi);
+                for (std::size_t i = 0; i < D::OH; ++i) {
+                    const std::ptrdiff_t h = std::ptrdiff_t(s * i + d * u) - std::ptrdiff_t(p);
+                    if (h < 0 || h >= std::ptrdiff_t(D::H)) continue;
+                    const T *o = row + i * D::OW;
+                    T *xr = dx + (c * D::H + std::size_t(h)) * D::Wd;
+                    if constexpr (s == 1) {
+                        for (std::size_t j = lo; j < hi; ++j) xr[std::ptrdiff_t(j) + dv] += o[j];
+                    } else {
+                        for (std::size_t j = lo; j < hi; ++j) xr[std::ptrdiff_t(s * j) + dv] += o[j];
+                    }
+                }
+            }
+}
+} // namespace detail
+
+template <std::size_t Stride, std::size_t Pad, std::size_t Dil> struct kernel<conv2d_op<Stride, Pad, Dil>> {
+    static constexpr bool epilogue = true;
+    static constexpr bool writes_whole = true;
+    static constexpr std::size_t weight_slot = 1, bias_slot = 2;
+    template <class N> static constexpr std::array<std::size_t, 2> fans() {
+        using D = detail::conv_dims<N>;
+        return {D::K, D::O * D::KH * D::KW};
+    }
+    /// The unfolded input and its gradient.
+    template <class N> static constexpr std::size_t scratch_size = 2 * detail::round16(detail::conv_dims<N>::K * detail::conv_dims<N>::P);
+    template <class N, class T> static constexpr std::size_t work_size(std::size_t) {
+        using D = detail::conv_dims<N>;
+        if constexpr (is_narrow_v<T>)
+            return std::max({gemm::narrow_workspace(D::O, D::P, D::K), gemm::narrow_workspace(D::O, D::K, D::P),
+                             gemm::narrow_workspace(D::K, D::P, D::O)}) + 64;
+        else return gemm::workspace<T>(std::max({D::O, D::K, D::P}));
+    }
+
+    template <class C> static void forward(C &c) {
+        using N = typename C::node;
+        using D = detail::conv_dims<N>;
+        using T = typename C::T;
+        using Vec = gemm::view<T>;
+        constexpr bool has_bias = children_t<N>::size == 3;
+        const T *x = c.template in<0>();
+        const T *w = c.template in<1>();
+        const T *b = nullptr;
+        if constexpr (has_bias) b = c.template in<2>();
+        T *col = c.scratch();
+        T *out = c.out();
+        for (std::size_t s = 0; s < c.rows(); ++s) {
+            const T *xs = x + (C::template arg_batched<0> ? s * D::in_size : 0);
+            T *ys = out + s * D::O * D::P;
+            if constexpr (!D::pointwise) detail::im2col<D>(xs, col);
+            gemm::run<T, C::options.fma>(D::O, D::P, D::K, Vec{w, D::K, 1}, Vec{D::pointwise ? xs : col, D::P, 1}, ys, D::P, false,
+                                         nullptr, c.work(), [&](std::size_t r0, std::size_t rows, std::size_t j0, std::size_t cols) {
+                                             for (std::size_t r = r0; r < r0 + rows; ++r) {
+                                                 if constexpr (has_bias) {
+                                                     T *__restrict o = ys + r * D::P;
+                                                     const T br = b[r];
+                                                     for (std::size_t j = j0; j < j0 + cols; ++j) o[j] += br;
+                                                 }
+                                                 c.epilogue(s, s + 1, r * D::P + j0, r * D::P + j0 + cols);
+                                             }
+                                         });
+        }
+    }
+
+    template <class C> static void backward(C &c) {
+        using N = typename C::node;
+        using D = detail::conv_dims<N>;
+        using T = typename C::T;
+        using Vec = gemm::view<T>;
+        constexpr bool has_bias = children_t<N>::size == 3;
+        const T *x = c.template in<0>();
+        const T *w = c.template in<1>();
+        const T *g = c.grad();
+        T *col = c.scratch();
+        T *dcol = col + detail::round16(D::K * D::P);
+        if constexpr (has_bias) {
+            if constexpr (C::template needs<2>) {
+                T *db = c.template arg_grad<2>();
+                if constexpr (C::template assign<2>) std::fill(db, db + D::O, T(0));
+                using A = gemm::work_t<T>; // the 16-bit formats sum in float
+                for (std::size_t s = 0; s < c.rows(); ++s)
+                    for (std::size_t o = 0; o < D::O; ++o) {
+                        const T *gr = g + (s * D::O + o) * D::P;
+                        A acc = A(0);
+                        for (std::size_t j = 0; j < D::P; ++j) acc += static_cast<A>(gr[j]);
+                        db[o] = static_cast<T>(static_cast<A>(db[o]) + acc);
+                    }
+            }
+        }
+        for (std::size_t s = 0; s < c.rows(); ++s) {
+            const T *gs = g + s * D::O * D::P;
+            const T *xs = x + (C::template arg_batched<0> ? s * D::in_size : 0);
+            if constexpr (C::template needs<1>) { // dW += G_s col^T
+                if constexpr (!D::pointwise) detail::im2col<D>(xs, col);
+                const bool acc = s > 0 || !C::template assign<1>;
+                gemm::run<T, C::options.fma>(D::O, D::K, D::P, Vec{gs, D::P, 1}, Vec{D::pointwise ? xs : col, 1, D::P},
+                                             c.template arg_grad<1>(), D::K, acc, nullptr, c.work(), [](auto...) {});
+            }
+            if constexpr (C::template needs<0>) { // dx_s += fold(W^T G_s)
+                T *dx = c.template arg_grad<0>() + (C::template arg_batched<0> ? s * D::in_size : 0);
+                const bool acc = !C::template assign<0> || (!C::template arg_batched<0> && s > 0);
+                if constexpr (D::pointwise) {
+                    gemm::run<T, C::options.fma>(D::K, D::P, D::O, Vec{w, 1, D::K}, Vec{gs, D::P, 1}, dx, D::P, acc, nullptr, c.work(),
+                                                 [](auto...) {});
+                } else {
+                    gemm::run<T, C::options.fma>(D::K, D::P, D::O, Vec{w, 1, D::K}, Vec{gs, D::P, 1}, dcol, D::P, false, nullptr,
+                                                 c.work(), [](auto...) {});
+                    if (!acc) std::fill(dx, dx + D::in_size, T(0));
+                    detail::col2im<D>(dcol, dx);
+                }
+            }
+        }
+    }
+};
+
+} // namespace kink

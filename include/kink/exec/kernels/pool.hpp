@@ -1,0 +1,216 @@
+#pragma once
+/// \file
+/// Kernels of max_pool2d, avg_pool2d and global_avg_pool on NCHW values: direct loops over the
+/// windows (a pooling layer reads each input a few times and multiplies nothing; it is bound by
+/// memory, not arithmetic). max_pool2d stores no argmax: its backward pass finds the window's
+/// maxima again from the input and the stored maximum, so every tie policy (and the count of
+/// tied windows whose adjoint is nonzero) is decided there.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+#include <kink/exec/eval.hpp>
+#include <kink/exec/gemm.hpp>
+#include <kink/exec/kernel.hpp>
+#include <kink/ops/pool.hpp>
+
+namespace kink {
+
+namespace detail {
+/// The dimensions of pooling node N.
+template <class N> struct pool_dims {
+    using X = shape_of_t<arg_t<0, N>>;
+    static constexpr pool2d g = op_t<N>::geometry;
+    static constexpr std::size_t C = X::dims[0], H = X::dims[1], W = X::dims[2];
+    static constexpr std::size_t OH = shape_of_t<N>::dims[1], OW = shape_of_t<N>::dims[2];
+    static constexpr std::size_t k = g.kernel, s = g.step(), p = g.padding, in_size = C * H * W, out_size = C * OH * OW;
+    /// The window of output (i, j), clipped to the image: rows [h0, h1), columns [w0, w1).
+    static constexpr void window(std::size_t i, std::size_t j, std::size_t &h0, std::size_t &h1, std::size_t &w0, std::size_t &w1) {
+        const std::ptrdiff_t hs = std::ptrdiff_t(i * s) - std::ptrdiff_t(p), ws = std::ptrdiff_t(j * s) - std::ptrdiff_t(p);
+        h0 = std::size_t(std::max<std::ptrdiff_t>(hs, 0));
+        w0 = std::size_t(std::max<std::ptrdiff_t>(ws, 0));
+        h1 = std::size_t(std::min<std::ptrdiff_t>(hs + std::ptrdiff_t(k), std::ptrdiff_t(H)));
+        w1 = std::size_t(std::min<std::ptrdiff_t>(ws + std::ptrdiff_t(k), std::ptrdiff_t(W)));
+    }
+};
+} // namespace detail
+
+template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct kernel<max_pool2d_op<P, Win, Step, Pad>> {
+    using Op = max_pool2d_op<P, Win, Step, Pad>;
+    template <class C> static void forward(C &c) {
+        using Nd = typename C::node;
+        using D = detail::pool_dims<Nd>;
+        using T = typename C::T;
+        const T *x = c.template in<0>();
+        T *y = c.out();
+        std::uint64_t ties = 0, nans = 0;
+        for (std::size_t s = 0; s < c.rows(); ++s)
+            for (std::size_t ch = 0; ch < D::C; ++ch) {
+                const T *xc = x + s * D::in_size + ch * D::H * D::W;
+                T *yc = y + s * D::out_size + ch * D::OH * D::OW;
+                for (std::size_t i = 0; i < D::OH; ++i)
+                    for (std::size_t j = 0; j < D::OW; ++j) {
+                        std::size_t h0, h1, w0, w1;
+                        D::window(i, j, h0, h1, w0, w1);
+                        T m = -std::numeric_limits<T>::infinity();
+                        for (std::size_t h = h0; h < h1; ++h)
+                            for (std::size_t w = w0; w < w1; ++w) {
+                                const T v = xc[h * D::W + w];
+                                if (v > m || v != v) m = v; // PyTorch: (val > maxval) || isnan(val)
+                            }
+                        yc[i * D::OW + j] = m;
+                        if constexpr (C::counting) {
+                            if (m != m) {
+                                ++nans;
+                            } else {
+                                std::size_t k = 0;
+                                for (std::size_t h = h0; h < h1; ++h)
+                                    for (std::size_t w = w0; w < w1; ++w) k += xc[h * D::W + w] == m;
+                                ties += k > 1;
+                            }
+                        }
+                    }
+            }
+        if constexpr (C::counting) {
+            kink_counter<Nd>::evals += c.rows() * D::out_size;
+            kink_counter<Nd>::hits += ties;
+            kink_counter<Nd>::nans += nans;
+        } else {
+            (void)ties, (void)nans;
+        }
+    }
+    template <class C> static void backward(C &c) {
+        using Nd = typename C::node;
+        using D = detail::pool_dims<Nd>;
+        using T = typename C::T;
+        if constexpr (C::template needs<0>) {
+            const T *x = c.template in<0>();
+            const T *y = c.out();
+            const T *g = c.grad();
+            T *dx = c.template arg_grad<0>();
+            std::uint64_t live = 0;
+            for (std::size_t s = 0; s < c.rows(); ++s) {
+                T *ds = dx + s * D::in_size;
+                if constexpr (C::template assign<0>) std::fill(ds, ds + D::in_size, T(0));
+                for (std::size_t ch = 0; ch < D::C; ++ch) {
+                    const T *xc = x + s * D::in_size + ch * D::H * D::W;
+                    T *dc = ds + ch * D::H * D::W;
+                    const std::size_t o = s * D::out_size + ch * D::OH * D::OW;
+                    for (std::size_t i = 0; i < D::OH; ++i)
+                        for (std::size_t j = 0; j < D::OW; ++j) {
+                            std::size_t h0, h1, w0, w1;
+                            D::window(i, j, h0, h1, w0, w1);
+                            const T m = y[o + i * D::OW + j], gv = g[o + i * D::OW + j];
+                            if (m != m) { // NaN: the whole adjoint to the last NaN (PyTorch's index)
+                                std::size_t at = h0 * D::W + w0;
+                                for (std::size_t h = h0; h < h1; ++h)
+                                    for (std::size_t w = w0; w < w1; ++w)
+                                        if (xc[h * D::W + w] != xc[h * D::W + w]) at = h * D::W + w;
+                                dc[at] += gv;
+                                continue;
+                            }
+                            std::size_t k = 0;
+                            for (std::size_t h = h0; h < h1; ++h)
+                                for (std::size_t w = w0; w < w1; ++w) k += xc[h * D::W + w] == m;
+                            if constexpr (C::counting) live += k > 1 && gv != T(0);
+                            std::size_t r = 0;
+                            for (std::size_t h = h0; h < h1; ++h)
+                                for (std::size_t w = w0; w < w1; ++w)
+                                    if (xc[h * D::W + w] == m) {
+                                        const T share = Op::template share<T>(++r, k);
+                                        if (k == 1) dc[h * D::W + w] += gv;
+                                        else if (share != T(0)) dc[h * D::W + w] += gv * share;
+                                    }
+                        }
+                }
+            }
+            if constexpr (C::counting) kink_counter<Nd>::live += live;
+            else (void)live;
+        }
+    }
+};
+
+template <std::size_t Win, std::size_t Step, std::size_t Pad> struct kernel<avg_pool2d_op<Win, Step, Pad>> {
+    template <class C> static void forward(C &c) {
+        using D = detail::pool_dims<typename C::node>;
+        using T = typename C::T;
+        using A = gemm::work_t<T>;
+        const T *x = c.template in<0>();
+        T *y = c.out();
+        for (std::size_t s = 0; s < c.rows(); ++s)
+            for (std::size_t ch = 0; ch < D::C; ++ch) {
+                const T *xc = x + s * D::in_size + ch * D::H * D::W;
+                T *yc = y + s * D::out_size + ch * D::OH * D::OW;
+                for (std::size_t i = 0; i < D::OH; ++i)
+                    for (std::size_t j = 0; j < D::OW; ++j) {
+                        std::size_t h0, h1, w0, w1;
+                        D::window(i, j, h0, h1, w0, w1);
+                        A sum = A(0);
+                        for (std::size_t h = h0; h < h1; ++h)
+                            for (std::size_t w = w0; w < w1; ++w) sum += static_cast<A>(xc[h * D::W + w]);
+                        yc[i * D::OW + j] = static_cast<T>(sum / A(D::k * D::k));
+                    }
+            }
+    }
+    template <class C> static void backward(C &c) {
+        using D = detail::pool_dims<typename C::node>;
+        using T = typename C::T;
+        if constexpr (C::template needs<0>) {
+            const T *g = c.grad();
+            T *dx = c.template arg_grad<0>();
+            for (std::size_t s = 0; s < c.rows(); ++s) {
+                T *ds = dx + s * D::in_size;
+                if constexpr (C::template assign<0>) std::fill(ds, ds + D::in_size, T(0));
+                for (std::size_t ch = 0; ch < D::C; ++ch) {
+                    T *dc = ds + ch * D::H * D::W;
+                    const T *gc = g + s * D::out_size + ch * D::OH * D::OW;
+                    for (std::size_t i = 0; i < D::OH; ++i)
+                        for (std::size_t j = 0; j < D::OW; ++j) {
+                            std::size_t h0, h1, w0, w1;
+                            D::window(i, j, h0, h1, w0, w1);
+                            const T v = static_cast<T>(gc[i * D::OW + j] / T(D::k * D::k));
+                            for (std::size_t h = h0; h < h1; ++h)
+                                for (std::size_t w = w0; w < w1; ++w) dc[h * D::W + w] += v;
+                        }
+                }
+            }
+        }
+    }
+};
+
+template <> struct kernel<global_avg_pool_op> {
+    template <class C> static void forward(C &c) {
+        using X = shape_of_t<arg_t<0, typename C::node>>;
+        using T = typename C::T;
+        using A = gemm::work_t<T>;
+        constexpr std::size_t ch = X::dims[0], hw = X::dims[1] * X::dims[2];
+        const T *x = c.template in<0>();
+        T *y = c.out();
+        for (std::size_t s = 0; s < c.rows(); ++s)
+            for (std::size_t k = 0; k < ch; ++k) {
+                const T *xc = x + (s * ch + k) * hw;
+                A sum = A(0);
+                for (std::size_t j = 0; j < hw; ++j) sum += static_cast<A>(xc[j]);
+                y[s * ch + k] = static_cast<T>(sum / A(hw));
+            }
+    }
+    template <class C> static void backward(C &c) {
+        using X = shape_of_t<arg_t<0, typename C::node>>;
+        using T = typename C::T;
+        constexpr std::size_t ch = X::dims[0], hw = X::dims[1] * X::dims[2];
+        if constexpr (C::template needs<0>) {
+            const T *g = c.grad();
+            T *dx = c.template arg_grad<0>();
+            for (std::size_t s = 0; s < c.rows(); ++s)
+                for (std::size_t k = 0; k < ch; ++k) {
+                    const T v = static_cast<T>(g[s * ch + k] / T(hw));
+                    T *dc = dx + (s * ch + k) * hw;
+                    for (std::size_t j = 0; j < hw; ++j) dc[j] = C::template assign<0> ? v : dc[j] + v;
+                }
+        }
+    }
+};
+
+} // namespace kink

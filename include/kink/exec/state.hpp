@@ -1,0 +1,246 @@
+#pragma once
+/// \file
+/// The runtime state of a compiled program (its arenas, bound inputs, parameter pointers) and
+/// the view a kernel gets of it: `node_ctx`, one per node, with the node's values, adjoints and
+/// arguments addressed as the plan laid them out. Also the generic elementwise loops (every
+/// elementwise op's value rule and `partial` graphs over a rectangle of rows and elements), which
+/// run at a node's own position or inside a kernel's epilogue.
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+#include <kink/exec/gemm.hpp>
+#include <kink/exec/plan.hpp>
+
+namespace kink {
+
+/// Where the bias of an affine node `W x + b` enters the sum.
+enum class bias_at {
+    end,  ///< after the products are accumulated (PyTorch's addmm, BLAS beta = 1): (sum w x) + b
+    start ///< as the accumulator's initial value: b + w1 x1 + w2 x2 + ...
+};
+
+/// Options of a compiled program. `bias` and `fma` change which pre-activations come out exactly
+/// zero; `check_finite` makes every step check its values (see non_finite_error).
+struct exec_options {
+    bias_at bias = bias_at::end;
+    contraction fma = gemm::default_contraction;
+    /// Check the parameters, the inputs, every node's values and the parameter gradients of each
+    /// step, in that order, and stop at the first NaN or infinity with a non_finite_error naming
+    /// it. Off by default (it reads every value once more; bench/run measures the cost).
+    bool check_finite = false;
+};
+
+namespace detail {
+
+template <class S, std::size_t I> struct node_ctx;
+
+/// Buffers and addressing of a program for graph Root in scalar type T.
+template <class T, class Root, class Wrt, exec_options O> struct state {
+    using topo = topo_t<Root>;
+    using plan = detail::plan<topo, Wrt>;
+    using params_type = param_store<T, typename detail::params_of<topo>::type>;
+    static constexpr std::size_t count = topo::size;
+    static constexpr exec_options options = O;
+
+    pool_t<Root> pool_{};
+    detail::aligned_buffer<T> fwd_, adj_, scratch_;
+    detail::aligned_buffer<gemm::work_t<T>> work_;
+    detail::aligned_buffer<std::int32_t> labels_;
+    std::array<const T *, count> inputs_{};
+    std::array<const T *, params_type::count + 1> param_ptr_{};
+    params_type *grads_ = nullptr;
+    std::size_t cap_ = 0, n_ = 0;
+
+    std::size_t rows_of(std::size_t i) const { return plan::batched[i] ? n_ : 1; }
+    T *val(std::size_t i) {
+        const auto &l = plan::fwd_layout;
+        return fwd_.data() + (plan::batched[i] ? l.unbatched + n_ * l.off[i] : l.off[i]);
+    }
+    T *aux(std::size_t i) {
+        const auto &l = plan::fwd_layout;
+        return fwd_.data() + (plan::batched[i] ? l.unbatched + n_ * l.aux[i] : l.aux[i]);
+    }
+    T *adj(std::size_t i) {
+        const auto &l = plan::adj_layout;
+        return adj_.data() + (plan::batched[i] ? l.unbatched + n_ * l.off[i] : l.off[i]);
+    }
+    template <std::size_t I> static constexpr std::size_t param_index() {
+        return meta::index_v<meta::at_t<I, topo>, typename detail::params_of<topo>::type>;
+    }
+    template <std::size_t I> static constexpr std::size_t label_slot() {
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < I; ++i) n += plan::roles[i] == role::label;
+        return n;
+    }
+    /// Read pointer of any node's values (parameters, inputs and views included).
+    template <std::size_t I> const T *src() {
+        constexpr std::size_t S = plan::source(I);
+        constexpr role k = plan::roles[S];
+        if constexpr (k == role::param) return param_ptr_[param_index<S>()];
+        else if constexpr (k == role::input) return inputs_[S];
+        else return val(S);
+    }
+    /// Adjoint pointer of any node that takes gradients (a trained parameter: its gradient).
+    template <std::size_t I> T *dst() {
+        constexpr std::size_t S = plan::dest_of(I);
+        if constexpr (plan::roles[S] == role::param) return grads_->data() + params_type::offsets[param_index<S>()];
+        else return adj(S);
+    }
+    template <std::size_t I> const std::int32_t *labels() { return labels_.data() + label_slot<I>() * cap_; }
+    /// Element (s, j) of node I's values, broadcast to a consumer's index space.
+    template <std::size_t I> T at(std::size_t s, std::size_t j) {
+        constexpr std::size_t n = plan::size[I];
+        return src<I>()[(plan::batched[I] ? s * n : 0) + (n == 1 ? 0 : j)];
+    }
+
+    // -- elementwise ---------------------------------------------------------------------------
+    /// Value of graph G at element (s, j): a stored node is read, any other graph (a local
+    /// derivative) is computed from its arguments.
+    template <class G> T peval(std::size_t s, std::size_t j) {
+        if constexpr (meta::in_list_v<G, topo>) {
+            return at<meta::index_v<G, topo>>(s, j);
+        } else if constexpr (is_lit_v<G>) {
+            return G::template value<T>();
+        } else {
+            static_assert(is_node_v<G>, "kink: compile: a local derivative uses a leaf the loss does not have");
+            return [&]<class Op, class... A>(std::type_identity<node<Op, A...>>) {
+                return static_cast<T>(Op::eval(peval<A>(s, j)...));
+            }(std::type_identity<G>{});
+        }
+    }
+    /// Node I (elementwise) on rows [s0, s1) and elements [j0, j1).
+    template <std::size_t I> void ew_forward(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1) {
+        using Nd = meta::at_t<I, topo>;
+        constexpr std::size_t n = plan::size[I];
+        T *out = val(I);
+        std::uint64_t hits = 0, nans = 0;
+        [&]<class Op, class... A>(std::type_identity<node<Op, A...>>) {
+            for (std::size_t s = s0; s < s1; ++s)
+                for (std::size_t j = j0; j < j1; ++j) {
+                    if constexpr (is_counted<Nd>::value) {
+                        hits += Op::at_kink(peval<A>(s, j)...);
+                        nans += any_nan(peval<A>(s, j)...);
+                    }
+                    out[s * n + j] = static_cast<T>(Op::eval(peval<A>(s, j)...));
+                }
+        }(std::type_identity<Nd>{});
+        if constexpr (is_counted<Nd>::value) {
+            kink_counter<Nd>::hits += hits;
+            kink_counter<Nd>::evals += (s1 - s0) * (j1 - j0);
+            kink_counter<Nd>::nans += nans;
+        } else {
+            (void)hits, (void)nans;
+        }
+    }
+    /// The vector-Jacobian product of elementwise node I on rows [s0, s1), elements [j0, j1).
+    template <std::size_t I> void ew_backward(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1) {
+        using Nd = meta::at_t<I, topo>;
+        using Op = op_t<Nd>;
+        constexpr std::size_t n = plan::size[I];
+        const T *g = adj(I);
+        [&]<std::size_t... K>(std::index_sequence<K...>) {
+            (
+                [&] {
+                    constexpr std::size_t a = plan::args[I][K];
+                    if constexpr (plan::needs[a]) {
+                        using D = typename Op::template partial<K, Nd>;
+                        constexpr std::size_t na = plan::size[a];
+                        constexpr bool assign = plan::assigns(I, K);
+                        T *d = dst<a>();
+                        for (std::size_t s = s0; s < s1; ++s)
+                            for (std::size_t j = j0; j < j1; ++j) {
+                                T v;
+                                if constexpr (KINK_SAME(D, one_t)) v = g[s * n + j];
+                                else if constexpr (KINK_SAME(D, lit_leaf<-1>)) v = -g[s * n + j];
+                                else v = g[s * n + j] * peval<D>(s, j);
+                                T &o = d[(plan::batched[a] ? s * na : 0) + (na == 1 ? 0 : j)];
+                                o = assign ? v : o + v;
+                            }
+                    }
+                }(),
+                ...);
+        }(std::make_index_sequence<plan::nargs[I]>{});
+    }
+    /// The elementwise nodes hosted by node G's forward epilogue, on a finished rectangle.
+    template <std::size_t G, std::size_t... J>
+    void fused_forward(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1, std::index_sequence<J...>) {
+        (
+            [&] {
+                if constexpr (plan::fwd_host[J] == G) ew_forward<J>(s0, s1, j0, j1);
+            }(),
+            ...);
+    }
+    /// The elementwise vector-Jacobian products hosted by node G's grad epilogue, last node first.
+    template <std::size_t G, std::size_t... J>
+    void fused_backward(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1, std::index_sequence<J...>) {
+        constexpr std::size_t last = sizeof...(J) - 1;
+        (
+            [&] {
+                if constexpr (plan::bwd_host[last - J] == G) ew_backward<last - J>(s0, s1, j0, j1);
+            }(),
+            ...);
+    }
+};
+
+/// What the kernel of node I sees (exec/kernel.hpp lists the members). For an affine node, the
+/// op and arguments are those of its product, and bias() is the added vector.
+template <class S, std::size_t I> struct node_ctx {
+    using plan = typename S::plan;
+    using scalar = typename std::remove_cvref_t<decltype(*std::declval<S &>().fwd_.data())>;
+    using T = scalar;
+    static constexpr std::size_t index = I, op_index = plan::op_node(I);
+    /// The node whose op runs (the product of an affine node).
+    using node = meta::at_t<op_index, typename S::topo>;
+    static constexpr exec_options options = S::options;
+    static constexpr bool counting = is_counted<node>::value;
+    static constexpr bool affine = plan::roles[I] == role::affine;
+    template <std::size_t K> static constexpr std::size_t arg = plan::args[op_index][K];
+    template <std::size_t K> static constexpr bool needs = plan::needs[arg<K>];
+    template <std::size_t K> static constexpr bool assign = plan::assigns(I, K);
+    template <std::size_t K> static constexpr bool arg_batched = plan::batched[arg<K>];
+    template <std::size_t K> static constexpr bool arg_strided = plan::roles[arg<K>] == role::strided;
+    static constexpr bool batched = plan::batched[I];
+    static constexpr bool needs_bias = affine && plan::needs[plan::bias_of(affine ? I : 0)];
+    static constexpr bool assign_bias = affine && plan::assigns(I, plan::bias_slot);
+    static constexpr bool bias_first = affine && S::options.bias == bias_at::start;
+    static constexpr bool grad_hosted = [] {
+        for (std::size_t j = 0; j < plan::count; ++j)
+            if (plan::bwd_host[j] == I) return true;
+        return false;
+    }();
+
+    S &s;
+    std::size_t rows() const { return s.rows_of(I); }
+    template <std::size_t K> const T *in() { return s.template src<arg<K>>(); }
+    T *out() { return s.val(I); }
+    T *aux() { return s.aux(I); }
+    const T *grad() { return s.adj(I); }
+    template <std::size_t K> T *arg_grad() { return s.template dst<arg<K>>(); }
+    const T *bias() {
+        if constexpr (affine) return s.template src<plan::bias_of(I)>();
+        else return nullptr;
+    }
+    T *bias_grad() {
+        if constexpr (affine) return s.template dst<plan::bias_of(I)>();
+        else return nullptr;
+    }
+    template <std::size_t K> const std::int32_t *labels() { return s.template labels<arg<K>>(); }
+    gemm::work_t<T> *work() { return s.work_.data(); }
+    T *scratch() { return s.scratch_.data(); }
+    /// Runs the elementwise nodes fused after this one on rows [s0, s1), elements [e0, e1).
+    void epilogue(std::size_t s0, std::size_t s1, std::size_t e0, std::size_t e1) {
+        s.template fused_forward<I>(s0, s1, e0, e1, std::make_index_sequence<plan::count>{});
+    }
+    /// Runs the elementwise vector-Jacobian products fused into this node's grad epilogue.
+    void grad_epilogue(std::size_t s0, std::size_t s1, std::size_t e0, std::size_t e1) {
+        s.template fused_backward<I>(s0, s1, e0, e1, std::make_index_sequence<plan::count>{});
+    }
+};
+
+} // namespace detail
+} // namespace kink

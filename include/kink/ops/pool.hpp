@@ -1,0 +1,140 @@
+#pragma once
+/// \file
+/// Pooling over the spatial positions of a [C, H, W] value.
+///
+/// max_pool2d<G, P>(x): y[c, i, j] = max of the window of G.kernel x G.kernel inputs starting at
+/// (s i - p, s j - p); positions in the padding are not part of the window (PyTorch pads with
+/// -inf). Its derivative is a kink wherever the window's maximum is tied among k > 1 inputs:
+/// policy P (family max_pool) decides how the window's adjoint is shared among the k maxima,
+/// numbered 1..k in scan order (rows, then columns):
+///
+///   first     all to maximum 1: PyTorch CPU and CUDA (`val > maxval`), TensorFlow, oneDNN, XLA;
+///             the value of every preset
+///   last      all to maximum k
+///   split     1/k to each (the even split that Boustany, TMLR 2024, finds numerically stable)
+///   mix<N, D> beta * split + (1 - beta) * first, beta = N / D
+///   trap      throws kink_error at a tied window that is differentiated
+///   count<P>  behaves as P; counts windows with a tie (hits), windows evaluated (evals), NaN
+///             windows, and, in the backward pass, tied windows whose adjoint is nonzero (live)
+///
+/// A NaN in a window makes its maximum NaN and gives the whole adjoint to the last NaN, as
+/// PyTorch's `(val > maxval) || isnan(val)` does.
+///
+/// avg_pool2d<G>(x): the window's sum divided by kernel^2, padding counted as zeros (PyTorch's
+/// count_include_pad = true). global_avg_pool(x): [C, H, W] -> [C], the mean over positions.
+/// Both are linear: no kink.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <kink/ops/conv.hpp>
+
+namespace kink {
+
+/// Window size, stride (0: the kernel size, PyTorch's default) and padding of a pooling op.
+struct pool2d {
+    std::size_t kernel = 2, stride = 0, padding = 0;
+    constexpr std::size_t step() const { return stride == 0 ? kernel : stride; }
+};
+
+namespace detail {
+template <pool2d G> struct pool_rule {
+    template <class... S> struct shape_rule {
+        static constexpr bool ok = false;
+        using type = void;
+    };
+    template <class X> struct shape_rule<X> {
+        static constexpr bool ranks = X::rank == 3;
+        static constexpr std::size_t OH = ranks ? window_extent(X::dims[ranks ? 1 : 0], G.kernel, G.step(), G.padding, 1) : 0,
+                                     OW = ranks ? window_extent(X::dims[ranks ? 2 : 0], G.kernel, G.step(), G.padding, 1) : 0;
+        static constexpr bool ok = ranks && OH > 0 && OW > 0 && 2 * G.padding <= G.kernel;
+        using type = std::conditional_t<ok, shape<(ranks ? X::dims[0] : 0), OH, OW>, void>;
+    };
+};
+} // namespace detail
+
+/// max_pool2d with a Win x Win window, stride Step and padding Pad, and tie policy P; see the file comment.
+template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct max_pool2d_op {
+    static constexpr pool2d G{Win, Step, Pad};
+    KINK_TENSOR_OP("max_pool2d", "\\operatorname{maxpool}")
+    using policy = P;
+    using family = ::kink::family::max_pool;
+    template <class Q> using rebind = max_pool2d_op<resolve_t<Q, ::kink::family::max_pool>, Win, Step, Pad>;
+    static constexpr pool2d geometry = G;
+    template <class... S> using shape_rule = typename detail::pool_rule<G>::template shape_rule<S...>;
+
+    /// The share of a window's adjoint that its r-th maximum (1-based, scan order) receives when
+    /// k inputs tie for the maximum (k = 1: the whole adjoint).
+    template <class T> static T share(std::size_t r, std::size_t k) {
+        using Q = strip_count_t<P>;
+        if (k == 1) return T(1);
+        if constexpr (KINK_SAME(Q, ::kink::policy::first)) return r == 1 ? T(1) : T(0);
+        else if constexpr (KINK_SAME(Q, ::kink::policy::last)) return r == k ? T(1) : T(0);
+        else if constexpr (KINK_SAME(Q, ::kink::policy::split)) return T(1) / T(k);
+        else if constexpr (is_mix<Q>::value) {
+            const double beta = double(Q::num) / double(Q::den);
+            return static_cast<T>(beta / double(k) + (r == 1 ? 1.0 - beta : 0.0));
+        } else if constexpr (KINK_SAME(Q, ::kink::policy::trap)) {
+            throw kink_error("kink: max_pool2d was differentiated at a window whose maximum is tied among " + std::to_string(k) +
+                             " inputs (policy trap)");
+        } else {
+            static_assert(meta::always_false<Q>, "kink: max_pool2d: not a max_pool policy");
+        }
+    }
+    /// Printed per window: the adjoint goes to the window's maximum; where k inputs tie, the
+    /// policy's shares (first: all to the first in scan order; split: 1/k each; ...).
+    template <std::size_t K, class Node>
+    static std::string vjp_latex(const std::string &g, const std::string *args, const std::string &) {
+        return "\\operatorname{scatter}_{\\arg\\max " + args[0] + "}\\left(" + g + "\\right) \\text{ (tied window: policy " +
+               policy_label<P>() + ")}";
+    }
+};
+
+/// avg_pool2d with a Win x Win window, stride Step and padding Pad (padding counted as zeros).
+template <std::size_t Win, std::size_t Step, std::size_t Pad> struct avg_pool2d_op {
+    static constexpr pool2d G{Win, Step, Pad};
+    KINK_TENSOR_OP("avg_pool2d", "\\operatorname{avgpool}")
+    static constexpr pool2d geometry = G;
+    template <class... S> using shape_rule = typename detail::pool_rule<G>::template shape_rule<S...>;
+    template <std::size_t K, class Node>
+    static std::string vjp_latex(const std::string &g, const std::string *, const std::string &) {
+        return "\\frac{1}{" + std::to_string(G.kernel * G.kernel) + "} \\operatorname{spread}\\left(" + g + "\\right)";
+    }
+};
+
+/// global_avg_pool(x): [C, H, W] -> [C], each channel's mean.
+struct global_avg_pool_op {
+    KINK_TENSOR_OP("global_avg_pool", "\\operatorname{gap}")
+    template <class... S> struct shape_rule {
+        static constexpr bool ok = false;
+        using type = void;
+    };
+    template <class X> struct shape_rule<X> {
+        static constexpr bool ok = X::rank == 3;
+        using type = std::conditional_t<ok, shape<(X::rank == 3 ? X::dims[0] : 0)>, void>;
+    };
+    template <std::size_t K, class Node>
+    static std::string vjp_latex(const std::string &g, const std::string *, const std::string &) {
+        using S = shape_of_t<arg_t<0, Node>>;
+        return "\\frac{" + g + "}{" + std::to_string(S::dims[1] * S::dims[2]) + "} \\mathbf{1}";
+    }
+};
+
+/// `max_pool2d<pool2d{2}>(x)`: 2 x 2 windows, stride 2; ties follow policy P (family max_pool;
+/// every preset gives `first`): `max_pool2d<pool2d{2}, policy::split>(x)`.
+template <pool2d G, class P = policy::default_policy, expression X> constexpr auto max_pool2d(const X &x) {
+    KINK_CHECK_POLICY(P, max_pool, "max_pool2d");
+    static_assert(G.kernel >= 1, "kink: max_pool2d: the kernel must be at least 1");
+    return make_node<max_pool2d_op<resolve_t<P, family::max_pool>, G.kernel, G.step(), G.padding>>(x);
+}
+/// `avg_pool2d<pool2d{2}>(x)`: the mean of each window (padding counted as zeros).
+template <pool2d G, expression X> constexpr auto avg_pool2d(const X &x) {
+    static_assert(G.kernel >= 1, "kink: avg_pool2d: the kernel must be at least 1");
+    return make_node<avg_pool2d_op<G.kernel, G.step(), G.padding>>(x);
+}
+/// `global_avg_pool(x)`: the mean of each channel over its positions.
+template <expression X> constexpr auto global_avg_pool(const X &x) { return make_node<global_avg_pool_op>(x); }
+
+} // namespace kink

@@ -1,0 +1,326 @@
+// Convolutional programs: conv2d, max_pool2d, avg_pool2d, global_avg_pool and flatten in a
+// compiled program against a naive double reference written here with plain loops (values and
+// vector-Jacobian products), against central finite differences (a small CNN, double, away from
+// kinks), the max-pool tie policies at exactly tied windows, their counters, and the printers.
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <kink/kink.hpp>
+#include <kink/print/backward.hpp>
+
+using namespace kink;
+
+namespace {
+
+std::vector<double> uniform(std::size_t n, unsigned seed, double lo = -1, double hi = 1) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<double> u(lo, hi);
+    std::vector<double> v(n);
+    for (auto &x : v) x = u(rng);
+    return v;
+}
+
+// -- the naive reference (one sample; x [C, H, W], w [O, C, KH, KW]) --------------------------
+struct geom {
+    std::size_t C, H, W, O, KH, KW, s, p, d;
+    std::size_t OH() const { return (H + 2 * p - d * (KH - 1) - 1) / s + 1; }
+    std::size_t OW() const { return (W + 2 * p - d * (KW - 1) - 1) / s + 1; }
+    /// The input index read by output (i, j) at tap (c, u, v), or -1 in the padding.
+    long tap(std::size_t c, std::size_t i, std::size_t j, std::size_t u, std::size_t v) const {
+        const long h = long(s * i + d * u) - long(p), w = long(s * j + d * v) - long(p);
+        if (h < 0 || w < 0 || h >= long(H) || w >= long(W)) return -1;
+        return long((c * H + std::size_t(h)) * W + std::size_t(w));
+    }
+};
+std::vector<double> ref_conv(const geom &g, const double *x, const std::vector<double> &w, const double *b) {
+    std::vector<double> y(g.O * g.OH() * g.OW());
+    for (std::size_t o = 0; o < g.O; ++o)
+        for (std::size_t i = 0; i < g.OH(); ++i)
+            for (std::size_t j = 0; j < g.OW(); ++j) {
+                double acc = b ? b[o] : 0.0;
+                for (std::size_t c = 0; c < g.C; ++c)
+                    for (std::size_t u = 0; u < g.KH; ++u)
+                        for (std::size_t v = 0; v < g.KW; ++v)
+                            if (const long t = g.tap(c, i, j, u, v); t >= 0)
+                                acc += w[((o * g.C + c) * g.KH + u) * g.KW + v] * x[t];
+                y[(o * g.OH() + i) * g.OW() + j] = acc;
+            }
+    return y;
+}
+/// dx, dW, db of one sample for the adjoint gy (added to what they hold).
+void ref_conv_vjp(const geom &g, const double *x, const std::vector<double> &w, const double *gy, double *dx, double *dw, double *db) {
+    for (std::size_t o = 0; o < g.O; ++o)
+        for (std::size_t i = 0; i < g.OH(); ++i)
+            for (std::size_t j = 0; j < g.OW(); ++j) {
+                const double gv = gy[(o * g.OH() + i) * g.OW() + j];
+                db[o] += gv;
+                for (std::size_t c = 0; c < g.C; ++c)
+                    for (std::size_t u = 0; u < g.KH; ++u)
+                        for (std::size_t v = 0; v < g.KW; ++v)
+                            if (const long t = g.tap(c, i, j, u, v); t >= 0) {
+                                dw[((o * g.C + c) * g.KH + u) * g.KW + v] += gv * x[t];
+                                dx[t] += gv * w[((o * g.C + c) * g.KH + u) * g.KW + v];
+                            }
+            }
+}
+
+template <std::size_t C, std::size_t H, std::size_t W, std::size_t O, std::size_t K, conv G> void check_conv_against_reference() {
+    constexpr std::size_t B = 3;
+    constexpr auto x = input<"x", C, H, W>;
+    constexpr auto w = param<"w", O, C, K, K>;
+    constexpr auto b = param<"b", O>;
+    const geom g{C, H, W, O, K, K, G.stride, G.padding, G.dilation};
+    const std::size_t ysize = O * g.OH() * g.OW();
+    constexpr auto y = conv2d<G>(x, w, b);
+    using YS = shape_of_t<graph_t<decltype(y)>>;
+    constexpr auto r = param<"r", YS::size>;
+    const auto loss = sum(hadamard(flatten(y), r)); // the adjoint of y is r / B
+    auto net = compile<double>(loss, w, b, x);
+    auto p = net.make_params(), gr = net.make_params();
+    const auto wv = uniform(O * C * K * K, 1), bv = uniform(O, 2), rv = uniform(ysize, 3), xv = uniform(B * C * H * W, 4);
+    std::copy(wv.begin(), wv.end(), p[w].begin());
+    std::copy(bv.begin(), bv.end(), p[b].begin());
+    std::copy(rv.begin(), rv.end(), p[r].begin());
+    net.step(p, gr, x = std::span<const double>(xv));
+    const auto yk = net.value(y);
+    std::vector<double> dx(xv.size()), dw(wv.size()), db(O), gy(rv.size());
+    for (std::size_t k = 0; k < gy.size(); ++k) gy[k] = rv[k] / double(B);
+    double err = 0;
+    for (std::size_t s = 0; s < B; ++s) {
+        const auto yr = ref_conv(g, xv.data() + s * C * H * W, wv, bv.data());
+        for (std::size_t k = 0; k < ysize; ++k) err = std::max(err, std::abs(yr[k] - yk[s * ysize + k]));
+        ref_conv_vjp(g, xv.data() + s * C * H * W, wv, gy.data(), dx.data() + s * C * H * W, dw.data(), db.data());
+    }
+    // sums of at most C K K (forward) or O K K (input gradient) or B OH OW (weights) products of
+    // values below 1: the rounding differs by a few ulp of such a sum, far below 1e-12
+    CHECK(err < 1e-12);
+    double egx = 0, egw = 0, egb = 0;
+    const auto ix = net.input_grad(x);
+    for (std::size_t k = 0; k < dx.size(); ++k) egx = std::max(egx, std::abs(dx[k] - ix[k]));
+    for (std::size_t k = 0; k < dw.size(); ++k) egw = std::max(egw, std::abs(dw[k] - gr[w][k]));
+    for (std::size_t k = 0; k < db.size(); ++k) egb = std::max(egb, std::abs(db[k] - gr[b][k]));
+    CHECK(egx < 1e-12);
+    CHECK(egw < 1e-12);
+    CHECK(egb < 1e-12);
+}
+
+} // namespace
+
+TEST_CASE("conv2d: values and the three products against a naive reference (double)") {
+    check_conv_against_reference<2, 7, 7, 3, 3, conv{}>();                                      // valid, stride 1
+    check_conv_against_reference<3, 8, 9, 4, 3, conv{.stride = 2, .padding = 1}>();            // strided, padded
+    check_conv_against_reference<2, 9, 9, 2, 3, conv{.stride = 1, .padding = 2, .dilation = 2}>(); // dilated
+    check_conv_against_reference<5, 6, 6, 7, 1, conv{}>();                                      // 1 x 1: read in place
+    check_conv_against_reference<1, 28, 28, 16, 5, conv{.padding = 2}>();                       // the CNN's first layer
+    check_conv_against_reference<16, 14, 14, 33, 5, conv{.padding = 2}>();                      // wider than a GEMM tile
+}
+
+TEST_CASE("conv2d: the shape rule") {
+    constexpr auto x = input<"x", 3, 28, 28>;
+    using Y1 = shape_of_t<graph_t<decltype(conv2d(x, param<"w", 8, 3, 5, 5>))>>;
+    CHECK(std::is_same_v<Y1, shape<8, 24, 24>>);
+    using Y2 = shape_of_t<graph_t<decltype(conv2d<conv{.stride = 2, .padding = 1}>(x, param<"w", 8, 3, 3, 3>))>>;
+    CHECK(std::is_same_v<Y2, shape<8, 14, 14>>);
+    using P1 = shape_of_t<graph_t<decltype(max_pool2d<pool2d{2}>(input<"z", 4, 7, 7>))>>;
+    CHECK(std::is_same_v<P1, shape<4, 3, 3>>);
+    using P2 = shape_of_t<graph_t<decltype(max_pool2d<pool2d{.kernel = 3, .stride = 2, .padding = 1}>(input<"z", 4, 7, 7>))>>;
+    CHECK(std::is_same_v<P2, shape<4, 4, 4>>);
+    using F = shape_of_t<graph_t<decltype(flatten(input<"z", 4, 7, 7>))>>;
+    CHECK(std::is_same_v<F, shape<196>>);
+    using G = shape_of_t<graph_t<decltype(global_avg_pool(input<"z", 4, 7, 7>))>>;
+    CHECK(std::is_same_v<G, shape<4>>);
+}
+
+namespace {
+constexpr auto cx = input<"x", 2, 8, 8>;
+constexpr auto cy = label<"y", 3>;
+constexpr auto cw1 = param<"w1", 4, 2, 3, 3>;
+constexpr auto cb1 = param<"b1", 4>;
+constexpr auto cw2 = param<"w2", 5, 4, 3, 3>;
+constexpr auto cb2 = param<"b2", 5>;
+constexpr auto cw3 = param<"w3", 3, 20>;
+constexpr auto cb3 = param<"b3", 3>;
+} // namespace
+
+TEST_CASE("a small CNN: gradients against central finite differences (double, away from kinks)") {
+    // conv(pad 1) -> tanh -> avg_pool 2 -> conv -> relu -> max_pool 3/2/1 -> flatten -> dense -> CE
+    constexpr auto h2 = max_pool2d<pool2d{.kernel = 2, .stride = 1}>(relu(conv2d<conv{.padding = 1}>(
+        avg_pool2d<pool2d{2}>(tanh(conv2d<conv{.padding = 1}>(cx, cw1, cb1))), cw2, cb2))); // 5 x 3 x 3
+    constexpr auto w3 = param<"w3", 3, 45>;
+    const auto loss = softmax_cross_entropy(w3 * flatten(h2) + cb3, cy);
+    auto net = compile<double>(loss);
+    auto p = net.make_params(), g = net.make_params();
+    const auto init = uniform(p.flat().size(), 7, -0.6, 0.6);
+    std::copy(init.begin(), init.end(), p.flat().begin());
+    constexpr std::size_t B = 4;
+    const auto xv = uniform(B * 128, 8);
+    const std::vector<int> yv{0, 2, 1, 2};
+    const auto run = [&](auto &params) {
+        auto n2 = net;
+        auto g2 = n2.make_params();
+        return n2.step(params, g2, cx = std::span<const double>(xv), cy = std::span<const int>(yv));
+    };
+    net.step(p, g, cx = std::span<const double>(xv), cy = std::span<const int>(yv));
+    // the relu inputs and pooling windows of this point are far from kinks and ties
+    const auto pre = net.value(conv2d<conv{.padding = 1}>(avg_pool2d<pool2d{2}>(tanh(conv2d<conv{.padding = 1}>(cx, cw1, cb1))), cw2, cb2));
+    double nearest = 1e300;
+    for (double v : pre) nearest = std::min(nearest, std::abs(v));
+    REQUIRE(nearest > 1e-4);
+    const double hstep = 1e-6;
+    double worst = 0;
+    std::size_t checked = 0;
+    for (std::size_t k = 0; k < p.flat().size(); ++k) {
+        const double keep = p.flat()[k];
+        p.flat()[k] = keep + hstep;
+        const double up = run(p);
+        p.flat()[k] = keep - hstep;
+        const double down = run(p);
+        p.flat()[k] = keep;
+        worst = std::max(worst, std::abs((up - down) / (2 * hstep) - g.flat()[k]));
+        ++checked;
+    }
+    // central differences: truncation h^2 |f'''| ~ 1e-12, rounding eps |f| / h ~ 1e-10
+    CHECK(worst < 1e-7);
+    CHECK(checked == p.flat().size());
+}
+
+namespace {
+/// A 1 x 4 x 4 image whose 2 x 2 windows hold the tie patterns the policies differ on.
+const std::vector<float> tie_image{
+    // window (0,0): no tie; (0,1): two tied maxima; (1,0): four tied (all equal); (1,1): tie of 3
+    1, 0, 2, 2, //
+    0, 0, 1, 0, //
+    5, 5, 3, 3, //
+    5, 5, 1, 3,
+};
+template <class P> std::vector<float> pool_grad(std::span<const float> g_out) {
+    constexpr auto x = input<"x", 1, 4, 4>;
+    constexpr auto r = param<"r", 4>;
+    const auto loss = sum(hadamard(flatten(max_pool2d<pool2d{2}, P>(x)), r));
+    auto net = compile(loss, x);
+    auto p = net.make_params(), g = net.make_params();
+    std::copy(g_out.begin(), g_out.end(), p[r].begin());
+    net.step(p, g, x = std::span<const float>(tie_image));
+    const auto d = net.input_grad(x);
+    return {d.begin(), d.end()};
+}
+} // namespace
+
+TEST_CASE("max_pool2d: the tie policies at exactly tied windows") {
+    const std::vector<float> gout{1, 2, 4, 8};
+    // first (every preset; PyTorch's scan order): the whole adjoint to the first maximum
+    CHECK(pool_grad<policy::first>(gout) == std::vector<float>{1, 0, 2, 0, 0, 0, 0, 0, 4, 0, 8, 0, 0, 0, 0, 0});
+    CHECK(pool_grad<policy::pytorch>(gout) == pool_grad<policy::first>(gout));
+    CHECK(pool_grad<policy::tensorflow>(gout) == pool_grad<policy::first>(gout));
+    CHECK(pool_grad<policy::jax>(gout) == pool_grad<policy::first>(gout));
+    CHECK(pool_grad<policy::last>(gout) == std::vector<float>{1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 8});
+    CHECK(pool_grad<policy::last>(gout) != pool_grad<policy::first>(gout));
+    // split: 1/k each; window (1,1) has maxima 3, 3, 3 (k = 3)
+    const float t = 8.0f * (1.0f / 3.0f);
+    CHECK(pool_grad<policy::split>(gout) == std::vector<float>{1, 0, 1, 1, 0, 0, 0, 0, 1, 1, t, t, 1, 1, 0, t});
+    // mix<1, 2>: half split, half first
+    const float m2 = 2 * float(0.5 / 2 + 0.5), m2b = 2 * float(0.5 / 2), m4 = 4 * float(0.5 / 4 + 0.5), m4b = 4 * float(0.5 / 4),
+                m8 = 8 * float(0.5 / 3 + 0.5), m8b = 8 * float(0.5 / 3);
+    CHECK(pool_grad<policy::mix<1, 2>>(gout) == std::vector<float>{1, 0, m2, m2b, 0, 0, 0, 0, m4, m4b, m8, m8b, m4b, m4b, 0, m8b});
+    CHECK(pool_grad<policy::mix<0, 1>>(gout) == pool_grad<policy::first>(gout));
+    CHECK(pool_grad<policy::mix<1, 1>>(gout) == pool_grad<policy::split>(gout));
+    CHECK_THROWS_WITH_AS(pool_grad<policy::trap>(gout), doctest::Contains("max_pool2d was differentiated at a window whose maximum is tied among 2"),
+                         kink_error);
+}
+
+TEST_CASE("max_pool2d: count<P> counts tied windows, and tied windows whose adjoint is nonzero") {
+    constexpr auto x = input<"x", 1, 4, 4>;
+    constexpr auto r = param<"r", 4>;
+    const auto pooled = max_pool2d<pool2d{2}, policy::count<policy::first>>(x);
+    const auto loss = sum(hadamard(flatten(pooled), r));
+    auto net = compile(loss, x);
+    auto p = net.make_params(), g = net.make_params();
+    const std::vector<float> gout{1, 0, 4, 0}; // the adjoint of window (0,1) and (1,1) is 0
+    std::copy(gout.begin(), gout.end(), p[r].begin());
+    reset_kink_counts(loss);
+    net.step(p, g, x = std::span<const float>(tie_image));
+    const auto c = kink_hits(pooled);
+    CHECK(c.evals == 4);
+    CHECK(c.hits == 3); // windows (0,1), (1,0), (1,1)
+    CHECK(c.live == 1); // only (1,0) has a nonzero adjoint
+    CHECK(c.nans == 0);
+    CHECK(std::string(c.op) == "max_pool2d");
+}
+
+TEST_CASE("max_pool2d and avg_pool2d: NaN and padding as PyTorch has them") {
+    constexpr auto x = input<"x", 1, 2, 2>;
+    constexpr auto r = param<"r", 1>;
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const std::vector<float> img{nan, 1, nan, 2};
+    const auto loss = sum(hadamard(flatten(max_pool2d<pool2d{2}>(x)), r));
+    auto net = compile(loss, x);
+    auto p = net.make_params(), g = net.make_params();
+    p[r][0] = 1;
+    const float l = net.step(p, g, x = std::span<const float>(img));
+    CHECK(std::isnan(l));
+    const auto d = net.input_grad(x); // the whole adjoint to the last NaN
+    CHECK(d[0] == 0);
+    CHECK(d[1] == 0);
+    CHECK(d[2] == 1);
+    CHECK(d[3] == 0);
+    // avg_pool2d counts the padding: a 3 x 3 window at a corner of a 2 x 2 image with padding 1
+    constexpr auto loss2 = sum(flatten(avg_pool2d<pool2d{.kernel = 3, .stride = 2, .padding = 1}>(x)));
+    auto net2 = compile(loss2, x);
+    auto p2 = net2.make_params(), g2 = net2.make_params();
+    const std::vector<float> ones{1, 2, 3, 4};
+    CHECK(net2.step(p2, g2, x = std::span<const float>(ones)) == 10.0f / 9.0f);
+}
+
+TEST_CASE("CNN printers: formulas name the tie policy; to_text shows a non-default one") {
+    constexpr auto x = input<"x", 1, 4, 4>;
+    constexpr auto w = param<"w", 2, 1, 3, 3>;
+    const auto net = sum(flatten(max_pool2d<pool2d{2}, policy::split>(relu(conv2d<conv{.padding = 1}>(x, w)))));
+    const std::string text = to_text(net);
+    CHECK(text.find("max_pool2d<split>(") != std::string::npos);
+    CHECK(to_text(max_pool2d<pool2d{2}>(x)) == "max_pool2d(x)");
+    const auto f = formulas(net);
+    bool seen = false;
+    for (const auto &[lhs, rhs] : f.backward) seen = seen || rhs.find("tied window: policy split") != std::string::npos;
+    CHECK(seen);
+    bool conv_seen = false;
+    for (const auto &[lhs, rhs] : f.backward) conv_seen = conv_seen || rhs.find("\\operatorname{conv}^{\\top}_{W}") != std::string::npos;
+    CHECK(conv_seen);
+}
+
+TEST_CASE("CNN: the float program agrees with the double program; batches split give the same bits") {
+    constexpr auto h2 = max_pool2d<pool2d{2}>(relu(conv2d<conv{.padding = 1}>(
+        avg_pool2d<pool2d{2}>(tanh(conv2d<conv{.padding = 1}>(cx, cw1, cb1))), cw2, cb2))); // 5 x 2 x 2
+    constexpr auto w3 = param<"w3", 3, 20>;
+    const auto loss = softmax_cross_entropy(w3 * flatten(h2) + cb3, cy);
+    auto nd = compile<double>(loss);
+    auto nf = compile<float>(loss);
+    auto pd = nd.make_params(), gd = nd.make_params();
+    auto pf = nf.make_params(), gf = nf.make_params();
+    const auto init = uniform(pd.flat().size(), 11, -0.6, 0.6);
+    for (std::size_t k = 0; k < init.size(); ++k) pf.flat()[k] = static_cast<float>(pd.flat()[k] = static_cast<float>(init[k]));
+    constexpr std::size_t B = 6;
+    const auto xd = uniform(B * 128, 12);
+    std::vector<float> xf(xd.begin(), xd.end());
+    std::vector<double> xdr(xf.begin(), xf.end());
+    const std::vector<int> yv{0, 1, 2, 2, 1, 0};
+    const double ld = nd.step(pd, gd, cx = std::span<const double>(xdr), cy = std::span<const int>(yv));
+    const float lf = nf.step(pf, gf, cx = std::span<const float>(xf), cy = std::span<const int>(yv));
+    CHECK(std::abs(ld - lf) < 1e-5);
+    double worst = 0;
+    for (std::size_t k = 0; k < init.size(); ++k) worst = std::max(worst, std::abs(gd.flat()[k] - gf.flat()[k]));
+    CHECK(worst < 1e-5);
+    // the forward values of each sample do not depend on the other samples of the batch
+    auto one = compile_forward(w3 * flatten(h2) + cb3);
+    const auto all = one(pf, cx = std::span<const float>(xf));
+    std::vector<float> all_v(all.begin(), all.end());
+    for (std::size_t s = 0; s < B; ++s) {
+        const auto single = one(pf, cx = std::span<const float>(xf).subspan(s * 128, 128));
+        for (std::size_t k = 0; k < 3; ++k) CHECK(single[k] == all_v[s * 3 + k]);
+    }
+}
