@@ -241,9 +241,9 @@ void case4() {
 // -- case 5 ----------------------------------------------------------------------------------
 constexpr auto img = input<"img", 1, 28, 28>;
 constexpr auto C1 = param<"C1", 6, 1, 5, 5>;
-constexpr auto c1 = param<"c1", 6>;
+constexpr auto d1 = param<"d1", 6>;
 constexpr auto C2 = param<"C2", 16, 6, 5, 5>;
-constexpr auto c2 = param<"c2", 16>;
+constexpr auto d2 = param<"d2", 16>;
 constexpr auto F1 = param<"F1", 120, 400>;
 constexpr auto f1 = param<"f1", 120>;
 constexpr auto F2 = param<"F2", 84, 120>;
@@ -253,7 +253,7 @@ constexpr auto f3 = param<"f3", 10>;
 
 void case5() {
     constexpr std::size_t B = 64;
-    const auto h = max_pool2d<pool2d{2}>(relu(conv2d(max_pool2d<pool2d{2}>(relu(conv2d<conv{.padding = 2}>(img, C1, c1))), C2, c2)));
+    const auto h = max_pool2d<pool2d{2}>(relu(conv2d(max_pool2d<pool2d{2}>(relu(conv2d<conv{.padding = 2}>(img, C1, d1))), C2, d2)));
     const auto logits = F3 * relu(F2 * relu(F1 * flatten(h) + f1) + f2) + f3;
     auto net = compile(softmax_cross_entropy(logits, y));
     auto p = net.make_params(), g = net.make_params();

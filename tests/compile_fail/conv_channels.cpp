@@ -18,8 +18,11 @@ int main() {
     const auto h = max_pool2d<pool2d{2}>(relu(conv2d<conv{.padding = 2}>(max_pool2d<pool2d{2}>(relu(conv2d<conv{.padding = 2}>(x, K1))), K2, b2)));
     auto net = compile(softmax_cross_entropy(W * flatten(h), y));
     auto params = net.make_params(), grads = net.make_params();
+    nn::init_uniform_fan_in(net, params, 1);
+    nn::adam<float> opt;
     std::vector<float> xs(784);
     std::vector<std::int32_t> ys(1);
     const float loss = net.step(params, grads, x = std::span(xs), y = std::span(ys));
+    opt.step(params, grads);
     (void)loss;
 }

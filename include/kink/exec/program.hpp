@@ -399,6 +399,9 @@ namespace detail {
 /// and its parameter store without a further error, so that message stays the only one.
 template <class T> struct broken_store {
     static constexpr std::size_t count = 0, values = 0;
+    static constexpr std::array<std::size_t, 0> sizes{}, ranks{};
+    static constexpr std::array<std::string_view, 0> names{};
+    template <std::size_t I> std::span<T> at() { return {}; }
     template <class X> std::span<T> operator[](const X &) { return {}; }
     template <class X> std::span<const T> operator[](const X &) const { return {}; }
     std::span<T> flat() { return {}; }

@@ -83,12 +83,22 @@ template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct ma
             static_assert(meta::always_false<Q>, "kink: max_pool2d: not a max_pool policy");
         }
     }
-    /// Printed per window: the adjoint goes to the window's maximum; where k inputs tie, the
-    /// policy's shares (first: all to the first in scan order; split: 1/k each; ...).
+    /// Printed per window w and input of the window: the window's adjoint times its share, 1 for
+    /// a unique maximum, and at a tie among k maxima (the r-th in scan order) the policy's share.
     template <std::size_t K, class Node>
     static std::string vjp_latex(const std::string &g, const std::string *args, const std::string &) {
-        return "\\operatorname{scatter}_{\\arg\\max " + args[0] + "}\\left(" + g + "\\right) \\text{ (tied window: policy " +
-               policy_label<P>() + ")}";
+        using Q = strip_count_t<P>;
+        std::string share;
+        if constexpr (KINK_SAME(Q, ::kink::policy::first)) share = "[r = 1]";
+        else if constexpr (KINK_SAME(Q, ::kink::policy::last)) share = "[r = k]";
+        else if constexpr (KINK_SAME(Q, ::kink::policy::split)) share = "\\tfrac{1}{k}";
+        else if constexpr (is_mix<Q>::value)
+            share = "\\tfrac{" + std::to_string(Q::num) + "}{" + std::to_string(Q::den) + " k} + \\tfrac{" +
+                    std::to_string(Q::den - Q::num) + "}{" + std::to_string(Q::den) + "} [r = 1]";
+        else share = "\\text{error}";
+        return "\\sum_{w \\ni \\cdot} " + g + "_{w} \\begin{cases} 1 & \\text{the unique maximum of window } w \\text{ of } " + args[0] +
+               " \\\\ " + share + " & \\text{the } r\\text{-th of } k > 1 \\text{ tied maxima (tied window: policy " + policy_label<P>() +
+               ")} \\\\ 0 & \\text{otherwise} \\end{cases}";
     }
 };
 
