@@ -25,9 +25,11 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <type_traits>
 
 #include <kink/exec/gemm.hpp>
 #include <kink/exec/kernel.hpp>
+#include <kink/exec/simd.hpp>
 #include <kink/exec/storage.hpp>
 #include <kink/ops/conv.hpp>
 
@@ -53,67 +55,65 @@ template <class N> struct conv_dims {
 
 /// The output columns j whose tap at horizontal offset dv (= d v - p) reads inside the image:
 /// [lo, hi), 0 <= s j + dv < W.
-template <class D> constexpr void valid_columns(std::ptrdiff_t dv, std::size_t &lo, std::size_t &hi) {
+template <class D> constexpr std::array<std::size_t, 2> valid_columns(std::ptrdiff_t dv) {
     constexpr std::ptrdiff_t s = std::ptrdiff_t(D::g.stride), W = std::ptrdiff_t(D::Wd), OW = std::ptrdiff_t(D::OW);
     std::ptrdiff_t l = dv >= 0 ? 0 : (-dv + s - 1) / s;
     std::ptrdiff_t h = W - 1 - dv < 0 ? 0 : (W - 1 - dv) / s + 1;
     l = std::min(l, OW);
     h = std::max(std::min(h, OW), l);
-    lo = std::size_t(l);
-    hi = std::size_t(h);
+    return {std::size_t(l), std::size_t(h)};
 }
+/// Calls f.template operator()<v>() for every tap column v (compile-time), so that the valid
+/// column range of each tap is a constant: the row copies below then have constant lengths and
+/// compile to vector moves (a run-time length becomes `rep movs` under -march=native, whose
+/// start-up costs more than a 28-value row).
+template <class D, class F> constexpr void each_tap_column(F &&f) {
+    [&]<std::size_t... V>(std::index_sequence<V...>) { (f.template operator()<V>(), ...); }(std::make_index_sequence<D::KW>{});
+}
+
 /// col (K x P) = the unfolding of one sample x (C x H x W): row (c, u, v), column (i, j) holds
-/// x[c, s i + d u - p, s j + d v - p], 0 in the padding. Branch-free inner loops (a contiguous
-/// copy at stride 1).
+/// x[c, s i + d u - p, s j + d v - p], 0 in the padding.
 template <class D, class T> void im2col(const T *__restrict x, T *__restrict col) {
     constexpr std::size_t s = D::g.stride, p = D::g.padding, d = D::g.dilation;
     for (std::size_t c = 0; c < D::C; ++c)
         for (std::size_t u = 0; u < D::KH; ++u)
-            for (std::size_t v = 0; v < D::KW; ++v) {
-                T *row = col + ((c * D::KH + u) * D::KW + v) * D::P;
-                const std::ptrdiff_t dv = std::ptrdiff_t(d * v) - std::ptrdiff_t(p);
-                std::size_t lo, hi;
-                valid_columns<D>(dv, lo, hi);
+            each_tap_column<D>([&]<std::size_t v>() {
+                T *__restrict row = col + ((c * D::KH + u) * D::KW + v) * D::P;
+                constexpr std::ptrdiff_t dv = std::ptrdiff_t(d * v) - std::ptrdiff_t(p);
+                constexpr auto range = valid_columns<D>(dv);
+                constexpr std::size_t lo = range[0], hi = range[1];
                 for (std::size_t i = 0; i < D::OH; ++i) {
-                    T *o = row + i * D::OW;
+                    T *__restrict o = row + i * D::OW;
                     const std::ptrdiff_t h = std::ptrdiff_t(s * i + d * u) - std::ptrdiff_t(p);
                     if (h < 0 || h >= std::ptrdiff_t(D::H)) {
-                        std::fill(o, o + D::OW, T(0));
+                        for (std::size_t j = 0; j < D::OW; ++j) o[j] = T(0);
                         continue;
                     }
-                    const T *xr = x + (c * D::H + std::size_t(h)) * D::Wd;
+                    const T *__restrict xr = x + (c * D::H + std::size_t(h)) * D::Wd;
                     for (std::size_t j = 0; j < lo; ++j) o[j] = T(0);
-                    if constexpr (s == 1) {
-                        for (std::size_t j = lo; j < hi; ++j) o[j] = xr[std::ptrdiff_t(j) + dv];
-                    } else {
-                        for (std::size_t j = lo; j < hi; ++j) o[j] = xr[std::ptrdiff_t(s * j) + dv];
-                    }
+                    for (std::size_t j = lo; j < hi; ++j) o[j] = xr[std::ptrdiff_t(s * j) + dv];
                     for (std::size_t j = hi; j < D::OW; ++j) o[j] = T(0);
                 }
-            }
+            });
 }
 /// dx (C x H x W) += the folding of dcol (K x P): every unfolded position adds to its pixel.
 template <class D, class T> void col2im(const T *__restrict dcol, T *__restrict dx) {
     constexpr std::size_t s = D::g.stride, p = D::g.padding, d = D::g.dilation;
     for (std::size_t c = 0; c < D::C; ++c)
         for (std::size_t u = 0; u < D::KH; ++u)
-            for (std::size_t v = 0; v < D::KW; ++v) {
-                const T *row = dcol + ((c * D::KH + u) * D::KW + v) * D::P;
-                const std::ptrdiff_t dv = std::ptrdiff_t(d * v) - std::ptrdiff_t(p);
-                std::size_t lo, hi;
-                valid_columns<D>(dv, lo, hi);
+            each_tap_column<D>([&]<std::size_t v>() {
+                const T *__restrict row = dcol + ((c * D::KH + u) * D::KW + v) * D::P;
+                constexpr std::ptrdiff_t dv = std::ptrdiff_t(d * v) - std::ptrdiff_t(p);
+                constexpr auto range = valid_columns<D>(dv);
+                constexpr std::size_t lo = range[0], hi = range[1];
                 for (std::size_t i = 0; i < D::OH; ++i) {
                     const std::ptrdiff_t h = std::ptrdiff_t(s * i + d * u) - std::ptrdiff_t(p);
                     if (h < 0 || h >= std::ptrdiff_t(D::H)) continue;
-                    const T *o = row + i * D::OW;
-                    T *xr = dx + (c * D::H + std::size_t(h)) * D::Wd;
-                    if constexpr (s == 1) {
-                        for (std::size_t j = lo; j < hi; ++j) xr[std::ptrdiff_t(j) + dv] += o[j];
-                    } else {
-                        for (std::size_t j = lo; j < hi; ++j) xr[std::ptrdiff_t(s * j) + dv] += o[j];
-                    }
+                    const T *__restrict o = row + i * D::OW;
+                    T *__restrict xr = dx + (c * D::H + std::size_t(h)) * D::Wd;
+                    for (std::size_t j = lo; j < hi; ++j) xr[std::ptrdiff_t(s * j) + dv] += o[j];
                 }
-            }
+            });
 }
 } // namespace detail
 

@@ -39,6 +39,27 @@ template <class N> struct pool_dims {
 
 template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct kernel<max_pool2d_op<P, Win, Step, Pad>> {
     using Op = max_pool2d_op<P, Win, Step, Pad>;
+    /// The input gradient of a sample is complete when its windows are done: the elementwise
+    /// node before the pool (a relu) runs its vector-Jacobian product right then, on warm data.
+    static constexpr std::size_t grad_epilogue = 0;
+
+    /// Calls f(offset) for each input of window (i, j) of one plane, in scan order: unrolled over
+    /// the k x k window when it lies inside the image (always without padding).
+    template <class D, class F> static void each_in_window(std::size_t i, std::size_t j, F &&f) {
+        if constexpr (D::p == 0) {
+            const std::size_t base = i * D::s * D::W + j * D::s;
+#pragma GCC unroll 16
+            for (std::size_t u = 0; u < D::k; ++u)
+#pragma GCC unroll 16
+                for (std::size_t v = 0; v < D::k; ++v) f(base + u * D::W + v);
+        } else {
+            std::size_t h0, h1, w0, w1;
+            D::window(i, j, h0, h1, w0, w1);
+            for (std::size_t h = h0; h < h1; ++h)
+                for (std::size_t w = w0; w < w1; ++w) f(h * D::W + w);
+        }
+    }
+
     template <class C> static void forward(C &c) {
         using Nd = typename C::node;
         using D = detail::pool_dims<Nd>;
@@ -52,22 +73,18 @@ template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct ke
                 T *yc = y + s * D::out_size + ch * D::OH * D::OW;
                 for (std::size_t i = 0; i < D::OH; ++i)
                     for (std::size_t j = 0; j < D::OW; ++j) {
-                        std::size_t h0, h1, w0, w1;
-                        D::window(i, j, h0, h1, w0, w1);
                         T m = -std::numeric_limits<T>::infinity();
-                        for (std::size_t h = h0; h < h1; ++h)
-                            for (std::size_t w = w0; w < w1; ++w) {
-                                const T v = xc[h * D::W + w];
-                                if (v > m || v != v) m = v; // PyTorch: (val > maxval) || isnan(val)
-                            }
+                        each_in_window<D>(i, j, [&](std::size_t o) {
+                            const T v = xc[o];
+                            m = (v > m || v != v) ? v : m; // PyTorch: (val > maxval) || isnan(val)
+                        });
                         yc[i * D::OW + j] = m;
                         if constexpr (C::counting) {
                             if (m != m) {
                                 ++nans;
                             } else {
                                 std::size_t k = 0;
-                                for (std::size_t h = h0; h < h1; ++h)
-                                    for (std::size_t w = w0; w < w1; ++w) k += xc[h * D::W + w] == m;
+                                each_in_window<D>(i, j, [&](std::size_t o) { k += xc[o] == m; });
                                 ties += k > 1;
                             }
                         }
@@ -81,10 +98,14 @@ template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct ke
             (void)ties, (void)nans;
         }
     }
+
     template <class C> static void backward(C &c) {
         using Nd = typename C::node;
         using D = detail::pool_dims<Nd>;
         using T = typename C::T;
+        // windows that tile the plane exactly: each input is in one window, so the gradient can be
+        // written (assigned) window by window without zeroing the plane first
+        constexpr bool tiles = D::p == 0 && D::k == D::s && D::H == D::OH * D::k && D::W == D::OW * D::k;
         if constexpr (C::template needs<0>) {
             const T *x = c.template in<0>();
             const T *y = c.out();
@@ -93,38 +114,38 @@ template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct ke
             std::uint64_t live = 0;
             for (std::size_t s = 0; s < c.rows(); ++s) {
                 T *ds = dx + s * D::in_size;
-                if constexpr (C::template assign<0>) std::fill(ds, ds + D::in_size, T(0));
+                constexpr bool write = tiles && C::template assign<0>;
+                if constexpr (C::template assign<0> && !write) std::fill(ds, ds + D::in_size, T(0));
                 for (std::size_t ch = 0; ch < D::C; ++ch) {
                     const T *xc = x + s * D::in_size + ch * D::H * D::W;
                     T *dc = ds + ch * D::H * D::W;
                     const std::size_t o = s * D::out_size + ch * D::OH * D::OW;
                     for (std::size_t i = 0; i < D::OH; ++i)
                         for (std::size_t j = 0; j < D::OW; ++j) {
-                            std::size_t h0, h1, w0, w1;
-                            D::window(i, j, h0, h1, w0, w1);
                             const T m = y[o + i * D::OW + j], gv = g[o + i * D::OW + j];
+                            auto put = [&](std::size_t at, T v) {
+                                if constexpr (write) dc[at] = v;
+                                else dc[at] += v;
+                            };
                             if (m != m) { // NaN: the whole adjoint to the last NaN (PyTorch's index)
-                                std::size_t at = h0 * D::W + w0;
-                                for (std::size_t h = h0; h < h1; ++h)
-                                    for (std::size_t w = w0; w < w1; ++w)
-                                        if (xc[h * D::W + w] != xc[h * D::W + w]) at = h * D::W + w;
-                                dc[at] += gv;
+                                std::size_t at = D::W * D::H;
+                                each_in_window<D>(i, j, [&](std::size_t q) {
+                                    if (xc[q] != xc[q]) at = q;
+                                });
+                                each_in_window<D>(i, j, [&](std::size_t q) { put(q, q == at ? gv : T(0)); });
                                 continue;
                             }
                             std::size_t k = 0;
-                            for (std::size_t h = h0; h < h1; ++h)
-                                for (std::size_t w = w0; w < w1; ++w) k += xc[h * D::W + w] == m;
+                            each_in_window<D>(i, j, [&](std::size_t q) { k += xc[q] == m; });
                             if constexpr (C::counting) live += k > 1 && gv != T(0);
                             std::size_t r = 0;
-                            for (std::size_t h = h0; h < h1; ++h)
-                                for (std::size_t w = w0; w < w1; ++w)
-                                    if (xc[h * D::W + w] == m) {
-                                        const T share = Op::template share<T>(++r, k);
-                                        if (k == 1) dc[h * D::W + w] += gv;
-                                        else if (share != T(0)) dc[h * D::W + w] += gv * share;
-                                    }
+                            each_in_window<D>(i, j, [&](std::size_t q) {
+                                if (xc[q] == m) put(q, k == 1 ? gv : gv * Op::template share<T>(++r, k));
+                                else put(q, T(0));
+                            });
                         }
                 }
+                c.grad_epilogue(s, s + 1, 0, D::in_size);
             }
             if constexpr (C::counting) kink_counter<Nd>::live += live;
             else (void)live;
@@ -133,6 +154,7 @@ template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct ke
 };
 
 template <std::size_t Win, std::size_t Step, std::size_t Pad> struct kernel<avg_pool2d_op<Win, Step, Pad>> {
+    static constexpr std::size_t grad_epilogue = 0; // as for max_pool2d
     template <class C> static void forward(C &c) {
         using D = detail::pool_dims<typename C::node>;
         using T = typename C::T;
@@ -175,12 +197,14 @@ template <std::size_t Win, std::size_t Step, std::size_t Pad> struct kernel<avg_
                                 for (std::size_t w = w0; w < w1; ++w) dc[h * D::W + w] += v;
                         }
                 }
+                c.grad_epilogue(s, s + 1, 0, D::in_size);
             }
         }
     }
 };
 
 template <> struct kernel<global_avg_pool_op> {
+    static constexpr std::size_t grad_epilogue = 0; // as for max_pool2d
     template <class C> static void forward(C &c) {
         using X = shape_of_t<arg_t<0, typename C::node>>;
         using T = typename C::T;
@@ -208,6 +232,7 @@ template <> struct kernel<global_avg_pool_op> {
                     const T v = static_cast<T>(g[s * ch + k] / T(hw));
                     T *dc = dx + (s * ch + k) * hw;
                     for (std::size_t j = 0; j < hw; ++j) dc[j] = C::template assign<0> ? v : dc[j] + v;
+                    if (k + 1 == ch) c.grad_epilogue(s, s + 1, 0, ch * hw);
                 }
         }
     }
