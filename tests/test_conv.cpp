@@ -324,3 +324,130 @@ TEST_CASE("CNN: the float program agrees with the double program; batches split 
         for (std::size_t k = 0; k < 3; ++k) CHECK(single[k] == all_v[s * 3 + k]);
     }
 }
+
+TEST_CASE("CNN in float16 and bfloat16: the float program's loss and gradients within the formats' precision") {
+    constexpr auto h2 = max_pool2d<pool2d{2}>(relu(conv2d<conv{.padding = 1}>(
+        avg_pool2d<pool2d{2}>(tanh(conv2d<conv{.padding = 1}>(cx, cw1, cb1))), cw2, cb2))); // 5 x 2 x 2
+    constexpr auto w3 = param<"w3", 3, 20>;
+    const auto loss = softmax_cross_entropy(w3 * flatten(h2) + cb3, cy);
+    constexpr std::size_t B = 4;
+    const auto init = uniform(4 * 2 * 9 + 4 + 5 * 4 * 9 + 5 + 60 + 3 + 64, 21, -0.6, 0.6);
+    const auto xd = uniform(B * 128, 22, 0, 1);
+    const std::vector<int> yv{0, 1, 2, 1};
+    auto run = [&]<class T>(std::type_identity<T>) {
+        auto net = compile<T>(loss);
+        auto p = net.make_params(), g = net.make_params();
+        for (std::size_t k = 0; k < p.flat().size(); ++k) p.flat()[k] = T(float(init[k % init.size()]));
+        std::vector<T> xs(xd.size());
+        for (std::size_t k = 0; k < xd.size(); ++k) xs[k] = T(float(xd[k]));
+        const float l = float(net.step(p, g, cx = std::span<const T>(xs), cy = std::span<const int>(yv)));
+        std::vector<float> gs(g.flat().size());
+        for (std::size_t k = 0; k < gs.size(); ++k) gs[k] = float(g.flat()[k]);
+        return std::pair{l, gs};
+    };
+    const auto [lf, gf] = run(std::type_identity<float>{});
+    for (const auto &[name, eps, r] : {std::tuple{"float16", 0x1p-10, run(std::type_identity<float16>{})},
+                                       std::tuple{"bfloat16", 0x1p-7, run(std::type_identity<bfloat16>{})}}) {
+        INFO(name);
+        // every value rounded to the format on each of a few dozen operations: a few hundred eps
+        // of the loss (about 1) and of the largest gradient entry
+        CHECK(std::abs(r.first - lf) < 300 * eps);
+        double gmax = 0, err = 0;
+        for (std::size_t k = 0; k < gf.size(); ++k) gmax = std::max(gmax, double(std::abs(gf[k])));
+        for (std::size_t k = 0; k < gf.size(); ++k) err = std::max(err, double(std::abs(r.second[k] - gf[k])));
+        CHECK(err < 300 * eps * std::max(1.0, gmax));
+    }
+}
+
+namespace {
+/// Naive pooling of one plane (H x W) with window k, stride s, padding p: max (first maximum) or
+/// mean (padding counted), and the vector-Jacobian product for the adjoint gy.
+struct pool_ref {
+    std::size_t H, W, k, s, p;
+    std::size_t OH() const { return (H + 2 * p - k) / s + 1; }
+    std::size_t OW() const { return (W + 2 * p - k) / s + 1; }
+    void run(bool max, const double *x, double *y, const double *gy, double *dx) const {
+        for (std::size_t i = 0; i < OH(); ++i)
+            for (std::size_t j = 0; j < OW(); ++j) {
+                double best = -INFINITY, sum = 0;
+                long at = -1;
+                for (std::size_t u = 0; u < k; ++u)
+                    for (std::size_t v = 0; v < k; ++v) {
+                        const long h = long(i * s + u) - long(p), w = long(j * s + v) - long(p);
+                        if (h < 0 || w < 0 || h >= long(H) || w >= long(W)) continue;
+                        const double val = x[h * long(W) + w];
+                        sum += val;
+                        if (val > best) best = val, at = h * long(W) + w;
+                    }
+                y[i * OW() + j] = max ? best : sum / double(k * k);
+                const double g = gy[i * OW() + j];
+                if (max) dx[at] += g;
+                else
+                    for (std::size_t u = 0; u < k; ++u)
+                        for (std::size_t v = 0; v < k; ++v) {
+                            const long h = long(i * s + u) - long(p), w = long(j * s + v) - long(p);
+                            if (h >= 0 && w >= 0 && h < long(H) && w < long(W)) dx[h * long(W) + w] += g / double(k * k);
+                        }
+            }
+    }
+};
+template <bool Max, pool2d G> void check_pool_against_reference() {
+    constexpr std::size_t B = 2, C = 3, H = 9, W = 8;
+    constexpr auto x = input<"x", C, H, W>;
+    constexpr auto y = [] {
+        if constexpr (Max) return max_pool2d<G>(input<"x", C, H, W>);
+        else return avg_pool2d<G>(input<"x", C, H, W>);
+    }();
+    constexpr std::size_t ny = shape_of_t<graph_t<decltype(y)>>::size;
+    constexpr auto r = param<"r", ny>;
+    auto net = compile<double>(sum(hadamard(flatten(y), r)), x);
+    auto p = net.make_params(), g = net.make_params();
+    const auto rv = uniform(ny, 31), xv = uniform(B * C * H * W, 32); // distinct values: no ties
+    std::copy(rv.begin(), rv.end(), p[r].begin());
+    net.step(p, g, x = std::span<const double>(xv));
+    const pool_ref ref{H, W, G.kernel, G.step(), G.padding};
+    const std::size_t plane_out = ref.OH() * ref.OW();
+    REQUIRE(plane_out * C == ny);
+    std::vector<double> yr(B * ny), dx(xv.size()), gy(ny);
+    for (std::size_t k = 0; k < ny; ++k) gy[k] = rv[k] / double(B);
+    for (std::size_t s = 0; s < B; ++s)
+        for (std::size_t c = 0; c < C; ++c)
+            ref.run(Max, xv.data() + (s * C + c) * H * W, yr.data() + s * ny + c * plane_out, gy.data() + c * plane_out,
+                    dx.data() + (s * C + c) * H * W);
+    const auto yk = net.value(y);
+    const auto dk = net.input_grad(x);
+    // max: the same values exactly; mean: the same sum in the same order, divided alike
+    for (std::size_t k = 0; k < yr.size(); ++k) CHECK(yk[k] == yr[k]);
+    double err = 0;
+    for (std::size_t k = 0; k < dx.size(); ++k) err = std::max(err, std::abs(dk[k] - dx[k]));
+    CHECK(err < 1e-15);
+}
+} // namespace
+
+TEST_CASE("max_pool2d and avg_pool2d: values and gradients against a naive reference (double)") {
+    check_pool_against_reference<true, pool2d{2}>();
+    check_pool_against_reference<true, pool2d{.kernel = 3, .stride = 2, .padding = 1}>();
+    check_pool_against_reference<true, pool2d{.kernel = 3, .stride = 1, .padding = 1}>();
+    check_pool_against_reference<false, pool2d{2}>();
+    check_pool_against_reference<false, pool2d{.kernel = 3, .stride = 2, .padding = 1}>();
+    check_pool_against_reference<false, pool2d{.kernel = 2, .stride = 1}>();
+}
+
+TEST_CASE("global_avg_pool: values and gradients against a naive reference (double)") {
+    constexpr auto x = input<"x", 3, 5, 4>;
+    constexpr auto r = param<"r", 3>;
+    auto net = compile<double>(sum(hadamard(global_avg_pool(x), r)), x);
+    auto p = net.make_params(), g = net.make_params();
+    const auto rv = uniform(3, 41), xv = uniform(2 * 60, 42);
+    std::copy(rv.begin(), rv.end(), p[r].begin());
+    net.step(p, g, x = std::span<const double>(xv));
+    const auto yk = net.value(global_avg_pool(x));
+    const auto dk = net.input_grad(x);
+    for (std::size_t s = 0; s < 2; ++s)
+        for (std::size_t c = 0; c < 3; ++c) {
+            double sum = 0;
+            for (std::size_t k = 0; k < 20; ++k) sum += xv[(s * 3 + c) * 20 + k];
+            CHECK(yk[s * 3 + c] == sum / 20.0);
+            for (std::size_t k = 0; k < 20; ++k) CHECK(dk[(s * 3 + c) * 20 + k] == rv[c] / 2.0 / 20.0);
+        }
+}

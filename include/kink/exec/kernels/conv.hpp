@@ -53,6 +53,25 @@ template <class N> struct conv_dims {
     static constexpr bool pointwise = KH == 1 && KW == 1 && g.stride == 1 && g.padding == 0;
 };
 
+/// The sum of n values in a fixed order that vectorizes: lane-wise partial sums over blocks of
+/// the vector width, then the lanes in order, then the tail (the 16-bit formats sum in float).
+template <class T> gemm::work_t<T> plane_sum(const T *__restrict v, std::size_t n) {
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+        using V = simd::vec_t<T>;
+        constexpr std::size_t L = simd::lanes<T>;
+        const std::size_t blocks = n / L;
+        V acc{};
+        for (std::size_t b = 0; b < blocks; ++b) acc += simd::load<V>(v + b * L);
+        T s = T(0);
+        for (std::size_t l = 0; l < L; ++l) s += acc[l];
+        for (std::size_t j = blocks * L; j < n; ++j) s += v[j];
+        return s;
+    } else {
+        float s = 0;
+        for (std::size_t j = 0; j < n; ++j) s += static_cast<float>(v[j]);
+        return s;
+    }
+}
 /// The output columns j whose tap at horizontal offset dv (= d v - p) reads inside the image:
 /// [lo, hi), 0 <= s j + dv < W.
 template <class D> constexpr std::array<std::size_t, 2> valid_columns(std::ptrdiff_t dv) {
@@ -180,14 +199,8 @@ template <std::size_t Stride, std::size_t Pad, std::size_t Dil> struct kernel<co
             if constexpr (C::template needs<2>) {
                 T *db = c.template arg_grad<2>();
                 if constexpr (C::template assign<2>) std::fill(db, db + D::O, T(0));
-                using A = gemm::work_t<T>; // the 16-bit formats sum in float
                 for (std::size_t s = 0; s < c.rows(); ++s)
-                    for (std::size_t o = 0; o < D::O; ++o) {
-                        const T *gr = g + (s * D::O + o) * D::P;
-                        A acc = A(0);
-                        for (std::size_t j = 0; j < D::P; ++j) acc += static_cast<A>(gr[j]);
-                        db[o] = static_cast<T>(static_cast<A>(db[o]) + acc);
-                    }
+                    for (std::size_t o = 0; o < D::O; ++o) db[o] = static_cast<T>(gemm::work_t<T>(db[o]) + detail::plane_sum(g + (s * D::O + o) * D::P, D::P));
             }
         }
         for (std::size_t s = 0; s < c.rows(); ++s) {

@@ -1,0 +1,192 @@
+#pragma once
+// The training driver shared by examples/fashion_mnist.cpp (an MLP) and examples/fashion_cnn.cpp
+// (a CNN): data, Adam with a learning-rate schedule, the progress bar, evaluation on the test
+// set every epoch, atomic checkpoints that resume bit for bit (and refuse other options), CSV
+// and SVG curves, the confusion matrix, and a loud stop when the run diverges. A model supplies
+// its loss and logits, its kink counters and its names.
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <cstdlib>
+#include <algorithm>
+#include <array>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <kink/kink.hpp>
+
+namespace examples::fashion {
+using namespace kink;
+
+struct options {
+    int epochs = 10;
+    std::size_t batch = 64;
+    double lr = 1e-3;
+    std::uint64_t seed = 1;
+    std::string relu0 = "zero";
+    std::string ties = "first"; // fashion_cnn's max-pool tie policy (the MLP has no pooling)
+    std::string schedule = "cosine";
+    std::string out;
+    std::string data = "/usr/share/datasets/fashion-mnist";
+    std::size_t limit = 0; // use only the first `limit` training and test samples (0: all)
+    bool resume = false;
+    int stop_after = 0; // stop after this epoch (0: train all epochs); simulates an interruption
+    bool count_kinks = false;
+};
+
+/// The output folder must take files before an epoch is spent: created, then probed with a file.
+void check_output_folder(const char *prog, const std::string &out) {
+    std::error_code ec;
+    std::filesystem::create_directories(out, ec);
+    const std::string probe = out + "/.kink-write-test";
+    std::FILE *f = ec ? nullptr : std::fopen(probe.c_str(), "w");
+    if (!f) {
+        std::fprintf(stderr, "%s: --out %s: cannot write there (%s)\n", prog, out.c_str(),
+                     ec ? ec.message().c_str() : std::strerror(errno));
+        std::exit(2);
+    }
+    std::fclose(f);
+    std::remove(probe.c_str());
+}
+
+const std::vector<std::string> class_names = {"T-shirt", "Trouser", "Pullover", "Dress", "Coat",
+                                              "Sandal",  "Shirt",   "Sneaker",  "Bag",   "Boot"};
+
+/// Trains `Model` (the network's loss and logits, its kink counters and its names; see
+/// examples/fashion_mnist.cpp and examples/fashion_cnn.cpp) with the options `o`.
+template <class Model> int train(const char *prog, const options &o, const Model &model) {
+    const auto logits = Model::logits;
+    const auto loss = Model::loss;
+    constexpr auto x = Model::x;
+    constexpr auto y = Model::y;
+    auto net = compile(loss);
+    auto predict = compile_forward(logits); // evaluation: forward only, no adjoints, no labels
+    using store = typename decltype(net)::params_type;
+
+    auto train_set = io::fashion_mnist("train", o.data);
+    auto test_set = io::fashion_mnist("t10k", o.data);
+    if (o.limit) {
+        train_set.count = std::min(train_set.count, o.limit);
+        test_set.count = std::min(test_set.count, o.limit);
+    }
+    const std::span<const float> tx(train_set.x.data(), train_set.count * 784), vx(test_set.x.data(), test_set.count * 784);
+    const std::span<const std::int32_t> ty(train_set.y.data(), train_set.count), vy(test_set.y.data(), test_set.count);
+
+    const std::string ckpt = o.out + "/checkpoint.safetensors";
+    store params, grads;
+    nn::adam<float> opt;
+    opt.lr = float(o.lr);
+    int first_epoch = 1;
+    std::vector<io::epoch_record> history;
+    // what decides the result, bit for bit: a resumed run must agree on every item
+    std::map<std::string, std::string> run = {
+        {"relu0", o.relu0},          {"seed", std::to_string(o.seed)},         {"batch", std::to_string(o.batch)},
+
+        {"schedule", o.schedule},    {"epochs", std::to_string(o.epochs)},     {"lr", nn::exact(o.lr)},
+        {"limit", std::to_string(o.limit)}, {"data", std::filesystem::weakly_canonical(o.data).string()},
+        {"train_samples", std::to_string(train_set.count)}, {"test_samples", std::to_string(test_set.count)}};
+    for (const auto &[key, value] : model.run_keys(o)) run[key] = value; // the model's own options
+    if (o.resume) {
+        const io::safetensors f = nn::load_checkpoint(ckpt, net, params, opt);
+        auto meta = [&](const std::string &k) { return nn::metadata(f, k, ckpt); };
+        for (const auto &[key, value] : run)
+            if (meta(key) != value)
+                throw io::format_error("kink: " + ckpt + ": written by a run with " + key + " = " + meta(key) + ", this run has " +
+                                       value + ": resume with the same options (the result would not be bit for bit)");
+        history = io::parse_csv(meta("curves"), ckpt);
+        const std::uint64_t done = nn::parse_count(meta("epoch"), "epoch", ckpt);
+        if (done < 1 || done > std::uint64_t(o.epochs) || history.size() != done)
+            throw io::format_error("kink: " + ckpt + ": metadata 'epoch' is " + meta("epoch") + ", not an epoch of this run's 1.." +
+                                   std::to_string(o.epochs) + " with " + std::to_string(history.size()) + " recorded");
+        first_epoch = int(done) + 1;
+        std::printf("resumed from %s after epoch %d\n", ckpt.c_str(), first_epoch - 1);
+    } else {
+        nn::init_uniform_fan_in(net, params, o.seed);
+    }
+
+    std::printf("network: %s\n%s, Adam lr %g (%s schedule), batch %zu, %zu training / %zu test images, kernels %s\n",
+                to_text(loss).c_str(), model.policy(o).c_str(), o.lr, o.schedule.c_str(), o.batch, train_set.count, test_set.count,
+                gemm::isa.data());
+
+    nn::batcher batches(tx, ty, 784, o.batch, o.seed);
+    nn::batcher test_batches(vx, vy, 784, 1000, 0);
+    nn::progress_bar bar(o.epochs);
+    double train_seconds = 0;
+    double last_accuracy = 0;
+    nn::confusion_matrix last_cm(10); // of the last epoch's evaluation
+    const int last_epoch = o.stop_after ? std::min(o.stop_after, o.epochs) : o.epochs;
+    for (int epoch = first_epoch; epoch <= last_epoch; ++epoch) {
+        batches.shuffle(std::uint64_t(epoch));
+        reset_kink_counts(loss);
+        opt.lr = float(o.schedule == "cosine" ? nn::cosine_lr(o.lr, epoch - 1, o.epochs)
+                       : o.schedule == "step" ? nn::step_lr(o.lr, epoch - 1, 4)
+                                              : o.lr);
+        bar.start_epoch(epoch, batches.batches_per_epoch());
+        for (std::size_t b = 1;; ++b) {
+            const std::size_t n = batches.next();
+            if (!n) break;
+            const float l = net.step(params, grads, x = batches.x(n), y = batches.y(n));
+            if (!std::isfinite(l)) {
+                bar.end_epoch("");
+                std::fprintf(stderr,
+                             "%s: the training loss became %s at epoch %d, batch %zu (learning rate %g): the run "
+                             "diverged; %s is left as it was%s\n",
+                             prog, std::isnan(l) ? "NaN" : "infinite", epoch, b, o.lr, ckpt.c_str(),
+                             epoch > 1 ? " after the last good epoch" : "");
+                return 3;
+            }
+            opt.step(params, grads);
+            bar.batch(b, n, l, nn::count_correct(net.value(logits), batches.y(n), 10));
+        }
+        if (!std::all_of(params.flat().begin(), params.flat().end(), [](float v) { return std::isfinite(v); })) {
+            std::fprintf(stderr, "%s: a parameter became NaN or infinite in epoch %d: the run diverged; %s is left as it was\n", prog,
+                         epoch, ckpt.c_str());
+            return 3;
+        }
+        const double secs = bar.seconds();
+        train_seconds += secs;
+        const auto counts = model.counts(); // training steps only: evaluation runs its own program
+        // evaluation on the test set
+        nn::confusion_matrix cm(10);
+        double test_loss = 0;
+        test_batches.in_order();
+        std::array<float, 10> softmax_scratch{};
+        while (const std::size_t n = test_batches.next()) {
+            const std::span<const float> z = predict(params, x = test_batches.x(n));
+            const auto labels = test_batches.y(n);
+            for (std::size_t s = 0; s < n; ++s) // the loss op's own rule, per sample
+                test_loss += double(softmax_ce_op::forward(z.data() + 10 * s, 10, std::size_t(labels[s]), softmax_scratch.data()));
+            cm.add(z, labels);
+        }
+        test_loss /= double(test_set.count);
+        last_accuracy = cm.accuracy();
+        last_cm = cm;
+        history.push_back({epoch, bar.running_loss(), bar.running_accuracy(), test_loss, last_accuracy, secs});
+        char line[200];
+        std::snprintf(line, sizeof line, "epoch %2d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  %.1fs (%.0f samples/s)",
+                      epoch, bar.running_loss(), bar.running_accuracy(), test_loss, last_accuracy, secs,
+                      double(train_set.count) / secs);
+        bar.end_epoch(line);
+        if (o.count_kinks) model.print_counts(counts);
+
+        auto meta = run;
+        meta["policy"] = model.policy(o);
+        meta["epoch"] = std::to_string(epoch);
+        meta["curves"] = io::csv_text(history);
+        nn::save_checkpoint(ckpt, net, params, opt, meta);
+        io::write_csv(o.out + "/curves.csv", history);
+        io::write_training_svg(o.out + "/curves.svg", history, "Fashion-MNIST, " + model.title() + ", " + model.policy(o));
+    }
+    if (!history.empty()) {
+        std::printf("confusion matrix on the test set (rows: true class):\n%s", last_cm.table(class_names).c_str());
+        std::printf("wrote %s, %s/curves.csv, %s/curves.svg\n", ckpt.c_str(), o.out.c_str(), o.out.c_str());
+    }
+    std::printf("test_accuracy=%.4f train_seconds=%.2f\n", last_accuracy, train_seconds);
+    return 0;
+}
+
+} // namespace examples::fashion
