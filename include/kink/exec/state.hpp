@@ -191,8 +191,7 @@ template <class T, class Root, class Wrt, exec_options O> struct state {
 /// op and arguments are those of its product, and bias() is the added vector.
 template <class S, std::size_t I> struct node_ctx {
     using plan = typename S::plan;
-    using scalar = typename std::remove_cvref_t<decltype(*std::declval<S &>().fwd_.data())>;
-    using T = scalar;
+    using T = std::remove_cvref_t<decltype(*std::declval<S &>().fwd_.data())>; ///< the scalar type
     static constexpr std::size_t index = I, op_index = plan::op_node(I);
     /// The node whose op runs (the product of an affine node).
     using node = meta::at_t<op_index, typename S::topo>;
@@ -208,11 +207,6 @@ template <class S, std::size_t I> struct node_ctx {
     static constexpr bool needs_bias = affine && plan::needs[plan::bias_of(affine ? I : 0)];
     static constexpr bool assign_bias = affine && plan::assigns(I, plan::bias_slot);
     static constexpr bool bias_first = affine && S::options.bias == bias_at::start;
-    static constexpr bool grad_hosted = [] {
-        for (std::size_t j = 0; j < plan::count; ++j)
-            if (plan::bwd_host[j] == I) return true;
-        return false;
-    }();
 
     S &s;
     std::size_t rows() const { return s.rows_of(I); }
