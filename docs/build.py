@@ -168,15 +168,17 @@ class Site:
         for l in lines:
             if l.get("case") in (None, "machine"):
                 continue
-            if "value" not in l:  # per-epoch records of the Fashion-MNIST runs
-                epochs.setdefault(l["impl"], []).append(l)
+            if "value" not in l:  # per-epoch records of the Fashion-MNIST runs (MLP and CNN)
+                net = "CNN" if l["case"].startswith("fashion_cnn") else "MLP"
+                epochs.setdefault(f"{l['impl']} {net}", []).append(l)
                 continue
             by_case.setdefault(l["case"], []).append(l)
         out += "| case | implementation | metric | value | notes |\n|---|---|---|---|---|\n"
         for case, ls in by_case.items():
             for l in ls:
                 notes = ", ".join(f"{k} {v}" for k, v in l.items() if k not in ("case", "impl", "metric", "value"))
-                out += f"| `{case}` | {l['impl']} | {l['metric']} | {l['value']:.4g} | {notes} |\n"
+                value = f"{l['value']:.4g}" if isinstance(l.get("value"), (int, float)) else "not reached"
+                out += f"| `{case}` | {l['impl']} | {l['metric']} | {value} | {notes} |\n"
         out += "\n"
         (self.out / "img").mkdir(exist_ok=True)
         charts = []
@@ -344,7 +346,7 @@ def curve_chart(epochs):
     lo, hi = min(accs) - 0.005, max(accs) + 0.005
     X = lambda t: x0 + pw * t / tmax
     Y = lambda a: y0 + ph * (1 - (a - lo) / (hi - lo))
-    colors = {"kink": "#d62728", "pytorch": "#1f77b4"}
+    colors = {"kink MLP": "#d62728", "pytorch MLP": "#1f77b4", "kink CNN": "#ff7f0e", "pytorch CNN": "#17becf"}
     s = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">',
          f'<rect width="{w}" height="{h}" fill="white"/>',
          f'<text x="{w / 2}" y="24" text-anchor="middle" font-size="14">Fashion-MNIST: test accuracy after each epoch against training time</text>',
