@@ -51,20 +51,9 @@ options parse(int argc, char **argv) {
     options o;
     o.out = "fashion-cnn-run";
     examples::options_parser p("fashion_cnn", usage);
-    p.integer("--epochs", o.epochs, 1, 10000);
-    p.integer("--batch", o.batch, 1, 60000);
-    p.number("--lr", o.lr, 0, 1e30);
-    p.integer("--seed", o.seed, 0, (1ll << 62));
+    examples::fashion::add_training_options(p, o);
     p.word("--relu0", o.relu0, {"zero", "one"});
     p.word("--pool-ties", o.ties, {"first", "last", "split"});
-    p.word("--schedule", o.schedule, {"cosine", "step", "none"});
-    p.text("--out", o.out);
-    p.text("--data", o.data);
-    p.flag("--resume", [&] { o.resume = true; });
-    p.flag("--count-kinks", [&] { o.count_kinks = true; });
-    p.flag("--quick", [&] { o.limit = 512, o.epochs = 1; });
-    p.integer("--limit", o.limit, 1, 1 << 30);
-    p.integer("--stop-after", o.stop_after, 1, 10000);
     p.parse(argc, argv);
     return o;
 }

@@ -19,6 +19,8 @@
 
 #include <kink/kink.hpp>
 
+#include "options.hpp"
+
 namespace examples::fashion {
 using namespace kink;
 
@@ -37,6 +39,22 @@ struct options {
     int stop_after = 0; // stop after this epoch (0: train all epochs); simulates an interruption
     bool count_kinks = false;
 };
+
+/// The options both examples take (each adds its policies and its usage text).
+inline void add_training_options(options_parser &p, options &o) {
+    p.integer("--epochs", o.epochs, 1, 10000);
+    p.integer("--batch", o.batch, 1, 60000);
+    p.number("--lr", o.lr, 0, 1e30);
+    p.integer("--seed", o.seed, 0, (1ll << 62));
+    p.word("--schedule", o.schedule, {"cosine", "step", "none"});
+    p.text("--out", o.out);
+    p.text("--data", o.data);
+    p.flag("--resume", [&] { o.resume = true; });
+    p.flag("--count-kinks", [&] { o.count_kinks = true; });
+    p.flag("--quick", [&] { o.limit = 512, o.epochs = 1; });
+    p.integer("--limit", o.limit, 1, 1 << 30);
+    p.integer("--stop-after", o.stop_after, 1, 10000);
+}
 
 /// The output folder must take files before an epoch is spent: created, then probed with a file.
 void check_output_folder(const char *prog, const std::string &out) {
