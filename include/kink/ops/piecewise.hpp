@@ -43,22 +43,21 @@ template <class Op, std::size_t I> struct dkink_op {
     static constexpr int prec = 0;
     template <class T, class... U> static constexpr T eval(T a, U... rest) {
         using P = strip_count_t<typename Op::policy>;
-        // A NaN argument is not a kink: the derivative is NaN (so is the gradient it enters), and
-        // trap says NaN rather than "at its kink".
-        if (!(a == a) || (!(rest == rest) || ...)) {
-            if constexpr (KINK_SAME(P, ::kink::policy::trap))
-                throw kink_error("kink: " + std::string(Op::name) + " was differentiated at NaN (an argument is NaN; not a kink)");
-            T nan = a;
-            ((nan = (nan == nan && !(rest == rest)) ? static_cast<T>(rest) : nan), ...);
-            return nan;
-        }
-        if constexpr (KINK_SAME(P, ::kink::policy::straight_through)) {
-            return T(1);
-        } else if constexpr (KINK_SAME(P, ::kink::policy::straight_through_clipped)) {
-            return (a <= T(1) && a >= T(-1)) ? T(1) : T(0);
-        } else {
-            return choose<P, I>(Op::template d<I>(a, rest...), Op::name);
-        }
+        // A NaN argument is not a kink: the derivative is NaN (the first NaN argument, so the
+        // gradient it enters is NaN too), and trap says NaN rather than "at its kink".
+        const bool nan_arg = !(a == a) || (!(rest == rest) || ...);
+        if constexpr (KINK_SAME(P, ::kink::policy::trap))
+            if (nan_arg) throw kink_error("kink: " + std::string(Op::name) + " was differentiated at NaN (an argument is NaN; not a kink)");
+        T nan = a;
+        ((nan = (nan == nan && !(rest == rest)) ? static_cast<T>(rest) : nan), ...);
+        T v;
+        if constexpr (KINK_SAME(P, ::kink::policy::straight_through)) v = T(1);
+        else if constexpr (KINK_SAME(P, ::kink::policy::straight_through_clipped)) v = (a <= T(1) && a >= T(-1)) ? T(1) : T(0);
+        else v = choose<P, I>(Op::template d<I>(a, rest...), Op::name);
+        // The branch is computed for every argument and the NaN case selected last, without an
+        // early return: the loops over a layer then compile to vector selects (g++ if-converts
+        // this form, not a return from inside the NaN test).
+        return nan_arg ? nan : v;
     }
     /// Piecewise constant: zero derivative wherever it has one.
     template <std::size_t, class Self> using partial = zero_t;
