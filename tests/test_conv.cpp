@@ -6,9 +6,12 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <random>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <kink/kink.hpp>
@@ -452,4 +455,94 @@ TEST_CASE("global_avg_pool: values and gradients against a naive reference (doub
             CHECK(yk[s * 3 + c] == sum / 20.0);
             for (std::size_t k = 0; k < 20; ++k) CHECK(dk[(s * 3 + c) * 20 + k] == rv[c] / 2.0 / 20.0);
         }
+}
+
+namespace {
+/// A naive tie-aware reference for 2 x 2 / stride 2 max pooling: window maxima in scan order,
+/// the adjoint shared by policy P (the NaN rule too), and the count of tied windows with a
+/// nonzero adjoint.
+template <class P, class T>
+void pool2x2_tie_reference(const std::vector<T> &x, const std::vector<T> &gy, std::size_t planes, std::size_t H, std::size_t W,
+                           std::vector<T> &dx, std::uint64_t &live) {
+    const std::size_t OH = H / 2, OW = W / 2;
+    for (std::size_t pl = 0; pl < planes; ++pl)
+        for (std::size_t i = 0; i < OH; ++i)
+            for (std::size_t j = 0; j < OW; ++j) {
+                std::size_t at[4];
+                T v[4];
+                for (std::size_t q = 0; q < 4; ++q) {
+                    at[q] = pl * H * W + (2 * i + q / 2) * W + 2 * j + q % 2;
+                    v[q] = x[at[q]];
+                }
+                const T g = gy[(pl * OH + i) * OW + j];
+                T m = -std::numeric_limits<T>::infinity();
+                std::size_t last_nan = 4;
+                for (std::size_t q = 0; q < 4; ++q) {
+                    if (v[q] != v[q]) last_nan = q;
+                    if (v[q] > m) m = v[q];
+                }
+                if (last_nan < 4) {
+                    for (std::size_t q = 0; q < 4; ++q) dx[at[q]] = q == last_nan ? g : T(0);
+                    continue;
+                }
+                std::size_t k = 0;
+                for (std::size_t q = 0; q < 4; ++q) k += v[q] == m;
+                live += k > 1 && g != T(0);
+                std::size_t r = 0;
+                for (std::size_t q = 0; q < 4; ++q) {
+                    if (v[q] != m) {
+                        dx[at[q]] = T(0);
+                        continue;
+                    }
+                    ++r;
+                    T share;
+                    if (k == 1) share = T(1);
+                    else if constexpr (std::is_same_v<P, policy::first>) share = r == 1 ? T(1) : T(0);
+                    else if constexpr (std::is_same_v<P, policy::last>) share = r == k ? T(1) : T(0);
+                    else if constexpr (std::is_same_v<P, policy::split>) share = T(1) / T(k);
+                    else share = static_cast<T>(0.5 / double(k) + (r == 1 ? 0.5 : 0.0)); // mix<1, 2>
+                    dx[at[q]] = k == 1 ? g : g * share;
+                }
+            }
+}
+/// Wide planes (40 columns: 20 windows per row, so every vector width has full vectors and a
+/// scalar tail) with values from {0, 1, 2} (most windows tied), some adjoints 0, a few NaNs.
+template <class P, class T> void check_pool2x2_ties() {
+    constexpr std::size_t B = 4, C = 5, H = 6, W = 40; // B a power of 2: the adjoint r / B is exact
+    constexpr auto x = input<"x", C, H, W>;
+    const auto y = max_pool2d<pool2d{2}, policy::count<P>>(x);
+    constexpr std::size_t ny = C * (H / 2) * (W / 2);
+    constexpr auto r = param<"r", ny>;
+    const auto loss = sum(hadamard(flatten(y), r));
+    auto net = compile<T>(loss, x);
+    auto p = net.make_params(), g = net.make_params();
+    std::mt19937 gen(5);
+    std::vector<T> xv(B * C * H * W);
+    for (auto &v : xv) v = T(gen() % 3);
+    for (std::size_t q = 0; q < xv.size(); q += 97) xv[q] = std::numeric_limits<T>::quiet_NaN();
+    for (std::size_t k = 0; k < ny; ++k) p[r].begin()[k] = (k % 7 == 3) ? T(0) : T(0.25) + T(k % 5);
+    reset_kink_counts(loss);
+    net.step(p, g, x = std::span<const T>(xv));
+    std::vector<T> gy(B * ny), dx(xv.size());
+    for (std::size_t s = 0; s < B; ++s)
+        for (std::size_t k = 0; k < ny; ++k) gy[s * ny + k] = p[r].begin()[k] / T(B);
+    std::uint64_t live = 0;
+    pool2x2_tie_reference<P>(xv, gy, B * C, H, W, dx, live);
+    const auto dk = net.input_grad(x);
+    std::size_t differ = 0;
+    for (std::size_t k = 0; k < dx.size(); ++k) differ += !(dk[k] == dx[k] || (dk[k] != dk[k] && dx[k] != dx[k]));
+    CHECK(differ == 0);
+    CHECK(kink_hits(y).live == live);
+    CHECK(live > 100); // most windows tied, so the policies differ
+}
+} // namespace
+
+TEST_CASE("max_pool2d 2 x 2: every tie policy on wide planes, bit for bit against a naive reference") {
+    check_pool2x2_ties<policy::first, float>();
+    check_pool2x2_ties<policy::last, float>();
+    check_pool2x2_ties<policy::split, float>();
+    check_pool2x2_ties<policy::mix<1, 2>, float>();
+    check_pool2x2_ties<policy::first, double>();
+    check_pool2x2_ties<policy::last, double>();
+    check_pool2x2_ties<policy::split, double>();
 }

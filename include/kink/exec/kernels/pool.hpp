@@ -10,10 +10,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
+#include <utility>
 
 #include <kink/exec/eval.hpp>
 #include <kink/exec/gemm.hpp>
 #include <kink/exec/kernel.hpp>
+#include <kink/exec/simd.hpp>
 #include <kink/ops/pool.hpp>
 
 namespace kink {
@@ -35,6 +38,71 @@ template <class N> struct pool_dims {
         w1 = std::size_t(std::min<std::ptrdiff_t>(ws + std::ptrdiff_t(k), std::ptrdiff_t(W)));
     }
 };
+} // namespace detail
+
+namespace detail {
+/// The backward pass of one row of 2 x 2 windows with stride 2 (they tile the input rows r and
+/// r + 1), `lanes` windows per vector: the inputs are split into the window's four positions a b
+/// / c d (even and odd columns of the two rows), each compared with the window's maximum, the
+/// policy's choice made with masks (first: the first equal position in scan order a b c d; last:
+/// the last; split: 1/k to each of the k equal ones, and the whole adjoint when k = 1), and the
+/// four results interleaved back. The same values as the scalar loop, bit for bit (the split
+/// share is g * (1 / k) in both). Returns how many windows it did (a multiple of the vector
+/// width, and none from the first window whose maximum is NaN on: those go to the scalar loop);
+/// adds the tied windows with a nonzero adjoint to `live`.
+template <class Q, bool Count, class T, std::size_t W>
+std::size_t max_pool2x2_row(const T *__restrict xr, const T *__restrict y, const T *__restrict g, T *__restrict d, std::size_t ow,
+                            std::uint64_t &live) {
+    using V = simd::vec_t<T>;
+    using M = decltype(V{} == V{});
+    constexpr std::size_t L = simd::lanes<T>;
+    auto even = [](V lo, V hi) {
+        return [&]<std::size_t... I>(std::index_sequence<I...>) { return V(__builtin_shufflevector(lo, hi, (2 * I)...)); }(std::make_index_sequence<L>{});
+    };
+    auto odd = [](V lo, V hi) {
+        return [&]<std::size_t... I>(std::index_sequence<I...>) { return V(__builtin_shufflevector(lo, hi, (2 * I + 1)...)); }(std::make_index_sequence<L>{});
+    };
+    auto zip_lo = [](V u, V v) {
+        return [&]<std::size_t... I>(std::index_sequence<I...>) { return V(__builtin_shufflevector(u, v, (I / 2 + (I % 2) * L)...)); }(std::make_index_sequence<L>{});
+    };
+    auto zip_hi = [](V u, V v) {
+        return [&]<std::size_t... I>(std::index_sequence<I...>) { return V(__builtin_shufflevector(u, v, (L / 2 + I / 2 + (I % 2) * L)...)); }(std::make_index_sequence<L>{});
+    };
+    auto pick = [](M m, V v) { return V(m & M(v)); }; // v where m, else +0
+    std::size_t j = 0;
+    for (; j + L <= ow; j += L) {
+        const V m = simd::load<V>(y + j), gv = simd::load<V>(g + j);
+        const M nan = m != m;
+        bool any_nan = false;
+        for (std::size_t l = 0; l < L; ++l) any_nan = any_nan || nan[l] != 0;
+        if (any_nan) break;
+        const V t0 = simd::load<V>(xr + 2 * j), t1 = simd::load<V>(xr + 2 * j + L);
+        const V b0 = simd::load<V>(xr + W + 2 * j), b1 = simd::load<V>(xr + W + 2 * j + L);
+        const M ea = even(t0, t1) == m, eb = odd(t0, t1) == m, ec = even(b0, b1) == m, ed = odd(b0, b1) == m;
+        const M k = -(ea + eb + ec + ed); // the number of maxima (a true mask lane is -1)
+        V va, vb, vc, vd;
+        if constexpr (KINK_SAME(Q, ::kink::policy::first)) {
+            va = pick(ea, gv), vb = pick(eb & ~ea, gv), vc = pick(ec & ~(ea | eb), gv), vd = pick(ed & ~(ea | eb | ec), gv);
+        } else if constexpr (KINK_SAME(Q, ::kink::policy::last)) {
+            vd = pick(ed, gv), vc = pick(ec & ~ed, gv), vb = pick(eb & ~(ec | ed), gv), va = pick(ea & ~(eb | ec | ed), gv);
+        } else {
+            static_assert(KINK_SAME(Q, ::kink::policy::split));
+            const M one = k == M{} + 1;
+            const V share = V((one & M(gv)) | (~one & M(gv * ((V{} + T(1)) / __builtin_convertvector(k, V)))));
+            va = pick(ea, share), vb = pick(eb, share), vc = pick(ec, share), vd = pick(ed, share);
+        }
+        if constexpr (Count) {
+            const M tied_live = (k > M{} + 1) & (gv != V{});
+            for (std::size_t l = 0; l < L; ++l) live += tied_live[l] != 0;
+        }
+        T *dt = d + 2 * j, *db = d + W + 2 * j;
+        simd::store<V>(dt, zip_lo(va, vb));
+        simd::store<V>(dt + L, zip_hi(va, vb));
+        simd::store<V>(db, zip_lo(vc, vd));
+        simd::store<V>(db + L, zip_hi(vc, vd));
+    }
+    return j;
+}
 } // namespace detail
 
 template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct kernel<max_pool2d_op<P, Win, Step, Pad>> {
@@ -99,6 +167,14 @@ template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct ke
         }
     }
 
+    /// Rows of 2 x 2 windows with stride 2 whose gradient is written (not added) go through the
+    /// vector loop (float and double; first, last and split: the policies without a per-rank
+    /// share), the rest of a row and every other case through the scalar one.
+    template <class D, class T, bool write>
+    static constexpr bool vector_rows = write && D::k == 2 && D::s == 2 && D::p == 0 &&
+                                        (std::is_same_v<T, float> || std::is_same_v<T, double>) &&
+                                        meta::contains_v<strip_count_t<P>, policy::first, policy::last, policy::split>;
+
     template <class C> static void backward(C &c) {
         using Nd = typename C::node;
         using D = detail::pool_dims<Nd>;
@@ -120,8 +196,12 @@ template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct ke
                     const T *xc = x + s * D::in_size + ch * D::H * D::W;
                     T *dc = ds + ch * D::H * D::W;
                     const std::size_t o = s * D::out_size + ch * D::OH * D::OW;
-                    for (std::size_t i = 0; i < D::OH; ++i)
-                        for (std::size_t j = 0; j < D::OW; ++j) {
+                    for (std::size_t i = 0; i < D::OH; ++i) {
+                        std::size_t j0 = 0;
+                        if constexpr (vector_rows<D, T, write>)
+                            j0 = detail::max_pool2x2_row<strip_count_t<P>, C::counting, T, D::W>(xc + 2 * i * D::W, y + o + i * D::OW, g + o + i * D::OW,
+                                                                                   dc + 2 * i * D::W, D::OW, live);
+                        for (std::size_t j = j0; j < D::OW; ++j) {
                             const T m = y[o + i * D::OW + j], gv = g[o + i * D::OW + j];
                             auto put = [&](std::size_t at, T v) {
                                 if constexpr (write) dc[at] = v;
@@ -144,6 +224,7 @@ template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct ke
                                 else put(q, T(0));
                             });
                         }
+                    }
                 }
                 c.grad_epilogue(s, s + 1, 0, D::in_size);
             }
