@@ -38,9 +38,7 @@ template <class N> struct pool_dims {
         w1 = std::size_t(std::min<std::ptrdiff_t>(ws + std::ptrdiff_t(k), std::ptrdiff_t(W)));
     }
 };
-} // namespace detail
 
-namespace detail {
 /// The backward pass of one row of 2 x 2 windows with stride 2 (they tile the input rows r and
 /// r + 1), `lanes` windows per vector: the inputs are split into the window's four positions a b
 /// / c d (even and odd columns of the two rows), each compared with the window's maximum, the
@@ -171,7 +169,7 @@ template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct ke
     /// vector loop (float and double; first, last and split: the policies without a per-rank
     /// share), the rest of a row and every other case through the scalar one.
     template <class D, class T, bool write>
-    static constexpr bool vector_rows = write && D::k == 2 && D::s == 2 && D::p == 0 &&
+    static constexpr bool vector_rows = write && D::k == 2 && // `write`: the windows tile the plane (stride 2, no padding)
                                         (std::is_same_v<T, float> || std::is_same_v<T, double>) &&
                                         meta::contains_v<strip_count_t<P>, policy::first, policy::last, policy::split>;
 
