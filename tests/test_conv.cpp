@@ -458,12 +458,15 @@ TEST_CASE("global_avg_pool: values and gradients against a naive reference (doub
 }
 
 namespace {
-/// A naive tie-aware reference for 2 x 2 / stride 2 max pooling: window maxima in scan order,
-/// the adjoint shared by policy P (the NaN rule too), and the count of tied windows with a
-/// nonzero adjoint.
+/// A naive tie-aware reference for 2 x 2 / stride 2 max pooling: window maxima in scan order
+/// (NaN where the window holds one), the adjoint shared by policy P (the NaN rule too), the
+/// counts of tied windows, of NaN windows and of tied windows with a nonzero adjoint.
+struct pool_counts {
+    std::uint64_t hits = 0, nans = 0, live = 0;
+};
 template <class P, class T>
 void pool2x2_tie_reference(const std::vector<T> &x, const std::vector<T> &gy, std::size_t planes, std::size_t H, std::size_t W,
-                           std::vector<T> &dx, std::uint64_t &live) {
+                           std::vector<T> &y, std::vector<T> &dx, pool_counts &n) {
     const std::size_t OH = H / 2, OW = W / 2;
     for (std::size_t pl = 0; pl < planes; ++pl)
         for (std::size_t i = 0; i < OH; ++i)
@@ -482,12 +485,16 @@ void pool2x2_tie_reference(const std::vector<T> &x, const std::vector<T> &gy, st
                     if (v[q] > m) m = v[q];
                 }
                 if (last_nan < 4) {
+                    y[(pl * OH + i) * OW + j] = std::numeric_limits<T>::quiet_NaN();
+                    ++n.nans;
                     for (std::size_t q = 0; q < 4; ++q) dx[at[q]] = q == last_nan ? g : T(0);
                     continue;
                 }
+                y[(pl * OH + i) * OW + j] = m;
                 std::size_t k = 0;
                 for (std::size_t q = 0; q < 4; ++q) k += v[q] == m;
-                live += k > 1 && g != T(0);
+                n.hits += k > 1;
+                n.live += k > 1 && g != T(0);
                 std::size_t r = 0;
                 for (std::size_t q = 0; q < 4; ++q) {
                     if (v[q] != m) {
@@ -505,10 +512,13 @@ void pool2x2_tie_reference(const std::vector<T> &x, const std::vector<T> &gy, st
                 }
             }
 }
-/// Wide planes (40 columns: 20 windows per row, so every vector width has full vectors and a
-/// scalar tail) with values from {0, 1, 2} (most windows tied), some adjoints 0, a few NaNs.
-template <class P, class T> void check_pool2x2_ties() {
-    constexpr std::size_t B = 4, C = 5, H = 6, W = 40; // B a power of 2: the adjoint r / B is exact
+/// Planes with values from {0, 1, 2} (most windows tied), some adjoints 0, a few NaNs: 40
+/// columns (20 windows per row: every vector width has full vectors and a tail), 13 columns
+/// (6 windows, fewer than any vector holds; the last column in no window) and an odd height.
+template <class P, class T, std::size_t H = 6, std::size_t W = 40> void check_pool2x2_ties() {
+    CAPTURE(H);
+    CAPTURE(W);
+    constexpr std::size_t B = 4, C = 5; // B a power of 2: the adjoint r / B is exact
     constexpr auto x = input<"x", C, H, W>;
     const auto y = max_pool2d<pool2d{2}, policy::count<P>>(x);
     constexpr std::size_t ny = C * (H / 2) * (W / 2);
@@ -523,21 +533,30 @@ template <class P, class T> void check_pool2x2_ties() {
     for (std::size_t k = 0; k < ny; ++k) p[r].begin()[k] = (k % 7 == 3) ? T(0) : T(0.25) + T(k % 5);
     reset_kink_counts(loss);
     net.step(p, g, x = std::span<const T>(xv));
-    std::vector<T> gy(B * ny), dx(xv.size());
+    std::vector<T> gy(B * ny), yr(B * ny), dx(xv.size());
     for (std::size_t s = 0; s < B; ++s)
         for (std::size_t k = 0; k < ny; ++k) gy[s * ny + k] = p[r].begin()[k] / T(B);
-    std::uint64_t live = 0;
-    pool2x2_tie_reference<P>(xv, gy, B * C, H, W, dx, live);
-    const auto dk = net.input_grad(x);
+    pool_counts n;
+    pool2x2_tie_reference<P>(xv, gy, B * C, H, W, yr, dx, n);
+    auto same = [](T a, T b) { return a == b || (a != a && b != b); };
+    const auto yk = net.value(y);
     std::size_t differ = 0;
-    for (std::size_t k = 0; k < dx.size(); ++k) differ += !(dk[k] == dx[k] || (dk[k] != dk[k] && dx[k] != dx[k]));
+    for (std::size_t k = 0; k < yr.size(); ++k) differ += !same(yk[k], yr[k]);
     CHECK(differ == 0);
-    CHECK(kink_hits(y).live == live);
-    CHECK(live > 100); // most windows tied, so the policies differ
+    const auto dk = net.input_grad(x);
+    differ = 0;
+    for (std::size_t k = 0; k < dx.size(); ++k) differ += !same(dk[k], dx[k]);
+    CHECK(differ == 0);
+    const auto c = kink_hits(y);
+    CHECK(c.hits == n.hits);
+    CHECK(c.nans == n.nans);
+    CHECK(c.live == n.live);
+    CHECK(n.nans > 0);
+    CHECK(n.live > 40); // most windows tied, so the policies differ
 }
 } // namespace
 
-TEST_CASE("max_pool2d 2 x 2: every tie policy on wide planes, bit for bit against a naive reference") {
+TEST_CASE("max_pool2d 2 x 2: values, counts and every tie policy on tied planes, bit for bit against a naive reference") {
     check_pool2x2_ties<policy::first, float>();
     check_pool2x2_ties<policy::last, float>();
     check_pool2x2_ties<policy::split, float>();
@@ -545,4 +564,7 @@ TEST_CASE("max_pool2d 2 x 2: every tie policy on wide planes, bit for bit agains
     check_pool2x2_ties<policy::first, double>();
     check_pool2x2_ties<policy::last, double>();
     check_pool2x2_ties<policy::split, double>();
+    check_pool2x2_ties<policy::first, float, 7, 13>();
+    check_pool2x2_ties<policy::split, float, 7, 13>();
+    check_pool2x2_ties<policy::last, double, 7, 13>();
 }

@@ -7,6 +7,7 @@
 /// tied windows whose adjoint is nonzero) is decided there.
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -39,44 +40,122 @@ template <class N> struct pool_dims {
     }
 };
 
+/// The four positions a b / c d of lanes<T> consecutive 2 x 2 windows with stride 2: the even
+/// and odd columns of two input rows (t0 t1 the top row's 2 L values, b0 b1 the bottom's).
+template <class T> struct window2x2 {
+    using V = simd::vec_t<T>;
+    static constexpr std::size_t L = simd::lanes<T>;
+    V a, b, c, d;
+    static V even(V lo, V hi) {
+        return [&]<std::size_t... I>(std::index_sequence<I...>) { return V(__builtin_shufflevector(lo, hi, (2 * I)...)); }(std::make_index_sequence<L>{});
+    }
+    static V odd(V lo, V hi) {
+        return [&]<std::size_t... I>(std::index_sequence<I...>) { return V(__builtin_shufflevector(lo, hi, (2 * I + 1)...)); }(std::make_index_sequence<L>{});
+    }
+    /// The first and second halves of the interleaving u0 v0 u1 v1 ...
+    static V zip_lo(V u, V v) {
+        return [&]<std::size_t... I>(std::index_sequence<I...>) { return V(__builtin_shufflevector(u, v, (I / 2 + (I % 2) * L)...)); }(std::make_index_sequence<L>{});
+    }
+    static V zip_hi(V u, V v) {
+        return [&]<std::size_t... I>(std::index_sequence<I...>) { return V(__builtin_shufflevector(u, v, (L / 2 + I / 2 + (I % 2) * L)...)); }(std::make_index_sequence<L>{});
+    }
+    window2x2(const T *top, const T *bottom)
+        : a(even(simd::load<V>(top), simd::load<V>(top + L))), b(odd(simd::load<V>(top), simd::load<V>(top + L))),
+          c(even(simd::load<V>(bottom), simd::load<V>(bottom + L))), d(odd(simd::load<V>(bottom), simd::load<V>(bottom + L))) {}
+};
+
+/// Runs f(top, bottom, in, dt, db, n) over a row of `ow` windows, lanes<T> windows at a time: in
+/// place while a whole vector fits, through zero-padded copies for the rest (so a row shorter
+/// than a vector, e.g. 14 or 5 windows with AVX-512's 16 floats, is vector code too). `top` and
+/// `bottom` point at the windows' two input rows (2 L values each), in[q] at the L values of
+/// ins[q] for these windows, dt and db at the two output rows (2 L values each; nullptr when d
+/// is), n at the number of real windows among the L. f returns false to stop (a NaN maximum:
+/// the scalar loop takes over); returns the windows done.
+template <class T, std::size_t W, std::size_t NI, class F>
+std::size_t vector_windows(std::size_t ow, const T *__restrict xr, std::array<const T *, NI> ins, T *__restrict d, F &&f) {
+    constexpr std::size_t L = simd::lanes<T>;
+    std::size_t j = 0;
+    std::array<const T *, NI> at;
+    for (; j + L <= ow; j += L) {
+        for (std::size_t q = 0; q < NI; ++q) at[q] = ins[q] + j;
+        if (!f(xr + 2 * j, xr + W + 2 * j, at, d ? d + 2 * j : nullptr, d ? d + W + 2 * j : nullptr, L)) return j;
+    }
+    if (j < ow) {
+        const std::size_t n = ow - j;
+        alignas(64) T top[2 * L] = {}, bottom[2 * L] = {}, in[NI > 0 ? NI : 1][L] = {}, dt[2 * L], db[2 * L];
+        std::copy(xr + 2 * j, xr + 2 * j + 2 * n, top);
+        std::copy(xr + W + 2 * j, xr + W + 2 * j + 2 * n, bottom);
+        for (std::size_t q = 0; q < NI; ++q) {
+            std::copy(ins[q] + j, ins[q] + j + n, in[q]);
+            at[q] = in[q];
+        }
+        if (!f(top, bottom, at, dt, db, n)) return j;
+        if (d) {
+            std::copy(dt, dt + 2 * n, d + 2 * j);
+            std::copy(db, db + 2 * n, d + W + 2 * j);
+        }
+        j = ow;
+    }
+    return j;
+}
+
+/// The forward pass of one row of 2 x 2 windows with stride 2: the maximum in scan order a b c d
+/// by PyTorch's rule (m = v where v > m or v is NaN), the scalar loop's value bit for bit. With
+/// Count, adds the windows whose maximum is NaN to `nans` and the tied ones to `ties`.
+template <bool Count, class T, std::size_t W>
+void max_pool2x2_forward_row(const T *__restrict xr, T *__restrict y, std::size_t ow, std::uint64_t &ties, std::uint64_t &nans) {
+    using V = simd::vec_t<T>;
+    using M = decltype(V{} == V{});
+    using Win = window2x2<T>;
+    constexpr std::size_t L = simd::lanes<T>;
+    alignas(64) T tail[L];
+    std::size_t j = 0;
+    auto body = [&](const T *t, const T *b, auto, T *, T *, std::size_t n) {
+        const Win w(t, b);
+        V m = V{} - std::numeric_limits<T>::infinity();
+        auto take = [&](V v) {
+            const M yes = (v > m) | (v != v);
+            m = V((yes & M(v)) | (~yes & M(m)));
+        };
+        take(w.a), take(w.b), take(w.c), take(w.d);
+        simd::store<V>(n == L ? y + j : tail, m);
+        if constexpr (Count) {
+            const M nan = m != m;
+            const M tied = ~nan & (-((w.a == m) + (w.b == m) + (w.c == m) + (w.d == m)) > M{} + 1);
+            for (std::size_t l = 0; l < n; ++l) nans += nan[l] != 0, ties += tied[l] != 0;
+        }
+        if (n == L) j += L;
+        else std::copy(tail, tail + n, y + j);
+        return true;
+    };
+    vector_windows<T, W, 0>(ow, xr, std::array<const T *, 0>{}, nullptr, body);
+}
+
 /// The backward pass of one row of 2 x 2 windows with stride 2 (they tile the input rows r and
-/// r + 1), `lanes` windows per vector: the inputs are split into the window's four positions a b
-/// / c d (even and odd columns of the two rows), each compared with the window's maximum, the
-/// policy's choice made with masks (first: the first equal position in scan order a b c d; last:
-/// the last; split: 1/k to each of the k equal ones, and the whole adjoint when k = 1), and the
-/// four results interleaved back. The same values as the scalar loop, bit for bit (the split
-/// share is g * (1 / k) in both). Returns how many windows it did (a multiple of the vector
-/// width, and none from the first window whose maximum is NaN on: those go to the scalar loop);
-/// adds the tied windows with a nonzero adjoint to `live`.
+/// r + 1), `lanes` windows per vector: each of the window's four positions a b / c d is compared
+/// with the window's maximum, the policy's choice made with masks (first: the first equal
+/// position in scan order a b c d; last: the last; split: 1/k to each of the k equal ones, and
+/// the whole adjoint when k = 1), and the four results interleaved back. The same values as the
+/// scalar loop, bit for bit (the split share is g * (1 / k) in both). Returns how many windows
+/// it did (all of them, or none from the first vector holding a NaN maximum on: those go to the
+/// scalar loop); adds the tied windows with a nonzero adjoint to `live`.
 template <class Q, bool Count, class T, std::size_t W>
 std::size_t max_pool2x2_row(const T *__restrict xr, const T *__restrict y, const T *__restrict g, T *__restrict d, std::size_t ow,
                             std::uint64_t &live) {
     using V = simd::vec_t<T>;
     using M = decltype(V{} == V{});
+    using Win = window2x2<T>;
     constexpr std::size_t L = simd::lanes<T>;
-    auto even = [](V lo, V hi) {
-        return [&]<std::size_t... I>(std::index_sequence<I...>) { return V(__builtin_shufflevector(lo, hi, (2 * I)...)); }(std::make_index_sequence<L>{});
-    };
-    auto odd = [](V lo, V hi) {
-        return [&]<std::size_t... I>(std::index_sequence<I...>) { return V(__builtin_shufflevector(lo, hi, (2 * I + 1)...)); }(std::make_index_sequence<L>{});
-    };
-    auto zip_lo = [](V u, V v) {
-        return [&]<std::size_t... I>(std::index_sequence<I...>) { return V(__builtin_shufflevector(u, v, (I / 2 + (I % 2) * L)...)); }(std::make_index_sequence<L>{});
-    };
-    auto zip_hi = [](V u, V v) {
-        return [&]<std::size_t... I>(std::index_sequence<I...>) { return V(__builtin_shufflevector(u, v, (L / 2 + I / 2 + (I % 2) * L)...)); }(std::make_index_sequence<L>{});
-    };
     auto pick = [](M m, V v) { return V(m & M(v)); }; // v where m, else +0
-    std::size_t j = 0;
-    for (; j + L <= ow; j += L) {
-        const V m = simd::load<V>(y + j), gv = simd::load<V>(g + j);
+    return vector_windows<T, W, 2>(ow, xr, std::array<const T *, 2>{y, g}, d,
+                                   [&](const T *t, const T *b, const std::array<const T *, 2> &in, T *dt, T *db, std::size_t) {
+        const V m = simd::load<V>(in[0]), gv = simd::load<V>(in[1]);
         const M nan = m != m;
         bool any_nan = false;
         for (std::size_t l = 0; l < L; ++l) any_nan = any_nan || nan[l] != 0;
-        if (any_nan) break;
-        const V t0 = simd::load<V>(xr + 2 * j), t1 = simd::load<V>(xr + 2 * j + L);
-        const V b0 = simd::load<V>(xr + W + 2 * j), b1 = simd::load<V>(xr + W + 2 * j + L);
-        const M ea = even(t0, t1) == m, eb = odd(t0, t1) == m, ec = even(b0, b1) == m, ed = odd(b0, b1) == m;
+        if (any_nan) return false;
+        const Win w(t, b);
+        const M ea = w.a == m, eb = w.b == m, ec = w.c == m, ed = w.d == m;
         const M k = -(ea + eb + ec + ed); // the number of maxima (a true mask lane is -1)
         V va, vb, vc, vd;
         if constexpr (KINK_SAME(Q, ::kink::policy::first)) {
@@ -93,13 +172,12 @@ std::size_t max_pool2x2_row(const T *__restrict xr, const T *__restrict y, const
             const M tied_live = (k > M{} + 1) & (gv != V{});
             for (std::size_t l = 0; l < L; ++l) live += tied_live[l] != 0;
         }
-        T *dt = d + 2 * j, *db = d + W + 2 * j;
-        simd::store<V>(dt, zip_lo(va, vb));
-        simd::store<V>(dt + L, zip_hi(va, vb));
-        simd::store<V>(db, zip_lo(vc, vd));
-        simd::store<V>(db + L, zip_hi(vc, vd));
-    }
-    return j;
+        simd::store<V>(dt, Win::zip_lo(va, vb));
+        simd::store<V>(dt + L, Win::zip_hi(va, vb));
+        simd::store<V>(db, Win::zip_lo(vc, vd));
+        simd::store<V>(db + L, Win::zip_hi(vc, vd));
+        return true;
+    });
 }
 } // namespace detail
 
@@ -126,6 +204,11 @@ template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct ke
         }
     }
 
+    /// 2 x 2 windows with stride 2 and no padding, in float or double: a row of windows at a time
+    /// in vector code (the rest through the scalar loop, the same values).
+    template <class D, class T>
+    static constexpr bool vector_forward = D::k == 2 && D::s == 2 && D::p == 0 && (std::is_same_v<T, float> || std::is_same_v<T, double>);
+
     template <class C> static void forward(C &c) {
         using Nd = typename C::node;
         using D = detail::pool_dims<Nd>;
@@ -137,6 +220,11 @@ template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct ke
             for (std::size_t ch = 0; ch < D::C; ++ch) {
                 const T *xc = x + s * D::in_size + ch * D::H * D::W;
                 T *yc = y + s * D::out_size + ch * D::OH * D::OW;
+                if constexpr (vector_forward<D, T>) {
+                    for (std::size_t i = 0; i < D::OH; ++i)
+                        detail::max_pool2x2_forward_row<C::counting, T, D::W>(xc + 2 * i * D::W, yc + i * D::OW, D::OW, ties, nans);
+                    continue;
+                }
                 for (std::size_t i = 0; i < D::OH; ++i)
                     for (std::size_t j = 0; j < D::OW; ++j) {
                         T m = -std::numeric_limits<T>::infinity();
