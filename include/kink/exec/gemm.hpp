@@ -34,10 +34,13 @@ template <class T> inline constexpr std::size_t tile_cols = tile_vectors * lanes
 inline constexpr std::size_t kc_block = 256;
 inline constexpr std::size_t mc_block = 96;
 
-/// A strided read-only matrix: element (i, j) is p[i * rs + j * cs].
+/// A strided read-only matrix: element (i, j) is p[i * rs + j * cs]. `readable`: for a B
+/// operand with contiguous rows, how many columns of each row may be read (>= n; padding whose
+/// values are never used): a last panel narrower than the tile is then read in place too.
 template <class T> struct view {
     const T *p;
     std::size_t rs, cs;
+    std::size_t readable = 0;
     T operator()(std::size_t i, std::size_t j) const { return p[i * rs + j * cs]; }
 };
 
@@ -180,8 +183,9 @@ void run_impl(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b,
         const bool first = k0 == 0, last = k0 + kc == k;
         // B is read in place when its rows are contiguous; only a partial last panel is packed.
         const bool direct_b = b.cs == 1;
+        const bool padded_b = direct_b && b.readable >= (n + nr - 1) / nr * nr; // the last panel in place too
         if (!direct_b) pack_b<T, NV>(b, n, k0, kc, pb);
-        else if (n % nr) pack_b<T, NV>(view<T>{b.p + n / nr * nr, b.rs, 1}, n % nr, k0, kc, pb + n / nr * nr * kc);
+        else if (n % nr && !padded_b) pack_b<T, NV>(view<T>{b.p + n / nr * nr, b.rs, 1}, n % nr, k0, kc, pb + n / nr * nr * kc);
         for (std::size_t i0 = 0; i0 < m; i0 += mc_block) {
             const std::size_t mc = std::min(mc_block, m - i0);
             if (!direct) pack_a(a, i0, mc, k0, kc, pa);
@@ -200,7 +204,7 @@ void run_impl(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b,
                     const bool in_place = direct && rows == mr;
                     const T *ap = in_place ? a.p + (i0 + ip) * a.rs + k0 * a.cs : pa + ip * kc;
                     const std::size_t ak = in_place ? a.cs : mr, ar = in_place ? a.rs : 1;
-                    const bool b_in_place = direct_b && cols == nr;
+                    const bool b_in_place = direct_b && (cols == nr || padded_b);
                     const T *bp = b_in_place ? b.p + k0 * b.rs + jp : pb + jp * kc;
                     const std::size_t bk = b_in_place ? b.rs : nr;
                     if constexpr (TC) {

@@ -49,6 +49,9 @@ template <class N> struct conv_dims {
     static constexpr std::size_t O = W::dims[0], KH = W::dims[2], KW = W::dims[3];
     static constexpr std::size_t OH = shape_of_t<N>::dims[1], OW = shape_of_t<N>::dims[2];
     static constexpr std::size_t K = C * KH * KW, P = OH * OW, in_size = C * H * Wd;
+    /// K rounded up to the widest GEMM tile (32 floats, AVX-512): the row stride of the
+    /// transposed unfolding.
+    static constexpr std::size_t Kp = (K + 31) / 32 * 32;
     /// A 1 x 1 convolution with stride 1 and no padding: the input is its own unfolding.
     static constexpr bool pointwise = KH == 1 && KW == 1 && g.stride == 1 && g.padding == 0;
 };
@@ -125,6 +128,41 @@ template <class D, class T> void im2col(const T *__restrict x, T *__restrict col
             });
         }
 }
+/// colT (P x Kp) = the transpose of im2col's unfolding: row (i, j), column (c, u, v) holds
+/// x[c, s i + d u - p, s j + d v - p], 0 in the padding; columns K..Kp are 0, so that the GEMM
+/// reads a last panel narrower than its tile in place. The weight gradient G_s col^T reads
+/// colT in place: with col (K x P) both operands of that product are contiguous along P, the
+/// sum's index, so one of them had to be transposed into the GEMM's panels for every sample.
+/// The padding rows and columns are ranges computed beforehand, as in im2col.
+template <class D, class T> void im2col_t(const T *__restrict x, T *__restrict colt) {
+    constexpr std::size_t s = D::g.stride, p = D::g.padding, d = D::g.dilation, K = D::Kp;
+    if constexpr (D::Kp > D::K)
+        for (std::size_t q = 0; q < D::P; ++q) std::fill(colt + q * K + D::K, colt + (q + 1) * K, T(0));
+    for (std::size_t c = 0; c < D::C; ++c)
+        for (std::size_t u = 0; u < D::KH; ++u) {
+            const std::ptrdiff_t dh = std::ptrdiff_t(d * u) - std::ptrdiff_t(p);
+            const auto rows = valid_rows<D>(dh);
+            const std::size_t k0 = (c * D::KH + u) * D::KW;
+            for (std::size_t i = 0; i < rows[0]; ++i)
+                for (std::size_t j = 0; j < D::OW; ++j)
+                    for (std::size_t v = 0; v < D::KW; ++v) colt[(i * D::OW + j) * K + k0 + v] = T(0);
+            for (std::size_t i = rows[0]; i < rows[1]; ++i) {
+                const T *__restrict xr = x + (c * D::H + std::size_t(std::ptrdiff_t(s * i) + dh)) * D::Wd;
+                T *__restrict o = colt + i * D::OW * K + k0;
+                each_tap_column<D>([&]<std::size_t v>() {
+                    constexpr std::ptrdiff_t dv = std::ptrdiff_t(d * v) - std::ptrdiff_t(p);
+                    constexpr auto range = valid_columns<D>(dv);
+                    constexpr std::size_t lo = range[0], hi = range[1];
+                    for (std::size_t j = 0; j < lo; ++j) o[j * K + v] = T(0);
+                    for (std::size_t j = lo; j < hi; ++j) o[j * K + v] = xr[std::ptrdiff_t(s * j) + dv];
+                    for (std::size_t j = hi; j < D::OW; ++j) o[j * K + v] = T(0);
+                });
+            }
+            for (std::size_t i = rows[1]; i < D::OH; ++i)
+                for (std::size_t j = 0; j < D::OW; ++j)
+                    for (std::size_t v = 0; v < D::KW; ++v) colt[(i * D::OW + j) * K + k0 + v] = T(0);
+        }
+}
 /// dx (C x H x W) += the folding of dcol (K x P): every unfolded position adds to its pixel.
 template <class D, class T> void col2im(const T *__restrict dcol, T *__restrict dx) {
     constexpr std::size_t s = D::g.stride, p = D::g.padding, d = D::g.dilation;
@@ -156,7 +194,8 @@ template <std::size_t Stride, std::size_t Pad, std::size_t Dil> struct kernel<co
         return {D::K, D::O * D::KH * D::KW};
     }
     /// The unfolded input and its gradient.
-    template <class N> static constexpr std::size_t scratch_size = 2 * detail::round16(detail::conv_dims<N>::K * detail::conv_dims<N>::P);
+    template <class N>
+    static constexpr std::size_t scratch_size = 2 * detail::round16(detail::conv_dims<N>::Kp * detail::conv_dims<N>::P);
     template <class N, class T> static constexpr std::size_t work_size(std::size_t) {
         using D = detail::conv_dims<N>;
         if constexpr (is_narrow_v<T>)
@@ -205,7 +244,7 @@ template <std::size_t Stride, std::size_t Pad, std::size_t Dil> struct kernel<co
         const T *w = c.template in<1>();
         const T *g = c.grad();
         T *col = c.scratch();
-        T *dcol = col + detail::round16(D::K * D::P);
+        T *dcol = col + detail::round16(D::Kp * D::P);
         if constexpr (has_bias) {
             if constexpr (C::template needs<2>) {
                 T *db = c.template arg_grad<2>();
@@ -218,10 +257,16 @@ template <std::size_t Stride, std::size_t Pad, std::size_t Dil> struct kernel<co
             const T *gs = g + s * D::O * D::P;
             const T *xs = x + (C::template arg_batched<0> ? s * D::in_size : 0);
             if constexpr (C::template needs<1>) { // dW += G_s col^T
-                if constexpr (!D::pointwise) detail::im2col<D>(xs, col);
+                // Few output channels (no more than a vector holds): col^T is unfolded as such and
+                // read in place. Otherwise the GEMM computes dW^T = col G_s^T, packing G_s^T (O x P,
+                // smaller than col^T). The same sums in the same order either way.
+                constexpr bool transposed = !D::pointwise && D::O <= simd::lanes<gemm::work_t<T>>;
                 const bool acc = s > 0 || !C::template assign<1>;
-                gemm::run<T, C::options.fma>(D::O, D::K, D::P, Vec{gs, D::P, 1}, Vec{D::pointwise ? xs : col, 1, D::P},
-                                             c.template arg_grad<1>(), D::K, acc, nullptr, c.work(), [](auto...) {});
+                if constexpr (transposed) detail::im2col_t<D>(xs, col);
+                else if constexpr (!D::pointwise) detail::im2col<D>(xs, col);
+                const Vec colt = transposed ? Vec{col, D::Kp, 1, D::Kp} : Vec{D::pointwise ? xs : col, 1, D::P};
+                gemm::run<T, C::options.fma>(D::O, D::K, D::P, Vec{gs, D::P, 1}, colt, c.template arg_grad<1>(), D::K, acc, nullptr,
+                                             c.work(), [](auto...) {});
             }
             if constexpr (C::template needs<0>) { // dx_s += fold(W^T G_s)
                 T *dx = c.template arg_grad<0>() + (C::template arg_batched<0> ? s * D::in_size : 0);
