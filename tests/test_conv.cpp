@@ -119,6 +119,7 @@ TEST_CASE("conv2d: values and the three products against a naive reference (doub
     check_conv_against_reference<2, 7, 7, 3, 3, conv{}>();                                      // valid, stride 1
     check_conv_against_reference<3, 8, 9, 4, 3, conv{.stride = 2, .padding = 1}>();            // strided, padded
     check_conv_against_reference<2, 9, 9, 2, 3, conv{.stride = 1, .padding = 2, .dilation = 2}>(); // dilated
+    check_conv_against_reference<2, 10, 11, 2, 5, conv{.stride = 2, .padding = 2}>(); // 2 outputs: the weight gradient reads col^T
     check_conv_against_reference<5, 6, 6, 7, 1, conv{}>();                                      // 1 x 1: read in place
     check_conv_against_reference<1, 28, 28, 16, 5, conv{.padding = 2}>();                       // the CNN's first layer
     check_conv_against_reference<16, 14, 14, 33, 5, conv{.padding = 2}>();                      // wider than a GEMM tile

@@ -133,36 +133,55 @@ template <class D, class T> void im2col(const T *__restrict x, T *__restrict col
 /// reads a last panel narrower than its tile in place. The weight gradient G_s col^T reads
 /// colT in place: with col (K x P) both operands of that product are contiguous along P, the
 /// sum's index, so one of them had to be transposed into the GEMM's panels for every sample.
-/// The padding rows and columns are ranges computed beforehand, as in im2col.
+/// The padding columns are ranges computed beforehand, as in im2col.
 template <class D, class T> void im2col_t(const T *__restrict x, T *__restrict colt) {
     constexpr std::size_t s = D::g.stride, p = D::g.padding, d = D::g.dilation, K = D::Kp;
-    if constexpr (D::Kp > D::K)
-        for (std::size_t q = 0; q < D::P; ++q) std::fill(colt + q * K + D::K, colt + (q + 1) * K, T(0));
-    for (std::size_t c = 0; c < D::C; ++c)
-        for (std::size_t u = 0; u < D::KH; ++u) {
-            const std::ptrdiff_t dh = std::ptrdiff_t(d * u) - std::ptrdiff_t(p);
-            const auto rows = valid_rows<D>(dh);
-            const std::size_t k0 = (c * D::KH + u) * D::KW;
-            for (std::size_t i = 0; i < rows[0]; ++i)
-                for (std::size_t j = 0; j < D::OW; ++j)
-                    for (std::size_t v = 0; v < D::KW; ++v) colt[(i * D::OW + j) * K + k0 + v] = T(0);
-            for (std::size_t i = rows[0]; i < rows[1]; ++i) {
-                const T *__restrict xr = x + (c * D::H + std::size_t(std::ptrdiff_t(s * i) + dh)) * D::Wd;
-                T *__restrict o = colt + i * D::OW * K + k0;
-                each_tap_column<D>([&]<std::size_t v>() {
-                    constexpr std::ptrdiff_t dv = std::ptrdiff_t(d * v) - std::ptrdiff_t(p);
-                    constexpr auto range = valid_columns<D>(dv);
-                    constexpr std::size_t lo = range[0], hi = range[1];
-                    for (std::size_t j = 0; j < lo; ++j) o[j * K + v] = T(0);
-                    for (std::size_t j = lo; j < hi; ++j) o[j * K + v] = xr[std::ptrdiff_t(s * j) + dv];
-                    for (std::size_t j = hi; j < D::OW; ++j) o[j * K + v] = T(0);
-                });
+    // one output row i at a time: its OW x Kp values stay in L1 while every tap writes them
+    for (std::size_t i = 0; i < D::OH; ++i) {
+        T *__restrict slab = colt + i * D::OW * K;
+        if constexpr (D::Kp > D::K)
+            for (std::size_t j = 0; j < D::OW; ++j) std::fill(slab + j * K + D::K, slab + (j + 1) * K, T(0));
+        for (std::size_t c = 0; c < D::C; ++c)
+            for (std::size_t u = 0; u < D::KH; ++u) {
+                const std::ptrdiff_t dh = std::ptrdiff_t(d * u) - std::ptrdiff_t(p);
+                const auto rows = valid_rows<D>(dh);
+                T *__restrict o = slab + (c * D::KH + u) * D::KW;
+                if (i < rows[0] || i >= rows[1]) {
+                    for (std::size_t j = 0; j < D::OW; ++j)
+                        for (std::size_t v = 0; v < D::KW; ++v) o[j * K + v] = T(0);
+                } else if constexpr (d == 1) {
+                    // the KW taps of output column j are KW adjacent inputs: one copy of KW values
+                    // where all of them are inside the image, a tap at a time at the borders
+                    const T *__restrict xr = x + (c * D::H + std::size_t(std::ptrdiff_t(s * i) + dh)) * D::Wd;
+                    constexpr std::ptrdiff_t dv0 = -std::ptrdiff_t(p);
+                    constexpr std::size_t lo = valid_columns<D>(dv0)[0];
+                    constexpr std::size_t hi = std::max(lo, valid_columns<D>(std::ptrdiff_t(D::KW - 1) + dv0)[1]);
+                    auto border = [&](std::size_t j) {
+                        for (std::size_t v = 0; v < D::KW; ++v) {
+                            const std::ptrdiff_t w = std::ptrdiff_t(s * j + v) + dv0;
+                            const bool in = w >= 0 && w < std::ptrdiff_t(D::Wd);
+                            const T val = xr[in ? w : 0];
+                            o[j * K + v] = in ? val : T(0);
+                        }
+                    };
+                    for (std::size_t j = 0; j < lo; ++j) border(j);
+                    for (std::size_t j = lo; j < hi; ++j) std::memcpy(o + j * K, xr + std::ptrdiff_t(s * j) + dv0, D::KW * sizeof(T));
+                    for (std::size_t j = hi; j < D::OW; ++j) border(j);
+                } else {
+                    const T *__restrict xr = x + (c * D::H + std::size_t(std::ptrdiff_t(s * i) + dh)) * D::Wd;
+                    each_tap_column<D>([&]<std::size_t v>() {
+                        constexpr std::ptrdiff_t dv = std::ptrdiff_t(d * v) - std::ptrdiff_t(p);
+                        constexpr auto range = valid_columns<D>(dv);
+                        constexpr std::size_t lo = range[0], hi = range[1];
+                        for (std::size_t j = 0; j < lo; ++j) o[j * K + v] = T(0);
+                        for (std::size_t j = lo; j < hi; ++j) o[j * K + v] = xr[std::ptrdiff_t(s * j) + dv];
+                        for (std::size_t j = hi; j < D::OW; ++j) o[j * K + v] = T(0);
+                    });
+                }
             }
-            for (std::size_t i = rows[1]; i < D::OH; ++i)
-                for (std::size_t j = 0; j < D::OW; ++j)
-                    for (std::size_t v = 0; v < D::KW; ++v) colt[(i * D::OW + j) * K + k0 + v] = T(0);
-        }
+    }
 }
+
 /// dx (C x H x W) += the folding of dcol (K x P): every unfolded position adds to its pixel.
 template <class D, class T> void col2im(const T *__restrict dcol, T *__restrict dx) {
     constexpr std::size_t s = D::g.stride, p = D::g.padding, d = D::g.dilation;
