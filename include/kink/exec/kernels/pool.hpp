@@ -41,7 +41,7 @@ template <class N> struct pool_dims {
 };
 
 /// The four positions a b / c d of lanes<T> consecutive 2 x 2 windows with stride 2: the even
-/// and odd columns of two input rows (t0 t1 the top row's 2 L values, b0 b1 the bottom's).
+/// and odd columns of two input rows (2 L values each from `top` and `bottom`).
 template <class T> struct window2x2 {
     using V = simd::vec_t<T>;
     static constexpr std::size_t L = simd::lanes<T>;
@@ -64,7 +64,7 @@ template <class T> struct window2x2 {
           c(even(simd::load<V>(bottom), simd::load<V>(bottom + L))), d(odd(simd::load<V>(bottom), simd::load<V>(bottom + L))) {}
 };
 
-/// Runs f(top, bottom, in, dt, db, n) over a row of `ow` windows, lanes<T> windows at a time: in
+/// Runs f(j, top, bottom, in, dt, db, n) for windows j.. of a row of `ow` windows, lanes<T> windows at a time: in
 /// place while a whole vector fits, through zero-padded copies for the rest (so a row shorter
 /// than a vector, e.g. 14 or 5 windows with AVX-512's 16 floats, is vector code too). `top` and
 /// `bottom` point at the windows' two input rows (2 L values each), in[q] at the L values of
@@ -78,7 +78,7 @@ std::size_t vector_windows(std::size_t ow, const T *__restrict xr, std::array<co
     std::array<const T *, NI> at;
     for (; j + L <= ow; j += L) {
         for (std::size_t q = 0; q < NI; ++q) at[q] = ins[q] + j;
-        if (!f(xr + 2 * j, xr + W + 2 * j, at, d ? d + 2 * j : nullptr, d ? d + W + 2 * j : nullptr, L)) return j;
+        if (!f(j, xr + 2 * j, xr + W + 2 * j, at, d ? d + 2 * j : nullptr, d ? d + W + 2 * j : nullptr, L)) return j;
     }
     if (j < ow) {
         const std::size_t n = ow - j;
@@ -89,7 +89,7 @@ std::size_t vector_windows(std::size_t ow, const T *__restrict xr, std::array<co
             std::copy(ins[q] + j, ins[q] + j + n, in[q]);
             at[q] = in[q];
         }
-        if (!f(top, bottom, at, dt, db, n)) return j;
+        if (!f(j, top, bottom, at, dt, db, n)) return j;
         if (d) {
             std::copy(dt, dt + 2 * n, d + 2 * j);
             std::copy(db, db + 2 * n, d + W + 2 * j);
@@ -108,9 +108,7 @@ void max_pool2x2_forward_row(const T *__restrict xr, T *__restrict y, std::size_
     using M = decltype(V{} == V{});
     using Win = window2x2<T>;
     constexpr std::size_t L = simd::lanes<T>;
-    alignas(64) T tail[L];
-    std::size_t j = 0;
-    auto body = [&](const T *t, const T *b, auto, T *, T *, std::size_t n) {
+    auto body = [&](std::size_t j, const T *t, const T *b, auto, T *, T *, std::size_t n) {
         const Win w(t, b);
         V m = V{} - std::numeric_limits<T>::infinity();
         auto take = [&](V v) {
@@ -118,14 +116,14 @@ void max_pool2x2_forward_row(const T *__restrict xr, T *__restrict y, std::size_
             m = V((yes & M(v)) | (~yes & M(m)));
         };
         take(w.a), take(w.b), take(w.c), take(w.d);
+        alignas(64) T tail[L];
         simd::store<V>(n == L ? y + j : tail, m);
         if constexpr (Count) {
             const M nan = m != m;
             const M tied = ~nan & (-((w.a == m) + (w.b == m) + (w.c == m) + (w.d == m)) > M{} + 1);
             for (std::size_t l = 0; l < n; ++l) nans += nan[l] != 0, ties += tied[l] != 0;
         }
-        if (n == L) j += L;
-        else std::copy(tail, tail + n, y + j);
+        if (n < L) std::copy(tail, tail + n, y + j);
         return true;
     };
     vector_windows<T, W, 0>(ow, xr, std::array<const T *, 0>{}, nullptr, body);
@@ -148,7 +146,7 @@ std::size_t max_pool2x2_row(const T *__restrict xr, const T *__restrict y, const
     constexpr std::size_t L = simd::lanes<T>;
     auto pick = [](M m, V v) { return V(m & M(v)); }; // v where m, else +0
     return vector_windows<T, W, 2>(ow, xr, std::array<const T *, 2>{y, g}, d,
-                                   [&](const T *t, const T *b, const std::array<const T *, 2> &in, T *dt, T *db, std::size_t) {
+                                   [&](std::size_t, const T *t, const T *b, const std::array<const T *, 2> &in, T *dt, T *db, std::size_t) {
         const V m = simd::load<V>(in[0]), gv = simd::load<V>(in[1]);
         const M nan = m != m;
         bool any_nan = false;
