@@ -123,6 +123,26 @@ TEST_CASE("conv2d: values and the three products against a naive reference (doub
     check_conv_against_reference<5, 6, 6, 7, 1, conv{}>();                                      // 1 x 1: read in place
     check_conv_against_reference<1, 28, 28, 16, 5, conv{.padding = 2}>();                       // the CNN's first layer
     check_conv_against_reference<16, 14, 14, 33, 5, conv{.padding = 2}>();                      // wider than a GEMM tile
+    // few input channels, stride 1: the direct kernels (exec/kernels/conv_direct.hpp), with a last
+    // block of fewer vectors and fewer output channels than the others
+    check_conv_against_reference<3, 12, 13, 5, 3, conv{.padding = 1}>();
+    check_conv_against_reference<4, 10, 14, 7, 5, conv{.padding = 2}>();
+    check_conv_against_reference<2, 9, 9, 3, 3, conv{}>();
+}
+
+TEST_CASE("conv2d: the layers with few input channels and stride 1 take the direct kernels") {
+    using lenet1 = graph_t<decltype(conv2d<conv{.padding = 2}>(input<"x", 1, 28, 28>, param<"w", 6, 1, 5, 5>))>;
+    using rgb = graph_t<decltype(conv2d<conv{.padding = 1}>(input<"x", 3, 12, 13>, param<"w", 5, 3, 3, 3>))>;
+    using lenet2 = graph_t<decltype(conv2d(input<"x", 6, 14, 14>, param<"w", 16, 6, 5, 5>))>;
+    using strided = graph_t<decltype(conv2d<conv{.stride = 2, .padding = 1}>(input<"x", 3, 8, 9>, param<"w", 4, 3, 3, 3>))>;
+    using small = graph_t<decltype(conv2d(input<"x", 2, 6, 6>, param<"w", 3, 2, 5, 5>))>; // 2 of 6 columns real
+    CHECK(detail::direct_conv<detail::conv_dims<lenet1>, float>::usable);
+    CHECK(detail::direct_conv<detail::conv_dims<lenet1>, double>::usable);
+    CHECK(detail::direct_conv<detail::conv_dims<rgb>, float>::usable);
+    CHECK(!detail::direct_conv<detail::conv_dims<rgb>, float16>::usable);
+    CHECK(!detail::direct_conv<detail::conv_dims<lenet2>, float>::usable);
+    CHECK(!detail::direct_conv<detail::conv_dims<strided>, float>::usable);
+    CHECK(!detail::direct_conv<detail::conv_dims<small>, float>::usable);
 }
 
 TEST_CASE("conv2d: the shape rule") {

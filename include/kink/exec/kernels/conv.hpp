@@ -29,6 +29,7 @@
 
 #include <kink/exec/gemm.hpp>
 #include <kink/exec/kernel.hpp>
+#include <kink/exec/kernels/conv_direct.hpp>
 #include <kink/exec/simd.hpp>
 #include <kink/exec/storage.hpp>
 #include <kink/ops/conv.hpp>
@@ -214,7 +215,9 @@ template <std::size_t Stride, std::size_t Pad, std::size_t Dil> struct kernel<co
     }
     /// The unfolded input and its gradient.
     template <class N>
-    static constexpr std::size_t scratch_size = 2 * detail::round16(detail::conv_dims<N>::Kp * detail::conv_dims<N>::P);
+    static constexpr std::size_t scratch_size = std::max({2 * detail::round16(detail::conv_dims<N>::Kp * detail::conv_dims<N>::P),
+                                                          detail::direct_conv<detail::conv_dims<N>, float>::scratch,
+                                                          detail::direct_conv<detail::conv_dims<N>, double>::scratch});
     template <class N, class T> static constexpr std::size_t work_size(std::size_t) {
         using D = detail::conv_dims<N>;
         if constexpr (is_narrow_v<T>)
@@ -235,6 +238,26 @@ template <std::size_t Stride, std::size_t Pad, std::size_t Dil> struct kernel<co
         if constexpr (has_bias) b = c.template in<2>();
         T *col = c.scratch();
         T *out = c.out();
+        if constexpr (detail::direct_conv<D, T>::usable) { // few input channels: no unfolding
+            using Dc = detail::direct_conv<D, T>;
+            T *xp = col, *yv = col + Dc::x_size;
+            for (std::size_t s = 0; s < c.rows(); ++s) {
+                Dc::pad(x + (C::template arg_batched<0> ? s * D::in_size : 0), xp);
+                Dc::template forward<C::options.fma>(xp, w, yv);
+                T *ys = out + s * D::O * D::P;
+                for (std::size_t o = 0; o < D::O; ++o) {
+                    T *__restrict yo = ys + o * D::P;
+                    for (std::size_t i = 0; i < D::OH; ++i) {
+                        const T *__restrict r = Dc::virtual_row(yv, o, i);
+                        if constexpr (has_bias)
+                            for (std::size_t j = 0; j < D::OW; ++j) yo[i * D::OW + j] = r[j] + b[o];
+                        else std::copy(r, r + D::OW, yo + i * D::OW);
+                    }
+                    c.epilogue(s, s + 1, o * D::P, (o + 1) * D::P);
+                }
+            }
+            return;
+        }
         for (std::size_t s = 0; s < c.rows(); ++s) {
             const T *xs = x + (C::template arg_batched<0> ? s * D::in_size : 0);
             T *ys = out + s * D::O * D::P;
@@ -272,10 +295,27 @@ template <std::size_t Stride, std::size_t Pad, std::size_t Dil> struct kernel<co
                     for (std::size_t o = 0; o < D::O; ++o) db[o] = static_cast<T>(gemm::work_t<T>(db[o]) + detail::plane_sum(g + (s * D::O + o) * D::P, D::P));
             }
         }
+        constexpr bool direct = detail::direct_conv<D, T>::usable;
+        if constexpr (direct && C::template needs<1>) { // few input channels: no unfolding
+            using Dc = detail::direct_conv<D, T>;
+            T *xp = col, *gv = col + Dc::x_size, *part = gv + Dc::v_size;
+            std::fill(part, part + D::O * D::K * Dc::L, T(0));
+            for (std::size_t s = 0; s < c.rows(); ++s) {
+                Dc::pad(x + (C::template arg_batched<0> ? s * D::in_size : 0), xp);
+                Dc::spread(g + s * D::O * D::P, gv);
+                Dc::template wgrad<C::options.fma>(xp, gv, part);
+            }
+            T *dw = c.template arg_grad<1>();
+            for (std::size_t k = 0; k < D::O * D::K; ++k) {
+                T sum = T(0);
+                for (std::size_t l = 0; l < Dc::L; ++l) sum += part[k * Dc::L + l];
+                dw[k] = C::template assign<1> ? sum : dw[k] + sum;
+            }
+        }
         for (std::size_t s = 0; s < c.rows(); ++s) {
             const T *gs = g + s * D::O * D::P;
             const T *xs = x + (C::template arg_batched<0> ? s * D::in_size : 0);
-            if constexpr (C::template needs<1>) { // dW += G_s col^T
+            if constexpr (C::template needs<1> && !direct) { // dW += G_s col^T
                 // Few output channels (no more than a vector holds): col^T is unfolded as such and
                 // read in place. Otherwise the GEMM computes dW^T = col G_s^T, packing G_s^T (O x P,
                 // smaller than col^T). The same sums in the same order either way.
