@@ -67,6 +67,37 @@ template <class V> inline V load(const void *p) {
     return v;
 }
 template <class V> inline void store(void *p, V v) { std::memcpy(p, &v, sizeof(V)); }
+/// The first n lanes (n <= the vector's lanes) loaded from p, the others 0; nothing past them is
+/// read (masked loads with AVX-512 and AVX2, so a row's last partial vector needs no copy).
+template <class V> inline V load_first(const void *p, std::size_t n) {
+    constexpr std::size_t E = sizeof(V{}[0]);
+#if defined(__AVX512F__)
+    if constexpr (sizeof(V) == 64 && E == 4) return (V)_mm512_maskz_loadu_ps(__mmask16((1u << n) - 1u), p);
+    else if constexpr (sizeof(V) == 64) return (V)_mm512_maskz_loadu_pd(__mmask8((1u << n) - 1u), p);
+#elif defined(__AVX2__)
+    if constexpr (sizeof(V) == 32 && E == 4)
+        return (V)_mm256_maskload_ps(static_cast<const float *>(p), _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+    else if constexpr (sizeof(V) == 32)
+        return (V)_mm256_maskload_pd(static_cast<const double *>(p), _mm256_cmpgt_epi64(_mm256_set1_epi64x(static_cast<long long>(n)), _mm256_setr_epi64x(0, 1, 2, 3)));
+#endif
+    V v{};
+    std::memcpy(&v, p, n * E);
+    return v;
+}
+/// Stores the first n lanes of v (n <= the vector's lanes) at p; nothing past them is written.
+template <class V> inline void store_first(void *p, V v, std::size_t n) {
+    constexpr std::size_t E = sizeof(V{}[0]);
+#if defined(__AVX512F__)
+    if constexpr (sizeof(V) == 64 && E == 4) return _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1u), (__m512)v);
+    else if constexpr (sizeof(V) == 64) return _mm512_mask_storeu_pd(p, __mmask8((1u << n) - 1u), (__m512d)v);
+#elif defined(__AVX2__)
+    if constexpr (sizeof(V) == 32 && E == 4)
+        return _mm256_maskstore_ps(static_cast<float *>(p), _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), (__m256)v);
+    else if constexpr (sizeof(V) == 32)
+        return _mm256_maskstore_pd(static_cast<double *>(p), _mm256_cmpgt_epi64(_mm256_set1_epi64x(static_cast<long long>(n)), _mm256_setr_epi64x(0, 1, 2, 3)), (__m256d)v);
+#endif
+    std::memcpy(p, &v, n * E);
+}
 
 /// A vector with every lane x (a broadcast; `V{} + x` would cost a scalar add first, since
 /// 0 + x is not x for x = -0).

@@ -59,44 +59,51 @@ template <class T> struct window2x2 {
     static V zip_hi(V u, V v) {
         return [&]<std::size_t... I>(std::index_sequence<I...>) { return V(__builtin_shufflevector(u, v, (L / 2 + I / 2 + (I % 2) * L)...)); }(std::make_index_sequence<L>{});
     }
+    window2x2(V t0, V t1, V b0, V b1) : a(even(t0, t1)), b(odd(t0, t1)), c(even(b0, b1)), d(odd(b0, b1)) {}
     window2x2(const T *top, const T *bottom)
-        : a(even(simd::load<V>(top), simd::load<V>(top + L))), b(odd(simd::load<V>(top), simd::load<V>(top + L))),
-          c(even(simd::load<V>(bottom), simd::load<V>(bottom + L))), d(odd(simd::load<V>(bottom), simd::load<V>(bottom + L))) {}
+        : window2x2(simd::load<V>(top), simd::load<V>(top + L), simd::load<V>(bottom), simd::load<V>(bottom + L)) {}
+    /// The first m / 2 windows (m values of each row; the rest 0), nothing past them read.
+    window2x2(const T *top, const T *bottom, std::size_t m)
+        : window2x2(simd::load_first<V>(top, std::min(m, L)), simd::load_first<V>(top + L, m > L ? m - L : 0),
+                    simd::load_first<V>(bottom, std::min(m, L)), simd::load_first<V>(bottom + L, m > L ? m - L : 0)) {}
 };
 
-/// Runs f(j, top, bottom, in, dt, db, n) for windows j.. of a row of `ow` windows, lanes<T> windows at a time: in
-/// place while a whole vector fits, through zero-padded copies for the rest (so a row shorter
-/// than a vector, e.g. 14 or 5 windows with AVX-512's 16 floats, is vector code too). `top` and
-/// `bottom` point at the windows' two input rows (2 L values each), in[q] at the L values of
-/// ins[q] for these windows, dt and db at the two output rows (2 L values each; nullptr when d
-/// is), n at the number of real windows among the L. f returns false to stop (a NaN maximum:
-/// the scalar loop takes over); returns the windows done.
+/// Runs f(j, w, in, n) for windows j.. of a row of `ow` windows, lanes<T> windows at a time: w
+/// holds their four positions (from the input rows at xr and xr + W), in[q] the L values of
+/// ins[q] for these windows, n the number of real windows among the L. A last partial vector
+/// is read with masked loads (lanes past n are 0), so a row shorter than a vector (14 or 5
+/// windows with AVX-512's 16 floats) is vector code too; f stores its results with
+/// `store_windows`. f returns false to stop (a NaN maximum: the scalar loop takes over);
+/// returns the windows done.
 template <class T, std::size_t W, std::size_t NI, class F>
-std::size_t vector_windows(std::size_t ow, const T *__restrict xr, std::array<const T *, NI> ins, T *__restrict d, F &&f) {
+std::size_t vector_windows(std::size_t ow, const T *__restrict xr, std::array<const T *, NI> ins, F &&f) {
+    using V = simd::vec_t<T>;
     constexpr std::size_t L = simd::lanes<T>;
     std::size_t j = 0;
-    std::array<const T *, NI> at;
+    std::array<V, NI> in;
     for (; j + L <= ow; j += L) {
-        for (std::size_t q = 0; q < NI; ++q) at[q] = ins[q] + j;
-        if (!f(j, xr + 2 * j, xr + W + 2 * j, at, d ? d + 2 * j : nullptr, d ? d + W + 2 * j : nullptr, L)) return j;
+        for (std::size_t q = 0; q < NI; ++q) in[q] = simd::load<V>(ins[q] + j);
+        if (!f(j, window2x2<T>(xr + 2 * j, xr + W + 2 * j), in, L)) return j;
     }
     if (j < ow) {
         const std::size_t n = ow - j;
-        alignas(64) T top[2 * L] = {}, bottom[2 * L] = {}, in[NI > 0 ? NI : 1][L] = {}, dt[2 * L], db[2 * L];
-        std::copy(xr + 2 * j, xr + 2 * j + 2 * n, top);
-        std::copy(xr + W + 2 * j, xr + W + 2 * j + 2 * n, bottom);
-        for (std::size_t q = 0; q < NI; ++q) {
-            std::copy(ins[q] + j, ins[q] + j + n, in[q]);
-            at[q] = in[q];
-        }
-        if (!f(j, top, bottom, at, dt, db, n)) return j;
-        if (d) {
-            std::copy(dt, dt + 2 * n, d + 2 * j);
-            std::copy(db, db + 2 * n, d + W + 2 * j);
-        }
+        for (std::size_t q = 0; q < NI; ++q) in[q] = simd::load_first<V>(ins[q] + j, n);
+        if (!f(j, window2x2<T>(xr + 2 * j, xr + W + 2 * j, 2 * n), in, n)) return j;
         j = ow;
     }
     return j;
+}
+/// Stores the values of n windows' two input positions each (the vectors lo and hi, 2 L
+/// values) at p.
+template <class T, class V> void store_windows(T *p, V lo, V hi, std::size_t n) {
+    constexpr std::size_t L = simd::lanes<T>;
+    if (n == L) {
+        simd::store<V>(p, lo);
+        simd::store<V>(p + L, hi);
+    } else {
+        simd::store_first<V>(p, lo, std::min(2 * n, L));
+        if (2 * n > L) simd::store_first<V>(p + L, hi, 2 * n - L);
+    }
 }
 
 /// The forward pass of one row of 2 x 2 windows with stride 2: the maximum in scan order a b c d
@@ -108,25 +115,23 @@ void max_pool2x2_forward_row(const T *__restrict xr, T *__restrict y, std::size_
     using M = decltype(V{} == V{});
     using Win = window2x2<T>;
     constexpr std::size_t L = simd::lanes<T>;
-    auto body = [&](std::size_t j, const T *t, const T *b, auto, T *, T *, std::size_t n) {
-        const Win w(t, b);
+    auto body = [&](std::size_t j, const Win &w, const std::array<V, 0> &, std::size_t n) {
         V m = V{} - std::numeric_limits<T>::infinity();
         auto take = [&](V v) {
             const M yes = (v > m) | (v != v);
             m = V((yes & M(v)) | (~yes & M(m)));
         };
         take(w.a), take(w.b), take(w.c), take(w.d);
-        alignas(64) T tail[L];
-        simd::store<V>(n == L ? y + j : tail, m);
+        if (n == L) simd::store<V>(y + j, m);
+        else simd::store_first<V>(y + j, m, n);
         if constexpr (Count) {
             const M nan = m != m;
             const M tied = ~nan & (-((w.a == m) + (w.b == m) + (w.c == m) + (w.d == m)) > M{} + 1);
             for (std::size_t l = 0; l < n; ++l) nans += nan[l] != 0, ties += tied[l] != 0;
         }
-        if (n < L) std::copy(tail, tail + n, y + j);
         return true;
     };
-    vector_windows<T, W, 0>(ow, xr, std::array<const T *, 0>{}, nullptr, body);
+    vector_windows<T, W, 0>(ow, xr, std::array<const T *, 0>{}, body);
 }
 
 /// The backward pass of one row of 2 x 2 windows with stride 2 (they tile the input rows r and
@@ -145,14 +150,12 @@ std::size_t max_pool2x2_row(const T *__restrict xr, const T *__restrict y, const
     using Win = window2x2<T>;
     constexpr std::size_t L = simd::lanes<T>;
     auto pick = [](M m, V v) { return V(m & M(v)); }; // v where m, else +0
-    return vector_windows<T, W, 2>(ow, xr, std::array<const T *, 2>{y, g}, d,
-                                   [&](std::size_t, const T *t, const T *b, const std::array<const T *, 2> &in, T *dt, T *db, std::size_t) {
-        const V m = simd::load<V>(in[0]), gv = simd::load<V>(in[1]);
+    return vector_windows<T, W, 2>(ow, xr, std::array<const T *, 2>{y, g}, [&](std::size_t j, const Win &w, const std::array<V, 2> &in, std::size_t n) {
+        const V m = in[0], gv = in[1];
         const M nan = m != m;
         bool any_nan = false;
         for (std::size_t l = 0; l < L; ++l) any_nan = any_nan || nan[l] != 0;
         if (any_nan) return false;
-        const Win w(t, b);
         const M ea = w.a == m, eb = w.b == m, ec = w.c == m, ed = w.d == m;
         const M k = -(ea + eb + ec + ed); // the number of maxima (a true mask lane is -1)
         V va, vb, vc, vd;
@@ -170,10 +173,8 @@ std::size_t max_pool2x2_row(const T *__restrict xr, const T *__restrict y, const
             const M tied_live = (k > M{} + 1) & (gv != V{});
             for (std::size_t l = 0; l < L; ++l) live += tied_live[l] != 0;
         }
-        simd::store<V>(dt, Win::zip_lo(va, vb));
-        simd::store<V>(dt + L, Win::zip_hi(va, vb));
-        simd::store<V>(db, Win::zip_lo(vc, vd));
-        simd::store<V>(db + L, Win::zip_hi(vc, vd));
+        store_windows<T>(d + 2 * j, Win::zip_lo(va, vb), Win::zip_hi(va, vb), n);
+        store_windows<T>(d + W + 2 * j, Win::zip_lo(vc, vd), Win::zip_hi(vc, vd), n);
         return true;
     });
 }
