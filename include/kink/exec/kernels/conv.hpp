@@ -14,7 +14,9 @@
 /// second layer of the Fashion-MNIST CNN); a 1 x 1 convolution with stride 1 and no padding
 /// reads x_s in place. Unfolding instead of a direct convolution: the GEMM kernel is already
 /// tuned (packing, register tiles, FMA choice), and the unfolding costs K P copies against
-/// O K P multiply-adds, 1/O of the work (bench/run case 6 measures the whole). NCHW keeps
+/// O K P multiply-adds, 1/O of the work (bench/run case 6 measures the whole). Layers with at
+/// most 4 input channels and stride 1, where K is too small for that to hold, run the direct
+/// kernels of exec/kernels/conv_direct.hpp for the forward pass and the weight gradient. NCHW keeps
 /// `flatten` free and the layout PyTorch users save and load; the cost is that the batch cannot
 /// be folded into the GEMM's columns without a second layout.
 ///
@@ -213,7 +215,7 @@ template <std::size_t Stride, std::size_t Pad, std::size_t Dil> struct kernel<co
         using D = detail::conv_dims<N>;
         return {D::K, D::O * D::KH * D::KW};
     }
-    /// The unfolded input and its gradient.
+    /// The unfolded input and its gradient (or the direct kernels' planes and lane sums).
     template <class N>
     static constexpr std::size_t scratch_size = std::max({2 * detail::round16(detail::conv_dims<N>::Kp * detail::conv_dims<N>::P),
                                                           detail::direct_conv<detail::conv_dims<N>, float>::scratch,
