@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <type_traits>
+#include <utility>
 
 #include <kink/exec/simd.hpp>
 #include <kink/exec/storage.hpp>
@@ -41,15 +42,27 @@ template <class D, class T> struct direct_conv {
     static constexpr std::size_t p = D::g.padding, PH = D::H + 2 * p, PW = D::Wd + 2 * p;
     /// The virtual outputs (OH rows of PW), in whole vectors.
     static constexpr std::size_t QV = (D::OH * PW + L - 1) / L, QN = QV * L;
+    /// The vectors a tap row reads beyond its first: taps v = 0 .. KW - 1 are lanes v .. v + L - 1
+    /// of the vectors loaded from its start (one load per vector, the shifts are shuffles: an
+    /// unaligned load at every tap would split across cache lines KW - 1 times in KW).
+    static constexpr std::size_t extra = (D::KW - 1) / L + 1;
     /// A padded channel plane with room for the last vector's taps.
-    static constexpr std::size_t XS = round16(std::max(PH * PW, QN + (D::KH - 1) * PW + D::KW - 1));
+    static constexpr std::size_t XS = round16(std::max(PH * PW, QN + (D::KH - 1) * PW + extra * L));
     /// The vector registers the accumulators may take: 32 with AVX-512, 16 otherwise.
     static constexpr std::size_t registers = simd::vector_bytes == 64 ? 28 : 14;
-    /// Forward: NQ vectors of outputs for G output channels at a time.
-    static constexpr std::size_t NQ = std::min<std::size_t>(QV, simd::vector_bytes == 64 ? 4 : 2);
-    static constexpr std::size_t G = std::max<std::size_t>(1, std::min(D::O, (registers - NQ) / NQ));
-    /// Weight gradient: KW taps for GW output channels at a time.
-    static constexpr std::size_t GW = std::max<std::size_t>(1, std::min(D::O, (registers - D::KW) / (D::KW + 1)));
+    /// At most `most` channels per group, the O channels in groups as equal as that allows.
+    static constexpr std::size_t balanced(std::size_t most) {
+        most = std::max<std::size_t>(1, std::min(D::O, most));
+        const std::size_t groups = (D::O + most - 1) / most;
+        return (D::O + groups - 1) / groups;
+    }
+    /// Forward: NQ vectors of outputs for G output channels at a time (G NQ accumulators, the
+    /// NQ + extra loaded vectors and NQ shifted ones).
+    static constexpr std::size_t NQ = std::min<std::size_t>(QV, simd::vector_bytes == 64 ? 3 : 2);
+    static constexpr std::size_t G = balanced((registers - 2 * NQ - extra) / NQ);
+    /// Weight gradient: KW taps for GW output channels at a time (GW KW accumulators, GW
+    /// gradient vectors, 1 + extra loaded vectors and a shifted one).
+    static constexpr std::size_t GW = balanced((registers - extra - 2) / (D::KW + 1));
     /// Scratch: the padded input planes, a virtual plane per output channel (the forward
     /// outputs or the gradient), the weight gradient's lane sums.
     static constexpr std::size_t x_size = D::C * XS, v_size = round16(D::O * QN), part_size = round16(D::O * D::K * L);
@@ -57,7 +70,21 @@ template <class D, class T> struct direct_conv {
     /// When the direct kernels are used: few input channels, stride 1, no dilation, float or
     /// double, taps that fit the registers, and virtual columns that waste at most a quarter.
     static constexpr bool usable = (std::is_same_v<T, float> || std::is_same_v<T, double>) && D::C <= 4 && D::g.stride == 1 &&
-                                   D::g.dilation == 1 && !D::pointwise && D::KW + 2 <= registers && 4 * D::OW >= 3 * PW;
+                                   D::g.dilation == 1 && !D::pointwise && D::KW + extra + 3 <= registers && 4 * D::OW >= 3 * PW;
+
+    /// Lanes S .. S + L - 1 of the vectors b[n], b[n + 1], ... laid end to end (S < extra L).
+    template <std::size_t S, class V, std::size_t NB> static V shifted(const V (&b)[NB], std::size_t n) {
+        constexpr std::size_t whole = S / L, part = S % L;
+        if constexpr (part == 0) return b[n + whole];
+        else
+            return [&]<std::size_t... I>(std::index_sequence<I...>) {
+                return V(__builtin_shufflevector(b[n + whole], b[n + whole + 1], (part + I)...));
+            }(std::make_index_sequence<L>{});
+    }
+    /// Calls f.template operator()<v>() for v = 0 .. KW - 1.
+    template <class F> static void each_tap(F &&f) {
+        [&]<std::size_t... V>(std::index_sequence<V...>) { (f.template operator()<V>(), ...); }(std::make_index_sequence<D::KW>{});
+    }
 
     /// The padded planes of one sample: x (C x H x W) into xp (C planes of XS, zero outside).
     static void pad(const T *__restrict x, T *__restrict xp) {
@@ -78,18 +105,20 @@ template <class D, class T> struct direct_conv {
             for (std::size_t u = 0; u < D::KH; ++u) {
                 const T *xr = xp + c * XS + q0 + u * PW;
                 const T *wr = w + o0 * D::K + (c * D::KH + u) * D::KW;
-#pragma GCC unroll 12
-                for (std::size_t v = 0; v < D::KW; ++v) {
+                V base[N + extra];
+#pragma GCC unroll 8
+                for (std::size_t n = 0; n < N + extra; ++n) base[n] = simd::load<V>(xr + n * L);
+                each_tap([&]<std::size_t v>() {
                     V xv[N];
 #pragma GCC unroll 4
-                    for (std::size_t n = 0; n < N; ++n) xv[n] = simd::load<V>(xr + v + n * L);
+                    for (std::size_t n = 0; n < N; ++n) xv[n] = shifted<v>(base, n);
 #pragma GCC unroll 28
                     for (std::size_t g = 0; g < GB; ++g) {
                         const V wv = simd::splat<V>(wr[g * D::K + v]);
 #pragma GCC unroll 4
                         for (std::size_t n = 0; n < N; ++n) acc[g][n] = simd::mul_add<F, T>(wv, xv[n], acc[g][n]);
                     }
-                }
+                });
             }
         for (std::size_t g = 0; g < GB; ++g)
             for (std::size_t n = 0; n < N; ++n) simd::store<V>(yv + (o0 + g) * QN + q0 + n * L, acc[g][n]);
@@ -132,12 +161,14 @@ template <class D, class T> struct direct_conv {
             V gg[GB];
 #pragma GCC unroll 28
             for (std::size_t g = 0; g < GB; ++g) gg[g] = simd::load<V>(gv + (o0 + g) * QN + q);
-#pragma GCC unroll 12
-            for (std::size_t v = 0; v < D::KW; ++v) {
-                const V x = simd::load<V>(xr + q + v);
+            V base[1 + extra];
+#pragma GCC unroll 8
+            for (std::size_t n = 0; n <= extra; ++n) base[n] = simd::load<V>(xr + q + n * L);
+            each_tap([&]<std::size_t v>() {
+                const V x = shifted<v>(base, 0);
 #pragma GCC unroll 28
                 for (std::size_t g = 0; g < GB; ++g) acc[g][v] = simd::mul_add<F, T>(gg[g], x, acc[g][v]);
-            }
+            });
         }
         for (std::size_t g = 0; g < GB; ++g)
             for (std::size_t v = 0; v < D::KW; ++v) {
