@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks kink's pytorch preset against real PyTorch: runs tests/torch_kinks and computes each
+"""Checks kink's pytorch preset against real PyTorch: runs tests/preset_kinks and computes each
 derivative with torch's backward at the same point. Skips (exit 77) when torch is missing,
 unless KINK_REQUIRE_TORCH=1 (CI), where a missing torch is a failure."""
 import os
@@ -41,6 +41,7 @@ cases = {
     "clamp@lo": lambda: grads(torch.clamp, 0.0, 0.0, 1.0),
     "clamp@hi": lambda: grads(torch.clamp, 1.0, 0.0, 1.0),
     "amax@tie": lambda: amax_tie(),
+    "max_pool2x2@tie": lambda: pool_tie(),
 }
 nan = float("nan")
 values = {  # forward values at NaN: kink must give NaN wherever torch does
@@ -62,7 +63,13 @@ def amax_tie():
     t.amax().backward()
     return [float(v) + 0.0 for v in t.grad]
 
-out = subprocess.run([sys.argv[1]], capture_output=True, text=True, check=True).stdout
+def pool_tie():
+    t = torch.tensor([[[[1.0, 3.0], [3.0, 2.0]]]], requires_grad=True)
+    F.max_pool2d(t, 2).sum().backward()
+    return [float(v) + 0.0 for v in t.grad.flatten()]
+
+
+out = subprocess.run([sys.argv[1], "pytorch"], capture_output=True, text=True, check=True).stdout
 passed = failed = 0
 for line in out.splitlines():
     name, *vals = line.split()

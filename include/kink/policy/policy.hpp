@@ -114,7 +114,8 @@ template <> struct resolve<policy::pytorch, family::step> { using type = policy:
 // aten/src/ATen/native/cpu/MaxPoolKernel.cpp and the CUDA kernels; tests/torch_check.py).
 template <> struct resolve<policy::pytorch, family::max_pool> { using type = policy::first; };
 
-// JAX: abs'(0) = 1, leaky_relu'(0) = 1, hardtanh 1 at both bounds, jnp.clip 1/2, ties 1/2.
+// JAX: abs'(0) = 1, leaky_relu'(0) = 1, hardtanh 1 at both bounds, jnp.clip 1/2, ties 1/2
+// (checked against JAX 0.10.2 by tests/preset_check.py; lax.clamp differs: 0 at a bound).
 template <class F> struct resolve<policy::jax, F> { using type = policy::zero; };
 template <> struct resolve<policy::jax, family::abs> { using type = policy::one; };
 template <> struct resolve<policy::jax, family::leaky_relu> { using type = policy::right; };
@@ -127,8 +128,10 @@ template <> struct resolve<policy::jax, family::min> { using type = policy::half
 // select_and_scatter_add with `ge`) gives the gradient to the first maximum of each window.
 template <> struct resolve<policy::jax, family::max_pool> { using type = policy::first; };
 
-// TensorFlow: elementwise ties (tf.maximum, tf.minimum) all to the first argument, clip_by_value passes 1 at a bound (hardtanh is
-// clip_by_value(x, -1, 1) there), leaky_relu'(0) = alpha, no core Heaviside op (trap).
+// TensorFlow: elementwise ties (tf.maximum, tf.minimum) all to the first argument, clip_by_value
+// passes 1 at a bound (hardtanh is clip_by_value(x, -1, 1) there), leaky_relu'(0) = alpha, and
+// trap at the step (tf.experimental.numpy.heaviside has no gradient). Checked against
+// TensorFlow 2.21.0 by tests/preset_check.py.
 template <class F> struct resolve<policy::tensorflow, F> { using type = policy::zero; };
 template <> struct resolve<policy::tensorflow, family::leaky_relu> { using type = policy::left; };
 template <> struct resolve<policy::tensorflow, family::hardtanh> { using type = policy::one; };

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Checks kink's `jax` or `tensorflow` preset against the framework itself: runs
+tests/preset_kinks <preset> and computes each derivative at the same point with the framework's
+own function for the op (jax.grad in float64 via jax_enable_x64; tf.GradientTape in float64),
+and the documented differences (another function of the framework for the same op family).
+
+usage: preset_check.py jax|tensorflow <preset_kinks binary>
+
+Runs in the Python of the project's virtual environment (tools/install-peers: .venv beside the
+checkout, or $KINK_VENV), whichever Python starts it. Skips (exit 77)
+when the framework is not importable, unless KINK_REQUIRE_PEERS=1 (CI), where that is a failure."""
+import os
+import pathlib
+import subprocess
+import sys
+
+framework, binary = sys.argv[1], sys.argv[2]
+nan = float("nan")
+# the project's virtual environment (tools/install-peers): run there when called by another Python
+venv = pathlib.Path(os.environ.get("KINK_VENV", pathlib.Path(__file__).resolve().parent.parent / ".venv"))
+venv_python = venv / "bin" / "python3"
+if venv_python.exists() and pathlib.Path(sys.prefix).resolve() != venv.resolve():
+    os.execv(str(venv_python), [str(venv_python), *sys.argv])
+
+try:
+    if framework == "jax":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+        jax.config.update("jax_platforms", "cpu")
+        import jax.numpy as jnp
+        from jax import lax
+
+        version = "jax " + jax.__version__
+    elif framework == "tensorflow":
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import tensorflow as tf
+
+        version = "tensorflow " + tf.__version__
+    else:
+        sys.exit(f"preset_check.py: unknown framework {framework!r} (jax or tensorflow)")
+except ImportError as e:
+    print(f"{framework} not importable by {sys.executable} ({e}): tools/install-peers installs it in {venv}")
+    sys.exit(1 if os.environ.get("KINK_REQUIRE_PEERS") == "1" else 77)
+
+
+def clean(v):
+    return float(v) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+if framework == "jax":
+
+    def grads(fn, *vals):
+        g = jax.grad(fn, argnums=tuple(range(len(vals))))(*[jnp.float64(v) for v in vals])
+        return [clean(t) for t in g]
+
+    def vec_grad(fn, vals):
+        return [clean(t) for t in jax.grad(fn)(jnp.array(vals, dtype=jnp.float64))]
+
+    def value(fn, *vals):
+        return clean(fn(*[jnp.float64(v) for v in vals]))
+
+    def heaviside(x):
+        return jnp.heaviside(x, 0.0)
+
+    def pool(t):  # flax.linen.max_pool / haiku's max_pool: lax.reduce_window with lax.max
+        return jnp.sum(lax.reduce_window(t.reshape(1, 2, 2, 1), -jnp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID"))
+
+    cases = {
+        "relu@0": lambda: grads(jax.nn.relu, 0.0),
+        "abs@0": lambda: grads(jnp.abs, 0.0),
+        "leaky_relu(0.25)@0": lambda: grads(lambda x: jax.nn.leaky_relu(x, 0.25), 0.0),
+        "relu6@0": lambda: grads(jax.nn.relu6, 0.0),
+        "relu6@6": lambda: grads(jax.nn.relu6, 6.0),
+        "hardtanh@-1": lambda: grads(jax.nn.hard_tanh, -1.0),
+        "hardtanh@1": lambda: grads(jax.nn.hard_tanh, 1.0),
+        "sign@0": lambda: grads(jnp.sign, 0.0),
+        "heaviside@0": lambda: grads(heaviside, 0.0),
+        "l1@x=t": lambda: grads(lambda x: jnp.abs(x - 1.5), 1.5),
+        "maximum@tie": lambda: grads(jnp.maximum, 1.0, 1.0) + [0.0],
+        "minimum@tie": lambda: grads(jnp.minimum, 1.0, 1.0) + [0.0],
+        "clamp@lo": lambda: grads(jnp.clip, 0.0, 0.0, 1.0),
+        "clamp@hi": lambda: grads(jnp.clip, 1.0, 0.0, 1.0),
+        "amax@tie": lambda: vec_grad(jnp.max, [1.0, 3.0, 3.0, 2.0]),
+        "max_pool2x2@tie": lambda: vec_grad(pool, [1.0, 3.0, 3.0, 2.0]),
+    }
+    values = {
+        "value:relu@nan": lambda: value(jax.nn.relu, nan),
+        "value:relu6@nan": lambda: value(jax.nn.relu6, nan),
+        "value:hardtanh@nan": lambda: value(jax.nn.hard_tanh, nan),
+        "value:leaky_relu@nan": lambda: value(lambda x: jax.nn.leaky_relu(x, 0.25), nan),
+        "value:abs@nan": lambda: value(jnp.abs, nan),
+        "value:clamp@nan": lambda: value(lambda x: jnp.clip(x, -1.0, 1.0), nan),
+        "value:maximum(nan,1)": lambda: value(jnp.maximum, nan, 1.0),
+        "value:maximum(1,nan)": lambda: value(jnp.maximum, 1.0, nan),
+        "value:minimum(nan,1)": lambda: value(jnp.minimum, nan, 1.0),
+        "value:minimum(1,nan)": lambda: value(jnp.minimum, 1.0, nan),
+    }
+    # A second function of the framework for the same op family that disagrees with the first
+    # at the kink: kink's preset follows the first (jnp.clip, what jax.nn and user code call);
+    # docs/site/policies.md states the difference. Checked, so that the note cannot go stale:
+    # (function at point, its derivative there).
+    documented = {
+        "lax.clamp@lo": (lambda: grads(lambda x, lo, hi: lax.clamp(lo, x, hi), 0.0, 0.0, 1.0), [0.0, 0.0, 0.0]),
+        "lax.clamp@hi": (lambda: grads(lambda x, lo, hi: lax.clamp(lo, x, hi), 1.0, 0.0, 1.0), [0.0, 0.0, 0.0]),
+    }
+else:
+
+    def grads(fn, *vals):
+        ts = [tf.Variable(v, dtype=tf.float64) for v in vals]
+        with tf.GradientTape() as tape:
+            out = fn(*ts)
+        g = tape.gradient(out, ts)
+        return [0.0 if t is None else clean(t) for t in g]
+
+    def vec_grad(fn, vals):
+        t = tf.Variable(vals, dtype=tf.float64)
+        with tf.GradientTape() as tape:
+            out = fn(t)
+        return [clean(v) for v in tape.gradient(out, t).numpy()]
+
+    def value(fn, *vals):
+        return clean(fn(*[tf.constant(v, dtype=tf.float64) for v in vals]))
+
+    def pool(t):  # tf.nn.max_pool2d, NHWC
+        return tf.reduce_sum(tf.nn.max_pool2d(tf.reshape(t, (1, 2, 2, 1)), 2, 2, "VALID"))
+
+    def hardtanh(x):  # Keras and TF have no hardtanh op; clip_by_value is what users write
+        return tf.clip_by_value(x, -1.0, 1.0)
+
+    cases = {
+        "relu@0": lambda: grads(tf.nn.relu, 0.0),
+        "abs@0": lambda: grads(tf.abs, 0.0),
+        "leaky_relu(0.25)@0": lambda: grads(lambda x: tf.nn.leaky_relu(x, 0.25), 0.0),
+        "relu6@0": lambda: grads(tf.nn.relu6, 0.0),
+        "relu6@6": lambda: grads(tf.nn.relu6, 6.0),
+        "hardtanh@-1": lambda: grads(hardtanh, -1.0),
+        "hardtanh@1": lambda: grads(hardtanh, 1.0),
+        "sign@0": lambda: grads(tf.sign, 0.0),
+        "l1@x=t": lambda: grads(lambda x: tf.abs(x - 1.5), 1.5),
+        "maximum@tie": lambda: grads(tf.maximum, 1.0, 1.0) + [0.0],
+        "minimum@tie": lambda: grads(tf.minimum, 1.0, 1.0) + [0.0],
+        "clamp@lo": lambda: grads(tf.clip_by_value, 0.0, 0.0, 1.0),
+        "clamp@hi": lambda: grads(tf.clip_by_value, 1.0, 0.0, 1.0),
+        "amax@tie": lambda: vec_grad(tf.reduce_max, [1.0, 3.0, 3.0, 2.0]),
+        "max_pool2x2@tie": lambda: vec_grad(pool, [1.0, 3.0, 3.0, 2.0]),
+    }
+    values = {
+        "value:relu@nan": lambda: value(tf.nn.relu, nan),
+        "value:relu6@nan": lambda: value(tf.nn.relu6, nan),
+        "value:hardtanh@nan": lambda: value(hardtanh, nan),
+        "value:leaky_relu@nan": lambda: value(lambda x: tf.nn.leaky_relu(x, 0.25), nan),
+        "value:abs@nan": lambda: value(tf.abs, nan),
+        "value:clamp@nan": lambda: value(lambda x: tf.clip_by_value(x, -1.0, 1.0), nan),
+        "value:maximum(nan,1)": lambda: value(tf.maximum, nan, 1.0),
+        "value:maximum(1,nan)": lambda: value(tf.maximum, 1.0, nan),
+        "value:minimum(nan,1)": lambda: value(tf.minimum, nan, 1.0),
+        "value:minimum(1,nan)": lambda: value(tf.minimum, 1.0, nan),
+    }
+    def no_gradient(fn, v):  # None: the tape finds no gradient (the op has none registered)
+        x = tf.Variable(v, dtype=tf.float64)
+        with tf.GradientTape() as tape:
+            out = fn(x)
+        return [None if tape.gradient(out, x) is None else "a gradient"]
+
+    # TensorFlow's only Heaviside function, tf.experimental.numpy.heaviside, has no gradient
+    # (the tape returns None): the preset traps there rather than invent a value. Checked:
+    documented = {"tnp.heaviside@0": (lambda: no_gradient(lambda x: tf.experimental.numpy.heaviside(x, 0.0), 0.0), [None])}
+# cases kink prints that the framework cannot answer (see `documented`)
+unchecked = {"tensorflow": {"heaviside@0": "no gradient in TensorFlow, see tnp.heaviside below"}}.get(framework, {})
+
+out = subprocess.run([binary, framework], capture_output=True, text=True, check=True).stdout
+passed = failed = 0
+for line in out.splitlines():
+    name, *vals = line.split()
+    kink = [v if v == "error" else clean(v) for v in vals]
+    if name in unchecked:
+        print(f"skip {name}: kink {kink} ({unchecked[name]})")
+        continue
+    if name in values:
+        ref = [values.pop(name)()]
+        ok = str(kink) == str(ref)  # nan == nan as text
+    else:
+        ref = cases.pop(name)()
+        ok = kink == ref
+    passed += ok
+    failed += not ok
+    print(f"{'ok  ' if ok else 'FAIL'} {name}: kink {kink} {version} {ref}")
+for name in list(cases) + list(values):
+    print(f"FAIL {name}: kink printed nothing")
+    failed += 1
+for name, (fn, expected) in documented.items():
+    got = fn()
+    ok = got == expected
+    passed += ok
+    failed += not ok
+    print(f"{'ok  ' if ok else 'FAIL'} {name} (documented difference): {version} {got}, documented {expected}")
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)

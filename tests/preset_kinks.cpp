@@ -1,0 +1,88 @@
+// Prints kink's derivative at every kink under one preset (argv[1]: pytorch, jax or tensorflow),
+// one "case value..." line each, for tests/torch_check.py and tests/preset_check.py to compare
+// with the framework's own derivative at the same points.
+#include <kink/kink.hpp>
+
+#include <array>
+#include <limits>
+#include <string_view>
+
+using namespace kink;
+
+namespace {
+constexpr auto x = var<"x">;
+constexpr auto y = var<"y">;
+constexpr auto z = var<"z">;
+template <class Preset> struct printer {
+    template <class F> static void one(const char *name, const F &f, double at) {
+        try {
+            fmt::print("{} {}\n", name, eval(grad(with_policy<Preset>(f), x), x = at));
+        } catch (const kink_error &) {
+            fmt::print("{} error\n", name);
+        }
+    }
+    static void run() {
+        one("relu@0", relu(x), 0.0);
+        one("abs@0", abs(x), 0.0);
+        one("leaky_relu(0.25)@0", leaky_relu(x, 0.25_c), 0.0);
+        one("relu6@0", relu6(x), 0.0);
+        one("relu6@6", relu6(x), 6.0);
+        one("hardtanh@-1", hardtanh(x), -1.0);
+        one("hardtanh@1", hardtanh(x), 1.0);
+        one("sign@0", sign(x), 0.0);
+        one("heaviside@0", step(x), 0.0);
+        one("l1@x=t", abs(x - 1.5_c), 1.5);
+        auto r = [](const char *name, auto f, double a, double b, double c) {
+            auto v = value_and_grad(with_policy<Preset>(f), wrt(x, y, z), x = a, y = b, z = c);
+            fmt::print("{} {} {} {}\n", name, v[x], v[y], v[z]);
+        };
+        r("maximum@tie", max(x, y) + z * 0_c, 1.0, 1.0, 0.0);
+        r("minimum@tie", min(x, y) + z * 0_c, 1.0, 1.0, 0.0);
+        r("clamp@lo", clamp(x, y, z), 0.0, 0.0, 1.0);
+        r("clamp@hi", clamp(x, y, z), 1.0, 0.0, 1.0);
+        // values at NaN (printed "nan" when NaN)
+        const double n = std::numeric_limits<double>::quiet_NaN();
+        auto v = [](const char *name, auto f, double a, double b) { fmt::print("{} {}\n", name, eval(f, x = a, y = b)); };
+        v("value:relu@nan", relu(x) + y * 0_c, n, 0.0);
+        v("value:relu6@nan", relu6(x) + y * 0_c, n, 0.0);
+        v("value:hardtanh@nan", hardtanh(x) + y * 0_c, n, 0.0);
+        v("value:leaky_relu@nan", leaky_relu(x, 0.25_c) + y * 0_c, n, 0.0);
+        v("value:abs@nan", abs(x) + y * 0_c, n, 0.0);
+        v("value:clamp@nan", clamp(x, -1_c, 1_c) + y * 0_c, n, 0.0);
+        v("value:maximum(nan,1)", max(x, y), n, 1.0);
+        v("value:maximum(1,nan)", max(x, y), 1.0, n);
+        v("value:minimum(nan,1)", min(x, y), n, 1.0);
+        v("value:minimum(1,nan)", min(x, y), 1.0, n);
+        // the max reduction's tie rule (amax, a tie of two among four entries)
+        constexpr auto t = input<"t", 4>;
+        auto net = compile<double>(with_policy<Preset>(max(t)), t);
+        auto p = net.make_params(), g = net.make_params();
+        const std::array<double, 4> tie{1, 3, 3, 2};
+        net.step(p, g, t = std::span<const double>(tie));
+        const auto d = net.input_grad(t);
+        fmt::print("amax@tie {} {} {} {}\n", d[0], d[1], d[2], d[3]);
+        // a 2 x 2 max-pool window tied between its second and third entries (scan order)
+        constexpr auto img = input<"img", 1, 2, 2>;
+        auto pool = compile<double>(sum(flatten(max_pool2d<pool2d{2}, resolve_t<Preset, family::max_pool>>(img))), img);
+        auto pp = pool.make_params(), pg = pool.make_params();
+        const std::array<double, 4> window{1, 3, 3, 2};
+        pool.step(pp, pg, img = std::span<const double>(window));
+        const auto w = pool.input_grad(img);
+        fmt::print("max_pool2x2@tie {} {} {} {}\n", w[0], w[1], w[2], w[3]);
+    }
+};
+} // namespace
+
+int main(int argc, char **argv) {
+    const std::string_view preset = argc > 1 ? argv[1] : "pytorch";
+    if (preset == "pytorch")
+        printer<policy::pytorch>::run();
+    else if (preset == "jax")
+        printer<policy::jax>::run();
+    else if (preset == "tensorflow")
+        printer<policy::tensorflow>::run();
+    else {
+        fmt::print(stderr, "preset_kinks: unknown preset '{}' (pytorch, jax or tensorflow)\n", preset);
+        return 2;
+    }
+}
