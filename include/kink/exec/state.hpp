@@ -99,6 +99,24 @@ template <class T, class Root, class Wrt, exec_options O> struct state {
     }
 
     // -- elementwise ---------------------------------------------------------------------------
+    /// Calls f(j) for j in [j0, j1), whose calls write distinct elements: in blocks of 16 marked
+    /// independent, then the rest one by one. g++ -O2 (the default of meson and of most builds)
+    /// vectorizes only loops that need neither a scalar remainder nor a run-time alias check (its
+    /// very-cheap cost model), so the plain loop over a layer's elements stayed scalar there,
+    /// while -O3 and clang vectorized it (the CNN example's step at -O2, AVX2, callgrind: 270 M
+    /// instructions with the plain loop, 245 M blocked, 221 M at -O3).
+    template <class F> static void each_element(std::size_t j0, std::size_t j1, F &&f) {
+        constexpr std::size_t B = 16;
+        const std::size_t blocks = (j1 - j0) / B;
+        for (std::size_t b = 0; b < blocks; ++b) {
+            const std::size_t j = j0 + b * B;
+#if !defined(__clang__) // clang vectorizes the loop at -O2 (with its alias checks) and would
+#pragma GCC ivdep       // warn where a loop cannot be (a throwing `trap` policy, 16-bit formats)
+#endif
+            for (std::size_t k = 0; k < B; ++k) f(j + k);
+        }
+        for (std::size_t j = j0 + blocks * B; j < j1; ++j) f(j);
+    }
     /// Value of graph G at element (s, j): a stored node is read, any other graph (a local
     /// derivative) is computed from its arguments.
     template <class G> T peval(std::size_t s, std::size_t j) {
@@ -121,13 +139,13 @@ template <class T, class Root, class Wrt, exec_options O> struct state {
         std::uint64_t hits = 0, nans = 0;
         [&]<class Op, class... A>(std::type_identity<node<Op, A...>>) {
             for (std::size_t s = s0; s < s1; ++s)
-                for (std::size_t j = j0; j < j1; ++j) {
+                each_element(j0, j1, [&](std::size_t j) {
                     if constexpr (is_counted<Nd>::value) {
                         hits += Op::at_kink(peval<A>(s, j)...);
                         nans += any_nan(peval<A>(s, j)...);
                     }
                     out[s * n + j] = static_cast<T>(Op::eval(peval<A>(s, j)...));
-                }
+                });
         }(std::type_identity<Nd>{});
         if constexpr (is_counted<Nd>::value) {
             kink_counter<Nd>::hits += hits;
@@ -152,15 +170,19 @@ template <class T, class Root, class Wrt, exec_options O> struct state {
                         constexpr std::size_t na = plan::size[a];
                         constexpr bool assign = plan::assigns(I, K);
                         T *d = dst<a>();
-                        for (std::size_t s = s0; s < s1; ++s)
-                            for (std::size_t j = j0; j < j1; ++j) {
-                                T v;
-                                if constexpr (KINK_SAME(D, one_t)) v = g[s * n + j];
-                                else if constexpr (KINK_SAME(D, lit_leaf<-1>)) v = -g[s * n + j];
-                                else v = g[s * n + j] * peval<D>(s, j);
-                                T &o = d[(plan::batched[a] ? s * na : 0) + (na == 1 ? 0 : j)];
-                                o = assign ? v : o + v;
-                            }
+                        auto vjp = [&](std::size_t s, std::size_t j) {
+                            T v;
+                            if constexpr (KINK_SAME(D, one_t)) v = g[s * n + j];
+                            else if constexpr (KINK_SAME(D, lit_leaf<-1>)) v = -g[s * n + j];
+                            else v = g[s * n + j] * peval<D>(s, j);
+                            T &o = d[(plan::batched[a] ? s * na : 0) + (na == 1 ? 0 : j)];
+                            o = assign ? v : o + v;
+                        };
+                        for (std::size_t s = s0; s < s1; ++s) {
+                            if constexpr (na == 1) // a broadcast argument: one sum, in order
+                                for (std::size_t j = j0; j < j1; ++j) vjp(s, j);
+                            else each_element(j0, j1, [&](std::size_t j) { vjp(s, j); });
+                        }
                     }
                 }(),
                 ...);
