@@ -104,6 +104,7 @@ if framework == "jax":
         "lax.clamp@lo": (lambda: grads(lambda x, lo, hi: lax.clamp(lo, x, hi), 0.0, 0.0, 1.0), [0.0, 0.0, 0.0]),
         "lax.clamp@hi": (lambda: grads(lambda x, lo, hi: lax.clamp(lo, x, hi), 1.0, 0.0, 1.0), [0.0, 0.0, 0.0]),
     }
+    unchecked = {"hinge@margin": "JAX itself has no hinge loss"}
 else:
 
     def grads(fn, *vals):
@@ -163,11 +164,24 @@ else:
             out = fn(x)
         return [None if tape.gradient(out, x) is None else "a gradient"]
 
+    def keras_hinge(p, y):
+        t = tf.Variable(p, dtype=tf.float64)
+        with tf.GradientTape() as tape:
+            out = tf.keras.losses.hinge(tf.constant(y, dtype=tf.float64), t)
+        return [clean(v) for v in tape.gradient(out, t).numpy()]
+
     # TensorFlow's only Heaviside function, tf.experimental.numpy.heaviside, has no gradient
-    # (the tape returns None): the preset traps there rather than invent a value. Checked:
-    documented = {"tnp.heaviside@0": (lambda: no_gradient(lambda x: tf.experimental.numpy.heaviside(x, 0.0), 0.0), [None])}
-# cases kink prints that the framework cannot answer (see `documented`)
-unchecked = {"tensorflow": {"heaviside@0": "no gradient in TensorFlow, see tnp.heaviside below"}}.get(framework, {})
+    # (the tape returns None): the preset traps there rather than invent a value. Keras's hinge
+    # is mean(maximum(1 - y p, 0)), whose tie at the margin goes to maximum's first argument:
+    # d/dp = -y / n, where kink's hinge (relu of the margin) takes relu'(0) = 0 from the preset.
+    # Checked:
+    documented = {
+        "tnp.heaviside@0": (lambda: no_gradient(lambda x: tf.experimental.numpy.heaviside(x, 0.0), 0.0), [None]),
+        "keras.hinge@margin": (lambda: keras_hinge([1.0, -1.0], [1.0, -1.0]), [-0.5, 0.5]),
+    }
+    # cases kink prints that the framework cannot answer, or answers differently (see `documented`)
+    unchecked = {"heaviside@0": "no gradient in TensorFlow, see tnp.heaviside below",
+                 "hinge@margin": "Keras's hinge differs at the margin, see keras.hinge below"}
 
 out = subprocess.run([binary, framework], capture_output=True, text=True, check=True).stdout
 passed = failed = 0

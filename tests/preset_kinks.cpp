@@ -69,6 +69,15 @@ template <class Preset> struct printer {
         pool.step(pp, pg, img = std::span<const double>(window));
         const auto w = pool.input_grad(img);
         fmt::print("max_pool2x2@tie {} {} {} {}\n", w[0], w[1], w[2], w[3]);
+        // the hinge loss exactly at its margin (1 - y p = 0 for both samples), d/dp
+        constexpr auto hp = input<"p", 2>;
+        constexpr auto hy = input<"y", 2>;
+        auto hinge_net = compile<double>(with_policy<Preset>(hinge(hp, hy)), hp);
+        auto hpp = hinge_net.make_params(), hpg = hinge_net.make_params();
+        const std::array<double, 2> pv{1, -1}, yv{1, -1};
+        hinge_net.step(hpp, hpg, hp = std::span<const double>(pv), hy = std::span<const double>(yv));
+        const auto hd = hinge_net.input_grad(hp);
+        fmt::print("hinge@margin {} {}\n", hd[0], hd[1]);
     }
 };
 } // namespace

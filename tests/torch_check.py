@@ -71,8 +71,12 @@ def pool_tie():
 
 out = subprocess.run([sys.argv[1], "pytorch"], capture_output=True, text=True, check=True).stdout
 passed = failed = 0
+unchecked = {"hinge@margin": "torch has no plain hinge loss (hinge_embedding_loss and multi_margin_loss are other losses)"}
 for line in out.splitlines():
     name, *vals = line.split()
+    if name in unchecked:
+        print(f"skip {name}: {unchecked[name]}")
+        continue
     kink = [v if v == "error" else float(v) + 0.0 for v in vals]
     if name in values:
         ref = [float(values.pop(name)())]
