@@ -11,9 +11,10 @@
 /// the input plane is copied once into a zero-bordered plane of width PW = W + 2p, and the
 /// outputs are computed at "virtual" positions q = i PW + j for every j < PW (the columns
 /// j >= OW are never stored). Then tap (c, u, v) of the outputs q .. q + L - 1 is the L
-/// consecutive inputs from q + u PW + v: one unaligned vector load, shared by every output
-/// channel. The virtual columns cost (KW - 1) / PW of the work (4/32 for LeNet), against the
-/// unfolding and the padded tiles saved (bench/run case 5).
+/// consecutive inputs from q + u PW + v: lanes v .. v + L - 1 of the vectors loaded once from
+/// q + u PW (a shuffle per tap), shared by every output channel. The virtual columns cost
+/// (KW - 1) / PW of the work (4/32 for LeNet), against the unfolding and the padded tiles saved
+/// (bench/run case 5).
 ///
 ///   forward        y[o, q] = sum over (c, u, v) in that order of w[o, c, u, v] x[c, q + u PW + v]
 ///                  (the order and rounding of the matrix product's k loop: the same bits)
