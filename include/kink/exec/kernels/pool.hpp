@@ -64,8 +64,8 @@ template <class T> struct window2x2 {
         : window2x2(simd::load<V>(top), simd::load<V>(top + L), simd::load<V>(bottom), simd::load<V>(bottom + L)) {}
     /// The first m / 2 windows (m values of each row; the rest 0), nothing past them read.
     window2x2(const T *top, const T *bottom, std::size_t m)
-        : window2x2(simd::load_first<V>(top, std::min(m, L)), simd::load_first<V>(top + L, m > L ? m - L : 0),
-                    simd::load_first<V>(bottom, std::min(m, L)), simd::load_first<V>(bottom + L, m > L ? m - L : 0)) {}
+        : window2x2(simd::load_first<V>(top, std::min(m, L)), m > L ? simd::load_first<V>(top + L, m - L) : V{},
+                    simd::load_first<V>(bottom, std::min(m, L)), m > L ? simd::load_first<V>(bottom + L, m - L) : V{}) {}
 };
 
 /// Runs f(j, w, in, n) for windows j.. of a row of `ow` windows, lanes<T> windows at a time: w
