@@ -11,8 +11,9 @@ checkout, or $KINK_VENV), whichever Python starts it. Skips (exit 77)
 when the framework is not importable, unless KINK_REQUIRE_PEERS=1 (CI), where that is a failure."""
 import os
 import pathlib
-import subprocess
 import sys
+
+from preset_compare import clean, compare
 
 framework, binary = sys.argv[1], sys.argv[2]
 nan = float("nan")
@@ -42,10 +43,6 @@ try:
 except ImportError as e:
     print(f"{framework} not importable by {sys.executable} ({e}): tools/install-peers installs it in {venv}")
     sys.exit(1 if os.environ.get("KINK_REQUIRE_PEERS") == "1" else 77)
-
-
-def clean(v):
-    return float(v) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 if framework == "jax":
@@ -183,31 +180,4 @@ else:
     unchecked = {"heaviside@0": "no gradient in TensorFlow, see tnp.heaviside below",
                  "hinge@margin": "Keras's hinge differs at the margin, see keras.hinge below"}
 
-out = subprocess.run([binary, framework], capture_output=True, text=True, check=True).stdout
-passed = failed = 0
-for line in out.splitlines():
-    name, *vals = line.split()
-    kink = [v if v == "error" else clean(v) for v in vals]
-    if name in unchecked:
-        print(f"skip {name}: kink {kink} ({unchecked[name]})")
-        continue
-    if name in values:
-        ref = [values.pop(name)()]
-        ok = str(kink) == str(ref)  # nan == nan as text
-    else:
-        ref = cases.pop(name)()
-        ok = kink == ref
-    passed += ok
-    failed += not ok
-    print(f"{'ok  ' if ok else 'FAIL'} {name}: kink {kink} {version} {ref}")
-for name in list(cases) + list(values):
-    print(f"FAIL {name}: kink printed nothing")
-    failed += 1
-for name, (fn, expected) in documented.items():
-    got = fn()
-    ok = got == expected
-    passed += ok
-    failed += not ok
-    print(f"{'ok  ' if ok else 'FAIL'} {name} (documented difference): {version} {got}, documented {expected}")
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+compare(binary, framework, version, cases, values, unchecked, documented)

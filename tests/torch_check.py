@@ -3,8 +3,9 @@
 derivative with torch's backward at the same point. Skips (exit 77) when torch is missing,
 unless KINK_REQUIRE_TORCH=1 (CI), where a missing torch is a failure."""
 import os
-import subprocess
 import sys
+
+from preset_compare import compare
 
 try:
     import torch
@@ -69,26 +70,5 @@ def pool_tie():
     return [float(v) + 0.0 for v in t.grad.flatten()]
 
 
-out = subprocess.run([sys.argv[1], "pytorch"], capture_output=True, text=True, check=True).stdout
-passed = failed = 0
-unchecked = {"hinge@margin": "torch has no plain hinge loss (hinge_embedding_loss and multi_margin_loss are other losses)"}
-for line in out.splitlines():
-    name, *vals = line.split()
-    if name in unchecked:
-        print(f"skip {name}: {unchecked[name]}")
-        continue
-    kink = [v if v == "error" else float(v) + 0.0 for v in vals]
-    if name in values:
-        ref = [float(values.pop(name)())]
-        ok = str(kink) == str(ref)  # nan == nan as text
-    else:
-        ref = cases.pop(name)()
-        ok = kink == ref
-    passed += ok
-    failed += not ok
-    print(f"{'ok  ' if ok else 'FAIL'} {name}: kink {kink} torch {torch.__version__} {ref}")
-for name in list(cases) + list(values):
-    print(f"FAIL {name}: kink printed nothing")
-    failed += 1
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+compare(sys.argv[1], "pytorch", "torch " + torch.__version__, cases, values,
+        unchecked={"hinge@margin": "torch has no plain hinge loss (hinge_embedding_loss and multi_margin_loss are other losses)"})
