@@ -95,14 +95,6 @@ template <class D> constexpr std::array<std::size_t, 2> valid_columns(std::ptrdi
 template <class D> constexpr std::array<std::size_t, 2> valid_rows(std::ptrdiff_t dh) {
     return valid_range(std::ptrdiff_t(D::g.stride), std::ptrdiff_t(D::H), std::ptrdiff_t(D::OH), dh);
 }
-/// Calls f.template operator()<v>() for every tap column v (compile-time), so that the valid
-/// column range of each tap is a constant: the row copies below then have constant lengths and
-/// compile to vector moves (a run-time length becomes `rep movs` under -march=native, whose
-/// start-up costs more than a 28-value row).
-template <class D, class F> constexpr void each_tap_column(F &&f) {
-    [&]<std::size_t... V>(std::index_sequence<V...>) { (f.template operator()<V>(), ...); }(std::make_index_sequence<D::KW>{});
-}
-
 /// col (K x P) = the unfolding of one sample x (C x H x W): row (c, u, v), column (i, j) holds
 /// x[c, s i + d u - p, s j + d v - p], 0 in the padding. The rows and columns of each tap that
 /// read the padding are ranges computed beforehand, not tested per row: g++ 12 at -O3 with

@@ -36,6 +36,15 @@
 
 namespace kink::detail {
 
+/// Calls f.template operator()<v>() for every tap column v of conv2d dimensions D (compile-time),
+/// so that what depends on v is a constant: the unfolding's row copies (exec/kernels/conv.hpp)
+/// have constant lengths and compile to vector moves (a run-time length becomes `rep movs` under
+/// -march=native, whose start-up costs more than a 28-value row), and the direct kernels' lane
+/// shifts below are shuffles.
+template <class D, class F> constexpr void each_tap_column(F &&f) {
+    [&]<std::size_t... V>(std::index_sequence<V...>) { (f.template operator()<V>(), ...); }(std::make_index_sequence<D::KW>{});
+}
+
 /// The geometry of the direct kernels for conv2d dimensions D (exec/kernels/conv.hpp) and value
 /// type T.
 template <class D, class T> struct direct_conv {
@@ -82,10 +91,6 @@ template <class D, class T> struct direct_conv {
                 return V(__builtin_shufflevector(b[n + whole], b[n + whole + 1], (part + I)...));
             }(std::make_index_sequence<L>{});
     }
-    /// Calls f.template operator()<v>() for v = 0 .. KW - 1.
-    template <class F> static void each_tap(F &&f) {
-        [&]<std::size_t... V>(std::index_sequence<V...>) { (f.template operator()<V>(), ...); }(std::make_index_sequence<D::KW>{});
-    }
 
     /// The padded planes of one sample: x (C x H x W) into xp (C planes of XS, zero outside).
     static void pad(const T *__restrict x, T *__restrict xp) {
@@ -109,7 +114,7 @@ template <class D, class T> struct direct_conv {
                 V base[N + extra];
 #pragma GCC unroll 8
                 for (std::size_t n = 0; n < N + extra; ++n) base[n] = simd::load<V>(xr + n * L);
-                each_tap([&]<std::size_t v>() {
+                each_tap_column<D>([&]<std::size_t v>() {
                     V xv[N];
 #pragma GCC unroll 4
                     for (std::size_t n = 0; n < N; ++n) xv[n] = shifted<v>(base, n);
@@ -165,7 +170,7 @@ template <class D, class T> struct direct_conv {
             V base[1 + extra];
 #pragma GCC unroll 8
             for (std::size_t n = 0; n <= extra; ++n) base[n] = simd::load<V>(xr + q + n * L);
-            each_tap([&]<std::size_t v>() {
+            each_tap_column<D>([&]<std::size_t v>() {
                 const V x = shifted<v>(base, 0);
 #pragma GCC unroll 28
                 for (std::size_t g = 0; g < GB; ++g) acc[g][v] = simd::mul_add<F, T>(gg[g], x, acc[g][v]);
