@@ -73,6 +73,13 @@ template <class... C> struct counts_of<meta::list<C...>> {
     static void reset() {
         ((kink_counter<C>::hits = 0, kink_counter<C>::evals = 0, kink_counter<C>::nans = 0, kink_counter<C>::live = 0), ...);
     }
+    /// Adds counts (made on another thread) to this thread's counters.
+    static void add(const std::array<kink_count, sizeof...(C)> &k) {
+        std::size_t i = 0;
+        ((kink_counter<C>::hits += k[i].hits, kink_counter<C>::evals += k[i].evals, kink_counter<C>::nans += k[i].nans,
+          kink_counter<C>::live += k[i].live, ++i),
+         ...);
+    }
 };
 template <class E> using counted_nodes = counts_of<meta::filter_t<is_counted, topo_t<E>>>;
 } // namespace detail

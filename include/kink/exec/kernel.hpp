@@ -29,10 +29,15 @@
 ///     work_size<N, T>(n) values of gemm::work_t<T> for a batch of n (matrix-product packing)
 ///     weight_slot, bias_slot, fans<N>()  which arguments are weights and biases, and their
 ///                     fan-in and fan-out (for the initializers)
+///     adds_once<K, T>(rows)  true: asked to add into argument K's (unbatched) adjoint for a chunk
+///                     of at most `rows` samples, backward adds one complete partial sum to each
+///                     element (d = d + p, p summed from zero), so adding straight into a
+///                     gradient gives the bits of storing p and adding it later (see program.hpp)
 ///
 /// The context `c` gives the kernel its node's data (exec/state.hpp): `c.in<K>()`,
 /// `c.out()`, `c.aux()`, `c.grad()`, `c.arg_grad<K>()`, `c.rows()` (the batch, or 1),
 /// `c.assign<K>` (the first contribution to that adjoint: assign instead of add),
+/// `c.continues<K>()` (run time: add even so, for kernels that declare adds_once),
 /// `c.labels<K>()`, `c.work()`, `c.scratch()`, `c.counting` and the compile-time `node`.
 
 #include <array>
@@ -91,6 +96,10 @@ template <class Op> struct kernel_traits {
     }();
     template <std::size_t A> static constexpr bool accepts_strided() {
         if constexpr (requires { K::template accepts_strided<A>; }) return K::template accepts_strided<A>;
+        else return false;
+    }
+    template <std::size_t A, class T> static constexpr bool adds_once(std::size_t rows) {
+        if constexpr (requires { K::template adds_once<A, T>(rows); }) return K::template adds_once<A, T>(rows);
         else return false;
     }
     template <class N> static constexpr std::size_t aux_size() {

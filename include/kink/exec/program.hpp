@@ -10,18 +10,26 @@
 /// ops' own `partial` graphs (policies included), evaluated from the values the forward pass
 /// stored; nothing is recomputed.
 ///
+/// A step splits the batch into chunks of `exec_options::chunk` samples and runs each chunk's
+/// forward and backward passes back to back (its values are still in cache for the backward
+/// pass); the program's threads (`threads(n)`) take whole chunks, and each parameter gradient is
+/// the sum of the chunks' gradients in chunk order. So the result is the same, bit for bit, for
+/// every number of threads.
+///
 /// After `reserve(batch)` (or the first step at that batch size) a step allocates nothing.
 
 #include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <kink/exec/finite.hpp>
 #include <kink/exec/kernels/conv.hpp>
@@ -29,6 +37,7 @@
 #include <kink/exec/kernels/pool.hpp>
 #include <kink/exec/kernels/reduce.hpp>
 #include <kink/exec/state.hpp>
+#include <kink/exec/team.hpp>
 
 namespace kink {
 
@@ -105,49 +114,93 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
 
     /// Sizes the workspace for batches up to n: steps at or below n allocate nothing.
     void reserve(std::size_t n) {
-        if (n <= this->cap_) return;
-        this->fwd_.resize(plan::fwd_layout.unbatched + n * plan::fwd_layout.per_sample + 16);
-        if constexpr (!forward_only) this->adj_.resize(plan::adj_layout.unbatched + n * plan::adj_layout.per_sample + 16);
-        this->work_.resize(work_size(n));
-        this->scratch_.resize(scratch_size + 16);
-        this->labels_.resize(n * label_count + 1);
-        this->cap_ = n;
+        if (n <= cap_) return;
+        fwd_all_.resize(n * plan::fwd_layout.per_sample + 16);
+        if constexpr (!forward_only) {
+            adj_all_.resize(n * plan::adj_layout.per_sample + 16);
+        }
+        labels_all_.resize(n * label_count + 1);
+        cap_ = n;
+        size_workers();
     }
+
+    /// Runs steps on n threads (n >= 1; 1, the default, starts none): the calling thread and
+    /// n - 1 threads the program starts now and keeps. Results do not depend on n.
+    void threads(std::size_t n) {
+        if (n == 0) throw std::invalid_argument("kink: program::threads: the number of threads must be at least 1");
+        if (n == threads()) return;
+        team_ = n == 1 ? nullptr : std::make_unique<team>(n);
+        crew_.resize(n - 1);
+        size_workers();
+    }
+    /// The number of threads a step runs on.
+    std::size_t threads() const { return crew_.size() + 1; }
+    /// The number of chunks a batch of n is split into.
+    static constexpr std::size_t chunks(std::size_t n) { return n == 0 ? 1 : (n + chunk - 1) / chunk; }
+    /// Samples per chunk (exec_options::chunk).
+    static constexpr std::size_t chunk = O.chunk;
+    static_assert(O.chunk >= 1, "kink: exec_options::chunk must be at least 1");
+
+    program(const program &o) : state(o), fwd_all_(o.fwd_all_), adj_all_(o.adj_all_), slots_(o.slots_),
+                                labels_all_(o.labels_all_), crew_(o.crew_), cap_(o.cap_), batch_(o.batch_) {
+        if (o.team_) team_ = std::make_unique<team>(o.team_->size());
+    }
+    program &operator=(const program &o) {
+        if (this != &o) {
+            program c(o);
+            *this = std::move(c);
+        }
+        return *this;
+    }
+    program(program &&) noexcept = default;
+    program &operator=(program &&) noexcept = default;
 
     /// One training step: the forward pass, the mean loss over the batch (returned) and, in `grads`,
     /// the gradient of that mean with respect to every trained parameter. Bindings: `x = span`
     /// for every input (batch * size values) and label (batch integers).
     template <class... B> T step(const params_type &params, params_type &grads, const B &...bindings) {
-        const T loss = forward(params, bindings...);
-        backward(grads); // the parameters are those forward() pointed at
-        return loss;
+        static_assert(!forward_only, "kink: program::step: this is a compile_forward program: call it, program(params, x = data)");
+        prepare(params, bindings...);
+        // The gradient is the sum of the chunks' gradients in chunk order. The calling thread's
+        // chunks come first: it adds each into `grads` as soon as it is made (direct_dest
+        // parameters straight from their kernel, the others through a slot that stays in cache).
+        // The chunks of other threads go to one slot each, added in order after all are done.
+        const std::size_t K = chunks(batch_), first = (K + std::min(threads(), K) - 1) / std::min(threads(), K);
+        run_chunks([&](state &w, std::size_t c) {
+            if (c < first) {
+                w.direct_ = grads.data();
+                w.continuing_ = c != 0;
+                w.grads_ = c == 0 ? grads.data() : slots_.data();
+            } else {
+                w.direct_ = w.grads_ = slots_.data() + (1 + c - first) * flat_size;
+                w.continuing_ = false;
+            }
+            chunk_forward(w);
+            chunk_backward(w);
+            if (c != 0 && c < first) fold_slots(grads.data(), slots_.data(), 1, 0, 1, true);
+        });
+        if (K > first) team_->run([&](std::size_t t) { fold_slots(grads.data(), slots_.data() + flat_size, K - first, t, threads(), false); });
+        this->grads_ = grads.data();
+        if constexpr (O.check_finite) check_gradients();
+        return mean_loss();
     }
 
     /// The forward pass only: the mean loss over the batch. Node values stay readable with `value`.
     template <class... B> T forward(const params_type &params, const B &...bindings) {
         static_assert(!forward_only, "kink: program::forward: this is a compile_forward program: call it, program(params, x = data)");
         evaluate(params, bindings...);
-        const T *l = this->val(count - 1);
-        if constexpr (plan::batched[count - 1]) {
-            double s = 0;
-            for (std::size_t i = 0; i < this->n_; ++i) s += l[i];
-            return static_cast<T>(s / static_cast<double>(this->n_));
-        } else {
-            return l[0];
-        }
+        return mean_loss();
     }
 
     /// Evaluates the graph on a batch (every node's value, as `forward` does) and returns the
     /// output's values: batch * size values for a batched output. Parameters come from any
     /// param_store that holds every parameter of this graph (a training program's `params`).
     template <class Store, class... B> std::span<const T> evaluate(const Store &params, const B &...bindings) {
-        bind(bindings...);
-        set_params(params);
-        write_constants();
-        run_forward(std::make_index_sequence<count>{});
         constexpr std::size_t r = count - 1;
         static_assert(plan::has_value(r), "kink: compile_forward: the output must be computed by an op, not a leaf");
-        return {this->val(r), plan::size[r] * this->rows_of(r)};
+        prepare(params, bindings...);
+        run_chunks([&](state &w, std::size_t) { chunk_forward(w); });
+        return {whole_val(r), plan::size[r] * (plan::batched[r] ? batch_ : 1)};
     }
 
     /// The values of node `x` (a subexpression of the loss) from the last forward pass:
@@ -158,7 +211,7 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
         constexpr std::size_t i = meta::index_v<G, topo>;
         static_assert(plan::has_value(i), "kink: program::value: this node is not stored (a leaf, a transpose or a "
                                           "product absorbed into an affine node: ask for the affine node)");
-        return {const_cast<program *>(this)->val(i), plan::size[i] * (plan::batched[i] ? this->n_ : 1)};
+        return {const_cast<program *>(this)->whole_val(i), plan::size[i] * (plan::batched[i] ? batch_ : 1)};
     }
     /// The gradient of the mean loss with respect to input `x` (batch * size values) from the last
     /// step; the program must have been compiled with x among its differentiated leaves.
@@ -167,7 +220,7 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
         static_assert(is_input_v<G> && meta::in_list_v<G, Wrt>,
                       "kink: program::input_grad: compile with the input among the leaves: compile(loss, W, b, x)");
         constexpr std::size_t i = meta::index_v<G, topo>;
-        return {const_cast<program *>(this)->adj(i), plan::size[i] * this->n_};
+        return {adj_all_.data() + batch_ * plan::adj_layout.off[i], plan::size[i] * batch_};
     }
     /// Per parameter (in param_store order): the fan-in (out = false) or fan-out of the op it is
     /// the weight or the bias of, as that op's kernel declares it (a dense layer: its input and
@@ -196,9 +249,11 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
     /// Fan-out per parameter (Glorot).
     static constexpr auto fan_out = fans(true);
     /// Batch size of the last forward pass.
-    std::size_t batch() const { return this->n_; }
+    std::size_t batch() const { return batch_; }
 
   private:
+    /// Values of a flat gradient store (padding included): one chunk's gradient slot.
+    static constexpr std::size_t flat_size = params_type::offsets[params_type::count];
     static constexpr std::size_t label_count = [] {
         std::size_t n = 0;
         for (auto k : plan::roles) n += k == role::label;
@@ -232,7 +287,7 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
         if (n == std::size_t(-1) || n == 0)
             throw std::invalid_argument("kink: step: empty batch (bind every input and label to batch-sized data)");
         reserve(n);
-        this->n_ = n;
+        batch_ = n;
         (
             [&] {
                 using L = typename B::leaf;
@@ -242,7 +297,7 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
                                   "kink: step: bind an input to contiguous values of the program's scalar type");
                     this->inputs_[i] = b.value.data();
                 } else {
-                    std::int32_t *dst = this->labels_.data() + state::template label_slot<i>() * this->cap_;
+                    std::int32_t *dst = labels_all_.data() + state::template label_slot<i>() * cap_;
                     for (std::size_t s = 0; s < n; ++s) {
                         const auto y = b.value[s];
                         if (!(y >= 0 && static_cast<std::size_t>(y) < L::classes))
@@ -268,13 +323,126 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
             ...);
     }
 
-    void write_constants() {
+    // -- the workers ---------------------------------------------------------------------------
+    /// Worker t's state: worker 0 is the program's own, the others belong to its threads.
+    state &worker(std::size_t t) { return t == 0 ? static_cast<state &>(*this) : crew_[t - 1]; }
+    /// Per-worker storage: unbatched values and adjoints, scratch, and the workspace of a chunk.
+    void size_workers() {
+        if constexpr (!forward_only) { // one slot per chunk after the first; one thread reuses one
+            const std::size_t k = chunks(std::max<std::size_t>(cap_, 1));
+            slots_.resize((threads() == 1 ? std::min<std::size_t>(k - 1, 1) : k) * flat_size + 16);
+        }
+        const std::size_t rows = std::min(std::max<std::size_t>(cap_, 1), chunk);
+        for (std::size_t t = 0; t < threads(); ++t) {
+            state &w = worker(t);
+            w.unb_fwd_.resize(plan::fwd_layout.unbatched + 16);
+            if constexpr (!forward_only) w.unb_adj_.resize(plan::adj_layout.unbatched + 16);
+            w.work_.resize(work_size(rows));
+            w.scratch_.resize(scratch_size + 16);
+        }
+    }
+    /// Binds the batch and points every worker at it and at the parameters.
+    template <class Store, class... B> void prepare(const Store &params, const B &...bindings) {
+        bind(bindings...);
+        set_params(params);
+        if constexpr (O.check_finite) check_leaves(std::make_index_sequence<count>{});
+        for (std::size_t t = 0; t < threads(); ++t) {
+            state &w = worker(t);
+            if (t != 0) {
+                w.pool_ = this->pool_;
+                w.inputs_ = this->inputs_;
+                w.param_ptr_ = this->param_ptr_;
+            }
+            w.fwd_ = fwd_all_.data();
+            w.adj_ = adj_all_.data();
+            w.labels_ = labels_all_.data();
+            w.label_cap_ = cap_;
+            w.stride_ = batch_;
+            write_constants(w);
+        }
+    }
+    /// Runs f(worker, c) for every chunk c of the batch, with the worker set to that chunk. Thread
+    /// t takes chunks [ceil(t K / n), ceil((t + 1) K / n)) of K on n threads: consecutive chunks,
+    /// the first on the calling thread. Kink counts made on other threads are added to the
+    /// calling thread's (counters are thread-local).
+    template <class F> void run_chunks(F &&f) {
+        const std::size_t K = chunks(batch_), n = std::min(threads(), K);
+        auto part = [&](std::size_t t) {
+            state &w = worker(t);
+            for (std::size_t c = (t * K + n - 1) / n, e = ((t + 1) * K + n - 1) / n; c < e; ++c) {
+                w.s0_ = c * chunk;
+                w.n_ = std::min(chunk, batch_ - w.s0_);
+                f(w, c);
+            }
+        };
+        if (n == 1) return part(0);
+        team_->run([&](std::size_t t) {
+            if (t >= n) return;
+            if (t == 0) return part(0);
+            counted::reset();
+            part(t);
+            crew_[t - 1].counts_ = counted::get();
+        });
+        for (std::size_t t = 1; t < n; ++t) counted::add(crew_[t - 1].counts_);
+    }
+    /// Share t of n of the sum g += slot 0, slot 1, ... (`slots` slots of flat_size values),
+    /// parameter by parameter: every trained one, or only those not in direct_dest.
+    void fold_slots(T *g, const T *slots, std::size_t count_, std::size_t t, std::size_t n, bool indirect_only) {
+        for (std::size_t k = 0; k < params_type::count; ++k) {
+            if (!trained_params[k] || (indirect_only && direct_param[k])) continue;
+            const std::size_t size = params_type::sizes[k], off = params_type::offsets[k];
+            fold_range(g, slots, count_, off + size * t / n, off + size * (t + 1) / n);
+        }
+    }
+    /// state::direct_dest by parameter index.
+    static constexpr auto direct_param = []<std::size_t... I>(std::index_sequence<I...>) {
+        std::array<bool, params_type::count + 1> d{};
+        (
+            [&] {
+                if constexpr (plan::roles[I] == role::param) d[state::template param_index<I>()] = state::direct_dest[I];
+            }(),
+            ...);
+        return d;
+    }(std::make_index_sequence<count>{});
+    /// g[j] += s_0[j], then s_1[j], ... (slots of flat_size values), for j in [a, e): sixteen
+    /// elements at a time held in registers across the slots, so g is read and written once.
+    static void fold_range(T *__restrict g, const T *__restrict slots, std::size_t n, std::size_t a, std::size_t e) {
+        constexpr std::size_t B = 16;
+        auto block = [&](std::size_t j, auto width) {
+            T acc[decltype(width)::value];
+            T *__restrict o = g + j;
+            for (std::size_t k = 0; k < width; ++k) acc[k] = o[k];
+            for (const T *p = slots + j, *end = p + n * flat_size; p != end; p += flat_size)
+                for (std::size_t k = 0; k < width; ++k) acc[k] = static_cast<T>(acc[k] + p[k]);
+            for (std::size_t k = 0; k < width; ++k) o[k] = acc[k];
+        };
+        const std::size_t blocks = (e - a) / B;
+        for (std::size_t b = 0; b < blocks; ++b) block(a + b * B, std::integral_constant<std::size_t, B>{});
+        for (std::size_t j = a + blocks * B; j < e; ++j) block(j, std::integral_constant<std::size_t, 1>{});
+    }
+    T mean_loss() {
+        constexpr std::size_t r = count - 1;
+        const T *l = whole_val(r);
+        if constexpr (plan::batched[r]) {
+            double s = 0;
+            for (std::size_t i = 0; i < batch_; ++i) s += l[i];
+            return static_cast<T>(s / static_cast<double>(batch_));
+        } else {
+            return l[0];
+        }
+    }
+    /// Node i's values for the whole batch (unbatched: worker 0's).
+    T *whole_val(std::size_t i) {
+        return plan::batched[i] ? fwd_all_.data() + batch_ * plan::fwd_layout.off[i] : this->unb_fwd_.data() + plan::fwd_layout.off[i];
+    }
+
+    void write_constants(state &w) {
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             (
                 [&] {
                     using L = meta::at_t<I, topo>;
-                    if constexpr (is_lit_v<L>) this->val(I)[0] = L::template value<T>();
-                    else if constexpr (is_rconst_v<L>) this->val(I)[0] = static_cast<T>(this->pool_[meta::index_v<L, rconsts_t<Root>>]);
+                    if constexpr (is_lit_v<L>) w.val(I)[0] = L::template value<T>();
+                    else if constexpr (is_rconst_v<L>) w.val(I)[0] = static_cast<T>(w.pool_[meta::index_v<L, rconsts_t<Root>>]);
                 }(),
                 ...);
         }(std::make_index_sequence<count>{});
@@ -282,33 +450,50 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
 
     // -- the passes ----------------------------------------------------------------------------
     template <std::size_t I> using kernel_of = kernel<op_t<meta::at_t<plan::op_node(I), topo>>>;
-    template <std::size_t I> void node_forward() {
+    template <std::size_t I> static void node_forward(state &w) {
         if constexpr (!plan::fwd_work(I) || plan::fwd_host[I] != detail::none) {
         } else if constexpr (plan::roles[I] == role::elementwise) {
-            this->template ew_forward<I>(0, this->rows_of(I), 0, plan::size[I]);
+            w.template ew_forward<I>(0, w.rows_of(I), 0, plan::size[I]);
         } else {
-            detail::node_ctx<state, I> c{*this};
+            detail::node_ctx<state, I> c{w};
             kernel_of<I>::forward(c);
         }
     }
-    template <std::size_t I> void node_backward() {
+    template <std::size_t I> static void node_backward(state &w) {
         if constexpr (!plan::needs[I] || !plan::fwd_work(I) || plan::bwd_host[I] != detail::none) {
         } else if constexpr (plan::roles[I] == role::elementwise) {
-            this->template ew_backward<I>(0, this->rows_of(I), 0, plan::size[I]);
+            w.template ew_backward<I>(0, w.rows_of(I), 0, plan::size[I]);
         } else {
-            detail::node_ctx<state, I> c{*this};
+            detail::node_ctx<state, I> c{w};
             kernel_of<I>::backward(c);
         }
     }
-    template <std::size_t... I> void run_forward(std::index_sequence<I...>) {
-        if constexpr (O.check_finite) {
-            check_leaves(std::index_sequence<I...>{});
-            ((node_forward<I>(), check_values<I>()), ...);
-        } else {
-            (node_forward<I>(), ...);
-        }
+    static void chunk_forward(state &w) {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            if constexpr (O.check_finite) ((node_forward<I>(w), check_values<I>(w)), ...);
+            else (node_forward<I>(w), ...);
+        }(std::make_index_sequence<count>{});
     }
-    template <std::size_t... I> void run_backward(std::index_sequence<I...>) { (node_backward<count - 1 - I>(), ...); }
+    /// The backward pass of worker w's chunk, into w.grads_.
+    static void chunk_backward(state &w) {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            (
+                [&] {
+                    if constexpr (plan::zeroed[I]) {
+                        T *d = w.template dst<I>();
+                        std::fill(d, d + plan::size[I] * w.rows_of(I), T(0));
+                    }
+                }(),
+                ...);
+        }(std::make_index_sequence<count>{});
+        constexpr std::size_t r = count - 1;
+        if constexpr (plan::needs[r]) {
+            T *g = w.adj(r);
+            const T seed = plan::batched[r] ? T(1) / static_cast<T>(w.stride_) : T(1);
+            for (std::size_t s = 0; s < w.rows_of(r); ++s) g[s] = seed;
+        }
+        [&]<std::size_t... I>(std::index_sequence<I...>) { (node_backward<count - 1 - I>(w), ...); }(std::make_index_sequence<count>{});
+    }
 
     // -- the finite check (exec_options::check_finite) -----------------------------------------
     template <std::size_t I> static std::string node_label() {
@@ -318,13 +503,14 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
                    plan::base[i] == role::constant || plan::base[i] == role::variable);
         return "node v" + std::to_string(k) + " (" + std::string(op_t<meta::at_t<I, topo>>::name) + ")";
     }
+    /// The parameters and the whole batch's inputs, before any chunk runs.
     template <std::size_t... I> void check_leaves(std::index_sequence<I...>) {
         (
             [&] {
                 using L = meta::at_t<I, topo>;
                 if constexpr (plan::roles[I] == role::param || plan::roles[I] == role::input) {
-                    const std::size_t n = plan::size[I] * this->rows_of(I);
-                    const T *v = this->template src<I>();
+                    const std::size_t n = plan::size[I] * (plan::batched[I] ? batch_ : 1);
+                    const T *v = is_param_v<L> ? this->param_ptr_[state::template param_index<I>()] : this->inputs_[I];
                     if (const std::size_t i = detail::first_non_finite(v, n); i < n)
                         detail::report_non_finite(std::string(is_param_v<L> ? "parameter '" : "input '") + std::string(L::name()) + "'",
                                                   v[i], i, plan::size[I], plan::batched[I]);
@@ -332,12 +518,13 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
             }(),
             ...);
     }
-    template <std::size_t I> void check_values() {
+    template <std::size_t I> static void check_values(state &w) {
         if constexpr (plan::has_value(I) && plan::roles[I] != role::constant) {
-            const std::size_t n = plan::size[I] * this->rows_of(I);
-            const T *v = this->val(I);
+            const std::size_t n = plan::size[I] * w.rows_of(I);
+            const T *v = w.val(I);
             if (const std::size_t i = detail::first_non_finite(v, n); i < n)
-                detail::report_non_finite(node_label<I>(), v[i], i, plan::size[I], plan::batched[I]);
+                detail::report_non_finite(node_label<I>(), v[i], i + (plan::batched[I] ? w.s0_ * plan::size[I] : 0), plan::size[I],
+                                          plan::batched[I]);
         }
     }
     static constexpr auto trained_params = []<class... P>(meta::list<P...>) {
@@ -346,7 +533,7 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
     void check_gradients() {
         for (std::size_t k = 0; k < params_type::count; ++k) {
             if (!trained_params[k]) continue;
-            const T *g = this->grads_->data() + params_type::offsets[k];
+            const T *g = this->grads_ + params_type::offsets[k];
             if (const std::size_t i = detail::first_non_finite(g, params_type::sizes[k]); i < params_type::sizes[k])
                 detail::report_non_finite("the gradient of parameter '" + std::string(params_type::names[k]) + "'", g[i], i,
                                           params_type::sizes[k], false);
@@ -369,28 +556,16 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
         }
     }
 
-    void backward(params_type &grads) {
-        this->grads_ = &grads;
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (
-                [&] {
-                    if constexpr (plan::zeroed[I]) {
-                        T *d = this->template dst<I>();
-                        std::fill(d, d + plan::size[I] * this->rows_of(I), T(0));
-                    }
-                }(),
-                ...);
-        }(std::make_index_sequence<count>{});
-        constexpr std::size_t r = count - 1;
-        if constexpr (plan::needs[r]) {
-            T *g = this->adj(r);
-            const T seed = plan::batched[r] ? T(1) / static_cast<T>(this->n_) : T(1);
-            for (std::size_t s = 0; s < this->rows_of(r); ++s) g[s] = seed;
-        }
-        run_backward(std::make_index_sequence<count>{});
-        if constexpr (O.check_finite) check_gradients();
-    }
-
+    using counted = detail::counted_nodes<Root>;
+    /// The state of one of the program's threads, with the kink counts it made in a step.
+    struct crew_state : state {
+        decltype(counted::get()) counts_{};
+    };
+    detail::aligned_buffer<T> fwd_all_, adj_all_, slots_;
+    detail::aligned_buffer<std::int32_t> labels_all_;
+    std::unique_ptr<team> team_;
+    std::vector<crew_state> crew_;
+    std::size_t cap_ = 0, batch_ = 0;
 };
 
 namespace detail {
@@ -414,6 +589,8 @@ template <class T> struct broken_program {
     static constexpr std::array<std::size_t, 0> fan_in{}, fan_out{};
     params_type make_params() const { return {}; }
     void reserve(std::size_t) {}
+    void threads(std::size_t) {}
+    std::size_t threads() const { return 1; }
     std::size_t batch() const { return 0; }
     template <class... A> T step(const A &...) { return T(); }
     template <class... A> T forward(const A &...) { return T(); }

@@ -33,13 +33,23 @@ struct exec_options {
     /// step, in that order, and stop at the first NaN or infinity with a non_finite_error naming
     /// it. Off by default (it reads every value once more; bench/run measures the cost).
     bool check_finite = false;
+    /// Samples per chunk. A step splits its batch into chunks of this many consecutive samples
+    /// (the last may be shorter), runs the forward and backward passes of each chunk as a unit,
+    /// and forms each parameter gradient as the sum of the chunks' gradients in chunk order:
+    /// g = ((g_0 + g_1) + g_2) + ... Threads and MPI ranks take whole chunks, so a gradient is
+    /// the same, bit for bit, for every number of threads and ranks (exec/team.hpp).
+    std::size_t chunk = 32;
 };
 
 namespace detail {
 
 template <class S, std::size_t I> struct node_ctx;
 
-/// Buffers and addressing of a program for graph Root in scalar type T.
+/// What one thread of a program works with while it runs a chunk of the batch: pointers into
+/// the program's arenas for the batched values and adjoints (laid out for the whole batch, node
+/// by node), and its own storage for everything computed once per chunk (unbatched values and
+/// adjoints, kernel scratch, matrix-product workspace). A kernel addresses rows [0, rows()) of
+/// its chunk; the state adds the chunk's first sample.
 template <class T, class Root, class Wrt, exec_options O> struct state {
     using topo = topo_t<Root>;
     using plan = detail::plan<topo, Wrt>;
@@ -48,26 +58,53 @@ template <class T, class Root, class Wrt, exec_options O> struct state {
     static constexpr exec_options options = O;
 
     pool_t<Root> pool_{};
-    detail::aligned_buffer<T> fwd_, adj_, scratch_;
+    detail::aligned_buffer<T> unb_fwd_, unb_adj_, scratch_;
     detail::aligned_buffer<gemm::work_t<T>> work_;
-    detail::aligned_buffer<std::int32_t> labels_;
-    std::array<const T *, count> inputs_{};
+    T *fwd_ = nullptr, *adj_ = nullptr;      ///< the program's batched arenas
+    const std::int32_t *labels_ = nullptr;   ///< the program's labels, label_cap_ per label leaf
+    std::array<const T *, count> inputs_{};  ///< whole-batch input pointers
     std::array<const T *, params_type::count + 1> param_ptr_{};
-    params_type *grads_ = nullptr;
-    std::size_t cap_ = 0, n_ = 0;
+    T *grads_ = nullptr;                     ///< this chunk's parameter gradients (a flat store)
+    T *direct_ = nullptr;                    ///< where the direct_dest gradients go (see below)
+    bool continuing_ = false;                ///< direct_ already holds earlier chunks: add to it
+    std::size_t stride_ = 0;                 ///< the batch the arenas are laid out for
+    std::size_t label_cap_ = 0;
+    std::size_t s0_ = 0, n_ = 0;             ///< this chunk: its first sample and its rows
+
+    /// Per node: a trained parameter whose gradient has one contribution, from a kernel that
+    /// adds_once for this chunk size and scalar type. Chunks after the first add their part of
+    /// it straight into the step's gradient (in chunk order) instead of a slot that is folded
+    /// in later: the same bits, one pass over the gradient less (exec/program.hpp).
+    static constexpr auto direct_dest = [] {
+        constexpr auto once = []<class... N>(meta::list<N...>) {
+            return std::array<std::array<bool, 4>, count>{
+                std::array<bool, 4>{traits_t<N>::template adds_once<0, T>(O.chunk), traits_t<N>::template adds_once<1, T>(O.chunk),
+                                    traits_t<N>::template adds_once<2, T>(O.chunk), false}...};
+        }(topo{});
+        std::array<bool, count> d{};
+        for (std::size_t i = 0; i < count; ++i) {
+            if (plan::roles[i] != role::param || !plan::needs[i]) continue;
+            std::size_t n = 0, e = 0;
+            for (std::size_t k = 0; k < plan::event_count; ++k)
+                if (plan::events[k].dest == i) ++n, e = k;
+            const auto &ev = plan::events[e];
+            d[i] = n == 1 && ev.slot < 3 && plan::assigns(ev.node, ev.slot) && once[plan::op_node(ev.node)][ev.slot];
+        }
+        return d;
+    }();
 
     std::size_t rows_of(std::size_t i) const { return plan::batched[i] ? n_ : 1; }
     T *val(std::size_t i) {
         const auto &l = plan::fwd_layout;
-        return fwd_.data() + (plan::batched[i] ? l.unbatched + n_ * l.off[i] : l.off[i]);
+        return plan::batched[i] ? fwd_ + stride_ * l.off[i] + s0_ * plan::size[i] : unb_fwd_.data() + l.off[i];
     }
     T *aux(std::size_t i) {
         const auto &l = plan::fwd_layout;
-        return fwd_.data() + (plan::batched[i] ? l.unbatched + n_ * l.aux[i] : l.aux[i]);
+        return plan::batched[i] ? fwd_ + stride_ * l.aux[i] + s0_ * plan::aux_size[plan::op_node(i)] : unb_fwd_.data() + l.aux[i];
     }
     T *adj(std::size_t i) {
         const auto &l = plan::adj_layout;
-        return adj_.data() + (plan::batched[i] ? l.unbatched + n_ * l.off[i] : l.off[i]);
+        return plan::batched[i] ? adj_ + stride_ * l.off[i] + s0_ * plan::size[i] : unb_adj_.data() + l.off[i];
     }
     template <std::size_t I> static constexpr std::size_t param_index() {
         return meta::index_v<meta::at_t<I, topo>, typename detail::params_of<topo>::type>;
@@ -82,16 +119,16 @@ template <class T, class Root, class Wrt, exec_options O> struct state {
         constexpr std::size_t S = plan::source(I);
         constexpr role k = plan::roles[S];
         if constexpr (k == role::param) return param_ptr_[param_index<S>()];
-        else if constexpr (k == role::input) return inputs_[S];
+        else if constexpr (k == role::input) return inputs_[S] + s0_ * plan::size[S];
         else return val(S);
     }
     /// Adjoint pointer of any node that takes gradients (a trained parameter: its gradient).
     template <std::size_t I> T *dst() {
         constexpr std::size_t S = plan::dest_of(I);
-        if constexpr (plan::roles[S] == role::param) return grads_->data() + params_type::offsets[param_index<S>()];
+        if constexpr (plan::roles[S] == role::param) return (direct_dest[S] ? direct_ : grads_) + params_type::offsets[param_index<S>()];
         else return adj(S);
     }
-    template <std::size_t I> const std::int32_t *labels() { return labels_.data() + label_slot<I>() * cap_; }
+    template <std::size_t I> const std::int32_t *labels() { return labels_ + label_slot<I>() * label_cap_ + s0_; }
     /// Element (s, j) of node I's values, broadcast to a consumer's index space.
     template <std::size_t I> T at(std::size_t s, std::size_t j) {
         constexpr std::size_t n = plan::size[I];
@@ -213,7 +250,7 @@ template <class T, class Root, class Wrt, exec_options O> struct state {
 /// op and arguments are those of its product, and bias() is the added vector.
 template <class S, std::size_t I> struct node_ctx {
     using plan = typename S::plan;
-    using T = std::remove_cvref_t<decltype(*std::declval<S &>().fwd_.data())>; ///< the scalar type
+    using T = std::remove_cvref_t<decltype(*std::declval<S &>().fwd_)>; ///< the scalar type
     static constexpr std::size_t index = I, op_index = plan::op_node(I);
     /// The node whose op runs (the product of an affine node).
     using node = meta::at_t<op_index, typename S::topo>;
@@ -246,6 +283,9 @@ template <class S, std::size_t I> struct node_ctx {
         else return nullptr;
     }
     template <std::size_t K> const std::int32_t *labels() { return s.template labels<arg<K>>(); }
+    /// Whether argument K's adjoint already holds earlier chunks' sums, so that a kernel asked to
+    /// assign it (assign<K>) must add instead; only for kernels that declare adds_once.
+    template <std::size_t K> bool continues() const { return S::direct_dest[plan::dest_of(arg<K>)] && s.continuing_; }
     gemm::work_t<T> *work() { return s.work_.data(); }
     T *scratch() { return s.scratch_.data(); }
     /// Runs the elementwise nodes fused after this one on rows [s0, s1), elements [e0, e1).

@@ -43,6 +43,11 @@ template <> struct kernel<matmul_op> {
             return gemm::workspace<T>(std::max({M, K, n}));
         }
     }
+    /// The weight gradient of a chunk of at most kc_block samples is one k-block of the GEMM: its
+    /// sums start from zero in registers and are added to the gradient once (gemm::micro).
+    template <std::size_t A, class T> static constexpr bool adds_once(std::size_t rows) {
+        return A == 0 && !is_narrow_v<T> && rows <= gemm::kc_block;
+    }
     /// Products of at most this many weights compile their epilogue into the kernel (see gemm::run).
     template <class N> static constexpr bool inline_epilogue = m<N> * k<N> <= 1024;
 
@@ -105,7 +110,7 @@ template <> struct kernel<matmul_op> {
             }
         }
         if constexpr (C::template needs<0>) {
-            constexpr bool acc = !C::template assign<0>;
+            const bool acc = !C::template assign<0> || c.template continues<0>();
             if constexpr (C::template arg_strided<0>) // A (k x m) += X^T G
                 gemm::run<T, C::options.fma, inline_epilogue<N>>(K, M, rows, Vec{c.template in<1>(), 1, K}, Vec{g, M, 1},
                                                                  c.template arg_grad<0>(), M, acc, nullptr, c.work(), [](auto...) {});
