@@ -40,6 +40,8 @@ const char *usage = R"(usage: fashion_cnn [options]
   --quick           a smoke run: 512 training and 512 test samples, one epoch
   --limit N         use only the first N training and test images
   --stop-after N    stop after epoch N (as if interrupted; --resume continues)
+  --threads N       threads per training and evaluation step, 1 to 1024 (default: every core of this
+                    machine); the results are the same bytes for every N
   --count-kinks     print, per epoch and layer, the relu inputs exactly 0 (relu'(0) was used) and the
                     pooling windows with a tied maximum (and those whose adjoint was nonzero)
   --help            this text

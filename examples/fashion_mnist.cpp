@@ -34,6 +34,8 @@ const char *usage = R"(usage: fashion_mnist [options]
   --quick           a smoke run: 512 training and 512 test samples, one epoch
   --limit N         use only the first N training and test images
   --stop-after N    stop after epoch N (as if interrupted; --resume continues)
+  --threads N       threads per training and evaluation step, 1 to 1024 (default: every core of this
+                    machine); the results are the same bytes for every N
   --count-kinks     count, per epoch and layer, the relu inputs exactly 0 (relu'(0) was used)
   --help            this text
 A run whose loss or parameters become NaN or infinite stops with status 3 and keeps the last

@@ -15,6 +15,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <kink/kink.hpp>
@@ -38,6 +39,9 @@ struct options {
     bool resume = false;
     int stop_after = 0; // stop after this epoch (0: train all epochs); simulates an interruption
     bool count_kinks = false;
+    /// Threads per step: every core by default. The result does not depend on it (a step's
+    /// gradient is summed in a fixed order), so it is not part of what a resumed run must repeat.
+    std::size_t threads = std::max(1u, std::thread::hardware_concurrency());
 };
 
 /// The options both examples take (each adds its policies and its usage text).
@@ -54,6 +58,7 @@ inline void add_training_options(options_parser &p, options &o) {
     p.flag("--quick", [&] { o.limit = 512, o.epochs = 1; });
     p.integer("--limit", o.limit, 1, 1 << 30);
     p.integer("--stop-after", o.stop_after, 1, 10000);
+    p.integer("--threads", o.threads, 1, 1024);
 }
 
 /// The output folder must take files before an epoch is spent: created, then probed with a file.
@@ -83,6 +88,8 @@ template <class Model> int train(const char *prog, const options &o, const Model
     constexpr auto y = Model::y;
     auto net = compile(loss);
     auto predict = compile_forward(logits); // evaluation: forward only, no adjoints, no labels
+    net.threads(o.threads);
+    predict.threads(o.threads);
     using store = typename decltype(net)::params_type;
 
     auto train_set = io::fashion_mnist("train", o.data);
@@ -126,9 +133,9 @@ template <class Model> int train(const char *prog, const options &o, const Model
         nn::init_uniform_fan_in(net, params, o.seed);
     }
 
-    std::printf("network: %s\n%s, Adam lr %g (%s schedule), batch %zu, %zu training / %zu test images, kernels %s\n",
+    std::printf("network: %s\n%s, Adam lr %g (%s schedule), batch %zu, %zu training / %zu test images, kernels %s, %zu thread%s\n",
                 to_text(loss).c_str(), model.policy(o).c_str(), o.lr, o.schedule.c_str(), o.batch, train_set.count, test_set.count,
-                gemm::isa.data());
+                gemm::isa.data(), o.threads, o.threads == 1 ? "" : "s");
 
     nn::batcher batches(tx, ty, 784, o.batch, o.seed);
     nn::batcher test_batches(vx, vy, 784, 1000, 0);

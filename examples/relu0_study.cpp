@@ -36,7 +36,8 @@ namespace {
 const char *usage = R"(usage: relu0_study [options]
   --inits N       initialisations per bifurcation setting (default 100; the paper used 1000)
   --epochs N      epochs of the training runs (default 3)
-  --jobs N        threads, one initialisation each (default: the number of cores)
+  --jobs N        threads, one initialisation each (default: the number of cores); --threads N is
+                  the same (the study's programs run one step each on one thread)
   --precisions L  comma-separated subset of float16,bfloat16,float32,float64 (default all)
   --seed N        first initialisation seed (default 1); initialisation i uses seed + i
   --out DIR       output folder (default relu0-study)
@@ -129,6 +130,7 @@ int main(int argc, char **argv) {
     opts.integer("--inits", s.inits, 1, 1000000);
     opts.integer("--epochs", s.epochs, 1, 1000);
     opts.integer("--jobs", s.jobs, 1, 1024);
+    opts.integer("--threads", s.jobs, 1, 1024);
     opts.integer("--seed", s.seed, 0, 1ll << 62);
     opts.text("--out", out);
     opts.text("--data", dir);

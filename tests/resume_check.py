@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""examples/fashion_mnist --resume continues bit for bit: two epochs straight and one epoch,
-an interruption, then --resume must leave identical parameters and Adam state in the
-checkpoint (every tensor byte compared; the metadata's timings may differ).
+"""examples/fashion_mnist (or fashion_cnn) --resume continues bit for bit, on any number of
+threads: three epochs straight on one thread, and one epoch on two threads, an interruption,
+then --resume on three threads must leave identical parameters and Adam state in the checkpoint
+(every tensor byte compared; the metadata's timings may differ).
 
-usage: resume_check.py FASHION_MNIST_EXE"""
+usage: resume_check.py EXAMPLE_EXE"""
 import json, pathlib, struct, subprocess, sys, tempfile
 
 
@@ -21,9 +22,9 @@ def main() -> int:
     common = ["--limit", "640", "--epochs", "3", "--batch", "32"]
     with tempfile.TemporaryDirectory() as tmp:
         a, b = f"{tmp}/a", f"{tmp}/b"
-        subprocess.run([exe, *common, "--out", a], check=True, capture_output=True)
-        subprocess.run([exe, *common, "--out", b, "--stop-after", "1"], check=True, capture_output=True)
-        r = subprocess.run([exe, *common, "--out", b, "--resume"], check=True, capture_output=True, text=True)
+        subprocess.run([exe, *common, "--out", a, "--threads", "1"], check=True, capture_output=True)
+        subprocess.run([exe, *common, "--out", b, "--stop-after", "1", "--threads", "2"], check=True, capture_output=True)
+        r = subprocess.run([exe, *common, "--out", b, "--resume", "--threads", "3"], check=True, capture_output=True, text=True)
         if "resumed from" not in r.stdout:
             print("the resumed run did not say it resumed:\n" + r.stdout)
             return 1
@@ -35,7 +36,8 @@ def main() -> int:
     if diff:
         print("tensors differ after resuming:", diff)
         return 1
-    print(f"resume: {len(ta)} tensors ({sum(map(len, ta.values()))} bytes) identical to the uninterrupted run")
+    print(f"resume: {len(ta)} tensors ({sum(map(len, ta.values()))} bytes) identical to the uninterrupted run "
+          "(1 thread; interrupted on 2, resumed on 3)")
     return 0
 
 
