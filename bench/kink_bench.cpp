@@ -1,6 +1,6 @@
 // kink's benchmark cases against hand-written loops in the same binary; the PyTorch peer runs
 // from bench/run (same shapes, initialisation and hyperparameters). One JSON line per
-// measurement, the median of several repetitions. Single thread.
+// measurement, the median of several repetitions. Single thread except case 7.
 //
 //   1. MLP 784-256-128-10, ReLU, softmax cross-entropy, batch 64, one step incl. Adam: samples/s
 //   2. MLP 2-16-16-1, ReLU, MSE, batch 32, Adam: us per step
@@ -12,6 +12,8 @@
 //      dense 120 - relu - dense 84 - relu - dense 10), 28x28x1 input, batch 64, Adam: samples/s
 //   6. one 3x3 convolution 64 -> 64 channels, 28x28, padding 1, batch 32, forward + weight
 //      gradient + input gradient: GFLOP/s and the fraction of this core's FMA peak
+//   7. threads: case 1 at batch 64 and 256 and case 5 at batch 64 on 1, 2, ... threads (up to
+//      this machine's cores): samples/s and the speedup over one thread of the same program
 //   1 also reports the cost of counting kinks (count<zero>) and of exec_options::check_finite
 
 #include <algorithm>
@@ -21,6 +23,7 @@
 #include <cstdlib>
 #include <random>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -302,12 +305,73 @@ void case6(double peak) {
     emit("conv3x3_64_28x28_b32", "kink", "gflop_per_s", gflops, extra);
 }
 
+// -- case 7 ----------------------------------------------------------------------------------
+/// Samples/s of `net` training (Adam) on batches of B on 1 .. cores threads, and the speedup
+/// over one thread. A shared machine's speed drifts over seconds, so the thread counts take
+/// turns: each repetition times every count once, and the speedup is the median of the
+/// repetitions' ratios.
+template <class Net, class X> void threads_case(const char *name, const Net &net, X leaf, std::size_t B, int inner) {
+    const auto xs = uniform(B * 784, 11, 0.f, 1.f);
+    std::vector<int> ys(B);
+    for (std::size_t i = 0; i < B; ++i) ys[i] = int(i * 7 % 10);
+    const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+    struct run {
+        Net net;
+        typename Net::params_type p, g;
+        nn::adam<float> opt;
+        float last = 0;
+        std::vector<double> seconds;
+    };
+    std::vector<run> runs;
+    for (std::size_t t = 1; t <= cores; ++t) {
+        runs.push_back({net, {}, {}, {}, 0, {}});
+        run &r = runs.back();
+        r.net.threads(t);
+        nn::init_uniform_fan_in(r.net, r.p, 0);
+        r.net.reserve(B);
+    }
+    auto steps = [&](run &r, int k) {
+        for (int i = 0; i < k; ++i) {
+            r.last = r.net.step(r.p, r.g, leaf = std::span(xs), y = std::span(ys));
+            r.opt.step(r.p, r.g, r.net); // the update on the program's threads too
+        }
+    };
+    for (auto &r : runs) steps(r, std::max(2, inner / 5)); // warm up
+    std::vector<std::vector<double>> ratios(cores);
+    for (int rep = 0; rep < reps; ++rep)
+        for (std::size_t t = 0; t < cores; ++t) {
+            const auto t0 = std::chrono::steady_clock::now();
+            steps(runs[t], inner);
+            runs[t].seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / inner);
+            ratios[t].push_back(runs[0].seconds.back() / runs[t].seconds.back());
+        }
+    auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v[v.size() / 2];
+    };
+    for (std::size_t t = 0; t < cores; ++t) {
+        char extra[160];
+        std::snprintf(extra, sizeof extra, ",\"threads\":%zu,\"speedup_vs_1_thread\":%.3f,\"loss_last\":%.6f", t + 1,
+                      median(ratios[t]), runs[t].last);
+        emit(name, "kink", "samples_per_s", double(B) / median(runs[t].seconds), extra);
+    }
+}
+
+void case7() {
+    auto mlp = compile(softmax_cross_entropy(W3 * relu(W2 * relu(W1 * x + b1) + b2) + b3, y));
+    threads_case("threads_mlp_784_256_128_10_b64", mlp, x, 64, 50);
+    threads_case("threads_mlp_784_256_128_10_b256", mlp, x, 256, 15);
+    const auto h = max_pool2d<pool2d{2}>(relu(conv2d(max_pool2d<pool2d{2}>(relu(conv2d<conv{.padding = 2}>(img, C1, d1))), C2, d2)));
+    auto lenet = compile(softmax_cross_entropy(F3 * relu(F2 * relu(F1 * flatten(h) + f1) + f2) + f3, y));
+    threads_case("threads_lenet5_b64", lenet, img, 64, 20);
+}
+
 } // namespace
 
 /// usage: kink_bench [repetitions] [cases, e.g. 123]
 int main(int argc, char **argv) {
     if (argc > 1) reps = std::max(3, std::atoi(argv[1]));
-    const std::string cases = argc > 2 ? argv[2] : "123456";
+    const std::string cases = argc > 2 ? argv[2] : "1234567";
     const double peak = fma_peak_gflops();
     emit("fma_peak", "machine", "gflop_per_s", peak, std::string(",\"isa\":\"") + std::string(gemm::isa) + "\"");
     if (cases.find('1') != std::string::npos) case1();
@@ -316,6 +380,7 @@ int main(int argc, char **argv) {
     if (cases.find('4') != std::string::npos) case4();
     if (cases.find('5') != std::string::npos) case5();
     if (cases.find('6') != std::string::npos) case6(peak);
+    if (cases.find('7') != std::string::npos) case7();
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
     emit("bench_process", "kink", "peak_rss_mib", double(ru.ru_maxrss) / 1024.0);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <kink/kink.hpp>
+#include <kink/nn/optim.hpp>
 
 using namespace kink;
 
@@ -247,4 +248,34 @@ TEST_CASE("threads: the thread count is checked and can change between steps") {
     CHECK(copy.threads() == 2);
     copy.step(p, g, x = std::span(xs), y = std::span(ys));
     CHECK(same_bytes(g, g1));
+}
+
+TEST_CASE("threads: an optimizer's update on the program's threads gives the same values") {
+    auto net = compile(softmax_cross_entropy(W3 * relu(W2 * relu(W1 * x + b1) + b2) + b3, y));
+    auto threaded = net;
+    threaded.threads(3);
+    const auto xs = uniform<float>(40 * 20, 4, -1, 1);
+    const auto ys = labels(40, 5);
+    auto check = [&](auto opt_a, auto opt_b) {
+        auto pa = net.make_params(), pb = net.make_params(), g = net.make_params(), gb = net.make_params();
+        std::mt19937 rng(3);
+        std::uniform_real_distribution<float> u(-0.3f, 0.3f);
+        for (auto &v : pa.flat()) v = u(rng);
+        pb = pa;
+        for (int s = 0; s < 5; ++s) {
+            net.step(pa, g, x = std::span(xs), y = std::span(ys));
+            opt_a.step(pa, g);
+            threaded.step(pb, gb, x = std::span(xs), y = std::span(ys));
+            opt_b.step(pb, gb, threaded);
+        }
+        CHECK(same_bytes(pa, pb));
+    };
+    nn::adam<float> a1, a2;
+    a1.weight_decay = a2.weight_decay = 0.01f;
+    check(a1, a2);
+    check(nn::adamw<float>{}, nn::adamw<float>{});
+    nn::sgd<float> s1, s2;
+    s1.momentum = s2.momentum = 0.9f;
+    s1.nesterov = s2.nesterov = true;
+    check(s1, s2);
 }

@@ -135,6 +135,14 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
     }
     /// The number of threads a step runs on.
     std::size_t threads() const { return crew_.size() + 1; }
+    /// Runs f(k, n) on each of the program's n threads (k = 0 on the calling thread) and waits
+    /// for all: other work between steps, such as an optimizer's update (nn::adam::step(params,
+    /// grads, net)), uses the same threads instead of starting more.
+    template <class F> void on_threads(F &&f) {
+        if (!team_) return f(std::size_t(0), std::size_t(1));
+        const std::size_t n = threads();
+        team_->run([&](std::size_t k) { f(k, n); });
+    }
     /// The number of chunks a batch of n is split into.
     static constexpr std::size_t chunks(std::size_t n) { return n == 0 ? 1 : (n + chunk - 1) / chunk; }
     /// Samples per chunk (exec_options::chunk).
@@ -404,21 +412,26 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
             ...);
         return d;
     }(std::make_index_sequence<count>{});
-    /// g[j] += s_0[j], then s_1[j], ... (slots of flat_size values), for j in [a, e): sixteen
-    /// elements at a time held in registers across the slots, so g is read and written once.
+    /// g[j] += s_0[j], then s_1[j], ... (slots of flat_size values), for j in [a, e): a vector
+    /// of g at a time held in a register across the slots, so g is read and written once.
     static void fold_range(T *__restrict g, const T *__restrict slots, std::size_t n, std::size_t a, std::size_t e) {
-        constexpr std::size_t B = 16;
-        auto block = [&](std::size_t j, auto width) {
-            T acc[decltype(width)::value];
-            T *__restrict o = g + j;
-            for (std::size_t k = 0; k < width; ++k) acc[k] = o[k];
-            for (const T *p = slots + j, *end = p + n * flat_size; p != end; p += flat_size)
-                for (std::size_t k = 0; k < width; ++k) acc[k] = static_cast<T>(acc[k] + p[k]);
-            for (std::size_t k = 0; k < width; ++k) o[k] = acc[k];
-        };
-        const std::size_t blocks = (e - a) / B;
-        for (std::size_t b = 0; b < blocks; ++b) block(a + b * B, std::integral_constant<std::size_t, B>{});
-        for (std::size_t j = a + blocks * B; j < e; ++j) block(j, std::integral_constant<std::size_t, 1>{});
+        std::size_t j = a;
+        if constexpr (!is_narrow_v<T>) { // one vector of g at a time, held across the slots
+            using V = simd::vec_t<T>;
+            constexpr std::size_t L = simd::lanes<T>;
+            for (; j + L <= e; j += L) {
+                V acc = simd::load<V>(g + j);
+                for (const T *p = slots + j, *end = p + n * flat_size; p != end; p += flat_size) acc = acc + simd::load<V>(p);
+                simd::store<V>(g + j, acc);
+            }
+        }
+        T *__restrict o = g + j;
+        const T *s = slots + j;
+        for (std::size_t i = 0, rest = e - j; i < rest; ++i) {
+            T acc = o[i];
+            for (const T *p = s + i, *end = p + n * flat_size; p != end; p += flat_size) acc = static_cast<T>(acc + *p);
+            o[i] = acc;
+        }
     }
     T mean_loss() {
         constexpr std::size_t r = count - 1;

@@ -7,14 +7,23 @@
 /// values is memory-bound, ~90 us either way). The learning rate is a member: schedules
 /// (nn/schedule.hpp) set it per epoch.
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <utility>
 #include <vector>
 
 #include <kink/exec/narrow.hpp>
 #include <kink/exec/simd.hpp>
 
 namespace kink::nn {
+
+/// Share k of `of` of [0, n) for an update split over threads: boundaries at multiples of 64
+/// elements, so that every element takes the same (vector or scalar) path for any split.
+inline std::pair<std::size_t, std::size_t> update_share(std::size_t n, std::size_t k, std::size_t of) {
+    auto at = [&](std::size_t i) { return i == of ? n : std::min(n, n / 64 * i / of * 64); };
+    return {at(k), at(k + 1)};
+}
 
 /// Adam (Kingma & Ba 2015) as torch.optim.Adam / AdamW compute it:
 /// g += wd p (Adam) or p *= 1 - lr wd (AdamW, `decoupled`);
@@ -35,16 +44,33 @@ template <class T> struct adam {
     double beta1_t = 1, beta2_t = 1; ///< beta^t as running products: no pow() per step
 
     template <class Store> void step(Store &params, const Store &grads) {
+        apply(params, grads, [](auto &&f) { f(std::size_t(0), std::size_t(1)); });
+    }
+    /// The same update split over the threads of compiled program `net` (net.threads(n)): the
+    /// same values, since every element is updated on its own.
+    template <class Store, class Net>
+        requires requires(const Net &n) { n.threads(); }
+    void step(Store &params, const Store &grads, Net &net) {
+        apply(params, grads, [&](auto &&f) { net.on_threads(f); });
+    }
+
+
+  private:
+    /// The update, with `run` calling its argument f(k, n) for each of n shares (k = 0 .. n-1).
+    template <class Store, class Run> void apply(Store &params, const Store &grads, Run &&run) {
         auto p = params.flat();
         auto g = grads.flat();
         if (m.size() != p.size()) m.assign(p.size(), T(0)), v.assign(p.size(), T(0));
         ++t;
         beta1_t *= double(beta1);
         beta2_t *= double(beta2);
-        T *pp = p.data();
-        const T *gp = g.data();
-        T *mp = m.data(), *vp = v.data();
-        const std::size_t n = p.size();
+        run([&](std::size_t k, std::size_t of) {
+            const auto [a, e] = update_share(p.size(), k, of);
+            update(p.data(), g.data(), m.data(), v.data(), a, e);
+        });
+    }
+    void update(T *pp, const T *gp, T *mp, T *vp, std::size_t a, std::size_t n) {
+        pp += a, gp += a, mp += a, vp += a, n -= a;
         if constexpr (is_narrow_v<T>) { // each operation rounded to T, the scalars in float
             auto r = [](float x) { return float(T(x)); };
             const float fs = float(lr) / float(1.0 - beta1_t), fc2 = float(std::sqrt(1.0 - beta2_t));
@@ -110,18 +136,34 @@ template <class T> struct sgd {
     long t = 0;
 
     template <class Store> void step(Store &params, const Store &grads) {
+        apply(params, grads, [](auto &&f) { f(std::size_t(0), std::size_t(1)); });
+    }
+    /// The same update split over the threads of compiled program `net` (the same values).
+    template <class Store, class Net>
+        requires requires(const Net &n) { n.threads(); }
+    void step(Store &params, const Store &grads, Net &net) {
+        apply(params, grads, [&](auto &&f) { net.on_threads(f); });
+    }
+
+
+  private:
+    /// The update, with `run` calling its argument f(k, n) for each of n shares (k = 0 .. n-1).
+    template <class Store, class Run> void apply(Store &params, const Store &grads, Run &&run) {
         auto p = params.flat();
         auto g = grads.flat();
         const bool first = t++ == 0;
         if (momentum != T(0) && buf.size() != p.size()) buf.assign(p.size(), T(0));
-        for (std::size_t i = 0; i < p.size(); ++i) {
-            T d = g[i] + weight_decay * p[i];
-            if (momentum != T(0)) {
-                buf[i] = first ? d : momentum * buf[i] + (T(1) - dampening) * d;
-                d = nesterov ? d + momentum * buf[i] : buf[i];
+        run([&](std::size_t k, std::size_t of) {
+            const auto [a, e] = update_share(p.size(), k, of);
+            for (std::size_t i = a; i < e; ++i) {
+                T d = g[i] + weight_decay * p[i];
+                if (momentum != T(0)) {
+                    buf[i] = first ? d : momentum * buf[i] + (T(1) - dampening) * d;
+                    d = nesterov ? d + momentum * buf[i] : buf[i];
+                }
+                p[i] -= lr * d;
             }
-            p[i] -= lr * d;
-        }
+        });
     }
 };
 
