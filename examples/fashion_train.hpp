@@ -164,7 +164,7 @@ template <class Model> int train(const char *prog, const options &o, const Model
                              epoch > 1 ? " after the last good epoch" : "");
                 return 3;
             }
-            opt.step(params, grads);
+            opt.step(params, grads, net); // on the program's threads
             bar.batch(b, n, l, nn::count_correct(net.value(logits), batches.y(n), 10));
         }
         if (!std::all_of(params.flat().begin(), params.flat().end(), [](float v) { return std::isfinite(v); })) {
