@@ -3,7 +3,9 @@
 // (a CNN): data, Adam with a learning-rate schedule, the progress bar, evaluation on the test
 // set every epoch, atomic checkpoints that resume bit for bit (and refuse other options), CSV
 // and SVG curves, the confusion matrix, and a loud stop when the run diverges. A model supplies
-// its loss and logits, its kink counters and its names.
+// its loss and logits, its kink counters and its names. Built with MPI, a run under mpirun is
+// shared by its ranks (kink/dist/mpi.hpp: each takes its share of every batch; the results are
+// the bytes of one process); rank 0 prints and writes the checkpoint and the curves.
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -21,6 +23,10 @@
 #include <kink/kink.hpp>
 
 #include "options.hpp"
+
+#if KINK_MPI // built with MPI (meson finds it): the run is shared by the ranks of mpirun
+#include <kink/dist/mpi.hpp>
+#endif
 
 namespace examples::fashion {
 using namespace kink;
@@ -82,6 +88,15 @@ const std::vector<std::string> class_names = {"T-shirt", "Trouser", "Pullover", 
 /// Trains `Model` (the network's loss and logits, its kink counters and its names; see
 /// examples/fashion_mnist.cpp and examples/fashion_cnn.cpp) with the options `o`.
 template <class Model> int train(const char *prog, const options &o, const Model &model) {
+#if KINK_MPI
+    const kink::mpi::world world;
+    const bool lead = world.rank() == 0; // prints and writes
+#else
+    const bool lead = true;
+#endif
+    // the other ranks' progress goes nowhere
+    std::FILE *out = lead ? stdout : std::fopen("/dev/null", "w");
+    if (!out) out = stdout;
     const auto logits = Model::logits;
     const auto loss = Model::loss;
     constexpr auto x = Model::x;
@@ -128,18 +143,21 @@ template <class Model> int train(const char *prog, const options &o, const Model
             throw io::format_error("kink: " + ckpt + ": metadata 'epoch' is " + meta("epoch") + ", not an epoch of this run's 1.." +
                                    std::to_string(o.epochs) + " with " + std::to_string(history.size()) + " recorded");
         first_epoch = int(done) + 1;
-        std::printf("resumed from %s after epoch %d\n", ckpt.c_str(), first_epoch - 1);
+        std::fprintf(out, "resumed from %s after epoch %d\n", ckpt.c_str(), first_epoch - 1);
     } else {
         nn::init_uniform_fan_in(net, params, o.seed);
     }
 
-    std::printf("network: %s\n%s, Adam lr %g (%s schedule), batch %zu, %zu training / %zu test images, kernels %s, %zu thread%s\n",
+    std::fprintf(out, "network: %s\n%s, Adam lr %g (%s schedule), batch %zu, %zu training / %zu test images, kernels %s, %zu thread%s\n",
                 to_text(loss).c_str(), model.policy(o).c_str(), o.lr, o.schedule.c_str(), o.batch, train_set.count, test_set.count,
                 gemm::isa.data(), o.threads, o.threads == 1 ? "" : "s");
+#if KINK_MPI
+    if (world.size() > 1) std::fprintf(out, "MPI: %d ranks share every batch, %zu thread%s each\n", world.size(), o.threads, o.threads == 1 ? "" : "s");
+#endif
 
     nn::batcher batches(tx, ty, 784, o.batch, o.seed);
     nn::batcher test_batches(vx, vy, 784, 1000, 0);
-    nn::progress_bar bar(o.epochs);
+    nn::progress_bar bar(o.epochs, out);
     double train_seconds = 0;
     double last_accuracy = 0;
     nn::confusion_matrix last_cm(10); // of the last epoch's evaluation
@@ -154,10 +172,19 @@ template <class Model> int train(const char *prog, const options &o, const Model
         for (std::size_t b = 1;; ++b) {
             const std::size_t n = batches.next();
             if (!n) break;
+#if KINK_MPI
+            const float l = kink::mpi::step(world, net, params, grads, x = batches.x(n), y = batches.y(n));
+            // net.value holds this rank's samples: their correct predictions, summed over the ranks
+            const auto [s0, s1] = net.share_samples();
+            const auto correct = std::size_t(world.sum(std::int64_t(
+                nn::count_correct(net.value(logits).subspan(s0 * 10, (s1 - s0) * 10), batches.y(n).subspan(s0, s1 - s0), 10))));
+#else
             const float l = net.step(params, grads, x = batches.x(n), y = batches.y(n));
+            const std::size_t correct = nn::count_correct(net.value(logits), batches.y(n), 10);
+#endif
             if (!std::isfinite(l)) {
                 bar.end_epoch("");
-                std::fprintf(stderr,
+                if (lead) std::fprintf(stderr,
                              "%s: the training loss became %s at epoch %d, batch %zu (learning rate %g): the run "
                              "diverged; %s is left as it was%s\n",
                              prog, std::isnan(l) ? "NaN" : "infinite", epoch, b, o.lr, ckpt.c_str(),
@@ -165,10 +192,10 @@ template <class Model> int train(const char *prog, const options &o, const Model
                 return 3;
             }
             opt.step(params, grads, net); // on the program's threads
-            bar.batch(b, n, l, nn::count_correct(net.value(logits), batches.y(n), 10));
+            bar.batch(b, n, l, correct);
         }
         if (!std::all_of(params.flat().begin(), params.flat().end(), [](float v) { return std::isfinite(v); })) {
-            std::fprintf(stderr, "%s: a parameter became NaN or infinite in epoch %d: the run diverged; %s is left as it was\n", prog,
+            if (lead) std::fprintf(stderr, "%s: a parameter became NaN or infinite in epoch %d: the run diverged; %s is left as it was\n", prog,
                          epoch, ckpt.c_str());
             return 3;
         }
@@ -196,7 +223,8 @@ template <class Model> int train(const char *prog, const options &o, const Model
                       epoch, bar.running_loss(), bar.running_accuracy(), test_loss, last_accuracy, secs,
                       double(train_set.count) / secs);
         bar.end_epoch(line);
-        if (o.count_kinks) model.print_counts(counts);
+        if (o.count_kinks && lead) model.print_counts(counts); // under MPI: rank 0's share of the batches
+        if (!lead) continue;
 
         auto meta = run;
         meta["policy"] = model.policy(o);
@@ -205,6 +233,10 @@ template <class Model> int train(const char *prog, const options &o, const Model
         nn::save_checkpoint(ckpt, net, params, opt, meta);
         io::write_csv(o.out + "/curves.csv", history);
         io::write_training_svg(o.out + "/curves.svg", history, "Fashion-MNIST, " + model.title() + ", " + model.policy(o));
+    }
+    if (!lead) {
+        std::fclose(out);
+        return 0;
     }
     if (!history.empty()) {
         std::printf("confusion matrix on the test set (rows: true class):\n%s", last_cm.table(class_names).c_str());

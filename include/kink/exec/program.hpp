@@ -169,29 +169,44 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
     template <class... B> T step(const params_type &params, params_type &grads, const B &...bindings) {
         static_assert(!forward_only, "kink: program::step: this is a compile_forward program: call it, program(params, x = data)");
         prepare(params, bindings...);
-        // The gradient is the sum of the chunks' gradients in chunk order. The calling thread's
-        // chunks come first: it adds each into `grads` as soon as it is made (direct_dest
-        // parameters straight from their kernel, the others through a slot that stays in cache).
-        // The chunks of other threads go to one slot each, added in order after all are done.
-        const std::size_t K = chunks(batch_), first = (K + std::min(threads(), K) - 1) / std::min(threads(), K);
-        run_chunks([&](state &w, std::size_t c) {
-            if (c < first) {
-                w.direct_ = grads.data();
-                w.continuing_ = c != 0;
-                w.grads_ = c == 0 ? grads.data() : slots_.data();
-            } else {
-                w.direct_ = w.grads_ = slots_.data() + (1 + c - first) * flat_size;
-                w.continuing_ = false;
-            }
-            chunk_forward(w);
-            chunk_backward(w);
-            if (c != 0 && c < first) fold_slots(grads.data(), slots_.data(), 1, 0, 1, true);
-        });
-        if (K > first) team_->run([&](std::size_t t) { fold_slots(grads.data(), slots_.data() + flat_size, K - first, t, threads(), false); });
-        this->grads_ = grads.data();
+        run_share(grads, 0, chunks(batch_));
         if constexpr (O.check_finite) check_gradients();
         return mean_loss();
     }
+
+    /// Part of a step, for processes that share a batch (kink/dist/mpi.hpp): binds the whole
+    /// batch but runs only chunks [c0, c1). With c0 = 0, `grads` receives the sum of those
+    /// chunks' gradients (in order); otherwise each chunk's gradient is kept, and
+    /// fold_share(grads) later adds them, in order, to the sum of chunks [0, c0) that `grads`
+    /// must then hold. The loss values of the share's samples are in losses().
+    /// Share `part` of `parts` takes chunks [ceil(part K / parts), ceil((part + 1) K / parts)) of
+    /// the batch's K, as threads split a step's chunks.
+    template <class... B> void step_share(const params_type &params, params_type &grads, std::size_t part, std::size_t parts,
+                                          const B &...bindings) {
+        static_assert(!forward_only, "kink: program::step_share: a compile_forward program has no gradients");
+        if (parts == 0 || part >= parts)
+            throw std::invalid_argument("kink: step_share: share " + std::to_string(part) + " of " + std::to_string(parts));
+        prepare(params, bindings...);
+        const std::size_t K = chunks(batch_), c0 = (part * K + parts - 1) / parts, c1 = ((part + 1) * K + parts - 1) / parts;
+        run_share(grads, c0, c1);
+        share_ = {c0, c1};
+    }
+    /// The samples [first, last) of the last step_share's chunks.
+    std::pair<std::size_t, std::size_t> share_samples() const {
+        return {std::min(share_.first * chunk, batch_), std::min(share_.second * chunk, batch_)};
+    }
+    /// After step_share(params, grads, c0, c1, ...) with c0 > 0: grads += the kept gradients of
+    /// chunks c0, c0 + 1, ..., c1 - 1, in that order (split over the program's threads).
+    void fold_share(params_type &grads) {
+        const auto [c0, c1] = share_;
+        if (c0 == 0 || c1 == c0) return;
+        on_threads([&](std::size_t t, std::size_t n) { fold_slots(grads.data(), slots_.data() + flat_size, c1 - c0, t, n, false); });
+    }
+    /// Per sample of the last batch, the loss (the root's values); after step_share, valid for
+    /// the share's samples only (the others are for the caller to fill in).
+    std::span<T> losses() { return {whole_val(count - 1), plan::batched[count - 1] ? batch_ : 1}; }
+    /// The mean of losses() (in double, in sample order), as step returns it.
+    T mean_of_losses() { return mean_loss(); }
 
     /// The forward pass only: the mean loss over the batch. Node values stay readable with `value`.
     template <class... B> T forward(const params_type &params, const B &...bindings) {
@@ -207,7 +222,7 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
         constexpr std::size_t r = count - 1;
         static_assert(plan::has_value(r), "kink: compile_forward: the output must be computed by an op, not a leaf");
         prepare(params, bindings...);
-        run_chunks([&](state &w, std::size_t) { chunk_forward(w); });
+        run_chunks(0, chunks(batch_), [&](state &w, std::size_t) { chunk_forward(w); });
         return {whole_val(r), plan::size[r] * (plan::batched[r] ? batch_ : 1)};
     }
 
@@ -336,10 +351,8 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
     state &worker(std::size_t t) { return t == 0 ? static_cast<state &>(*this) : crew_[t - 1]; }
     /// Per-worker storage: unbatched values and adjoints, scratch, and the workspace of a chunk.
     void size_workers() {
-        if constexpr (!forward_only) { // one slot per chunk after the first; one thread reuses one
-            const std::size_t k = chunks(std::max<std::size_t>(cap_, 1));
-            slots_.resize((threads() == 1 ? std::min<std::size_t>(k - 1, 1) : k) * flat_size + 16);
-        }
+        if constexpr (!forward_only) // a step's slots: one on one thread, at most one per chunk on several
+            slots_.resize((threads() == 1 ? 1 : chunks(std::max<std::size_t>(cap_, 1))) * flat_size + 16);
         const std::size_t rows = std::min(std::max<std::size_t>(cap_, 1), chunk);
         for (std::size_t t = 0; t < threads(); ++t) {
             state &w = worker(t);
@@ -369,15 +382,41 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
             write_constants(w);
         }
     }
-    /// Runs f(worker, c) for every chunk c of the batch, with the worker set to that chunk. Thread
-    /// t takes chunks [ceil(t K / n), ceil((t + 1) K / n)) of K on n threads: consecutive chunks,
-    /// the first on the calling thread. Kink counts made on other threads are added to the
-    /// calling thread's (counters are thread-local).
-    template <class F> void run_chunks(F &&f) {
-        const std::size_t K = chunks(batch_), n = std::min(threads(), K);
+    /// Chunks [c0, c1) of a step. The gradient is the sum of the chunks' gradients in chunk
+    /// order. From chunk 0, the calling thread's chunks come first: it adds each into `grads` as
+    /// soon as it is made (direct_dest parameters straight from their kernel, the others through
+    /// a slot that stays in cache). Every other chunk goes to a slot of its own; with c0 = 0
+    /// they are added in order once all are done, otherwise fold_share adds them.
+    void run_share(params_type &grads, std::size_t c0, std::size_t c1) {
+        const std::size_t n = std::max<std::size_t>(1, std::min(threads(), c1 - c0));
+        const std::size_t first = c0 == 0 ? (c1 + n - 1) / n : c0; // chunks [c0, first): into grads
+        slots_.resize((c1 > first ? 1 + c1 - first : 1) * flat_size + 16); // reserve() sized it for a step
+        run_chunks(c0, c1, [&](state &w, std::size_t c) {
+            if (c < first) {
+                w.direct_ = grads.data();
+                w.continuing_ = c != 0;
+                w.grads_ = c == 0 ? grads.data() : slots_.data();
+            } else {
+                w.direct_ = w.grads_ = slots_.data() + (1 + c - first) * flat_size;
+                w.continuing_ = false;
+            }
+            chunk_forward(w);
+            chunk_backward(w);
+            if (c != 0 && c < first) fold_slots(grads.data(), slots_.data(), 1, 0, 1, true);
+        });
+        if (c0 == 0 && c1 > first)
+            on_threads([&](std::size_t t, std::size_t m) { fold_slots(grads.data(), slots_.data() + flat_size, c1 - first, t, m, false); });
+        this->grads_ = grads.data();
+    }
+    /// Runs f(worker, c) for every chunk c in [c0, c1), with the worker set to that chunk. Thread
+    /// t takes chunks c0 + [ceil(t K / n), ceil((t + 1) K / n)) of K = c1 - c0 on n threads:
+    /// consecutive chunks, the first on the calling thread. Kink counts made on other threads are
+    /// added to the calling thread's (counters are thread-local).
+    template <class F> void run_chunks(std::size_t c0, std::size_t c1, F &&f) {
+        const std::size_t K = c1 - c0, n = std::max<std::size_t>(1, std::min(threads(), K));
         auto part = [&](std::size_t t) {
             state &w = worker(t);
-            for (std::size_t c = (t * K + n - 1) / n, e = ((t + 1) * K + n - 1) / n; c < e; ++c) {
+            for (std::size_t c = c0 + (t * K + n - 1) / n, e = c0 + ((t + 1) * K + n - 1) / n; c < e; ++c) {
                 w.s0_ = c * chunk;
                 w.n_ = std::min(chunk, batch_ - w.s0_);
                 f(w, c);
@@ -577,6 +616,7 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
     detail::aligned_buffer<T> fwd_all_, adj_all_, slots_;
     detail::aligned_buffer<std::int32_t> labels_all_;
     std::unique_ptr<team> team_;
+    std::pair<std::size_t, std::size_t> share_{0, 0}; ///< the chunks of the last step_share
     std::vector<crew_state> crew_;
     std::size_t cap_ = 0, batch_ = 0;
 };

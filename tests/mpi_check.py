@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Data-parallel training over MPI gives the bytes of one process, and a dead rank loses nothing.
+
+1. tests/mpi_check (an MLP in float and double, a CNN) alone on 1 and 3 threads, and under
+   mpirun -np 2 (1 and 2 threads each) and -np 3 --oversubscribe: every run prints the same
+   hashes of parameters, gradients and losses, equal to program::step's in one process.
+2. examples/fashion_mnist and fashion_cnn under mpirun: two epochs on one process, and one epoch
+   under -np 2, interrupted, resumed under -np 3: identical checkpoint tensors.
+3. A rank killed (SIGKILL) in the middle of a run under mpirun -np 2: mpirun ends the run with a
+   non-zero status and a message naming rank 1, and the last checkpoint resumes (atomic write).
+
+usage: mpi_check.py MPIRUN MPI_CHECK_EXE FASHION_MNIST_EXE FASHION_CNN_EXE"""
+import os, pathlib, subprocess, sys, tempfile, time
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from resume_check import tensors  # noqa: E402
+
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_btl="self,vader,tcp", OMPI_MCA_btl_tcp_if_include="lo", OMPI_MCA_oob_tcp_if_include="lo")
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, env=ENV, check=True, capture_output=True, text=True, timeout=600, **kw).stdout
+
+
+def main() -> int:
+    mpirun, check, mlp, cnn = sys.argv[1:5]
+    failures = 0
+
+    # 1. the same bytes for every number of ranks and threads
+    alone = run([check, "1"]).splitlines()
+    mpi_lines = [l for l in alone if "(program::step)" not in l]
+    step_lines = [l.replace(" (program::step)", "") for l in alone if "(program::step)" in l]
+    if mpi_lines != step_lines or len(mpi_lines) != 3:
+        print("one process: mpi::step and program::step differ:\n" + "\n".join(alone))
+        failures += 1
+    for label, cmd in (("1 process, 3 threads", [check, "3"]),
+                       ("2 ranks x 1 thread", [mpirun, "-np", "2", check, "1"]),
+                       ("2 ranks x 2 threads", [mpirun, "-np", "2", "--oversubscribe", check, "2"]),
+                       ("3 ranks x 1 thread", [mpirun, "-np", "3", "--oversubscribe", check, "1"])):
+        got = [l for l in run(cmd).splitlines() if "(program::step)" not in l]
+        if got != mpi_lines:
+            print(f"{label}: {got} != {mpi_lines}")
+            failures += 1
+        else:
+            print(f"{label}: identical ({', '.join(mpi_lines)})")
+
+    # 2. the examples under mpirun, interrupted and resumed on another number of ranks
+    with tempfile.TemporaryDirectory() as tmp:
+        for exe in (mlp, cnn):
+            name = pathlib.Path(exe).name
+            common = [exe, "--limit", "640", "--epochs", "2", "--batch", "64", "--threads", "1"]
+            a, b = f"{tmp}/{name}-a", f"{tmp}/{name}-b"
+            run(common + ["--out", a])
+            run([mpirun, "-np", "2"] + common + ["--out", b, "--stop-after", "1"])
+            out = run([mpirun, "-np", "3", "--oversubscribe"] + common + ["--out", b, "--resume"])
+            if "resumed from" not in out or "MPI: 3 ranks" not in out:
+                print(f"{name}: the resumed run under mpirun did not say so:\n{out}")
+                failures += 1
+            ta, tb = tensors(f"{a}/checkpoint.safetensors"), tensors(f"{b}/checkpoint.safetensors")
+            if ta != tb:
+                print(f"{name}: checkpoint tensors differ between 1 process and 2 then 3 ranks")
+                failures += 1
+            else:
+                print(f"{name}: {len(ta)} tensors identical (1 process; 2 ranks, interrupted, resumed on 3)")
+
+        # 3. a rank that dies
+        out_dir = f"{tmp}/killed"
+        cmd = [mpirun, "-np", "2", mlp, "--limit", "4000", "--epochs", "1000", "--threads", "1", "--out", out_dir]
+        proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        ckpt = pathlib.Path(out_dir) / "checkpoint.safetensors"
+        deadline = time.time() + 120
+        while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        victim = None
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                env = pathlib.Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+                cmdline = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"OMPI_COMM_WORLD_RANK=1" in env and out_dir.encode() in cmdline:
+                victim = int(pid)
+        if victim is None:
+            print("could not find rank 1 of the run to kill")
+            proc.kill()
+            return 1
+        time.sleep(0.5)
+        os.kill(victim, 9)
+        try:
+            log, _ = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            print("the other rank did not stop within 120 s of rank 1's death")
+            return 1
+        if proc.returncode == 0 or "rank 1" not in log:
+            print(f"a dead rank: mpirun exited with {proc.returncode}; its output's end:\n{log[-1500:]}")
+            failures += 1
+        else:
+            print(f"rank 1 killed: mpirun exited with status {proc.returncode} and said: "
+                  + next(l.strip() for l in log.splitlines() if "rank 1" in l))
+        # the last checkpoint is whole: a resumed run on one process starts from it
+        meta = run([sys.executable, "-c", "import sys, json, struct; raw = open(sys.argv[1], 'rb').read(); "
+                    "n = struct.unpack('<Q', raw[:8])[0]; print(json.loads(raw[8:8 + n])['__metadata__']['epoch'])",
+                    str(ckpt)]).strip()
+        epoch = int(meta)
+        r = subprocess.run([mlp, "--limit", "4000", "--epochs", "1000", "--threads", "1", "--out", out_dir, "--resume",
+                            "--stop-after", str(epoch + 1)], env=ENV, capture_output=True, text=True, timeout=120)
+        if r.returncode != 0 or f"resumed from {ckpt} after epoch {epoch}" not in r.stdout:
+            print(f"resuming after the dead rank failed ({r.returncode}):\n{r.stdout[-800:]}\n{r.stderr[-800:]}")
+            failures += 1
+        else:
+            print(f"the checkpoint of epoch {epoch} was intact: resumed from it and trained epoch {epoch + 1}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
