@@ -198,7 +198,7 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
     /// After step_share(params, grads, c0, c1, ...) with c0 > 0: grads += the kept gradients of
     /// chunks c0, c0 + 1, ..., c1 - 1, in that order (split over the program's threads).
     void fold_share(params_type &grads) {
-        const auto [c0, c1] = share_;
+        const std::size_t c0 = share_.first, c1 = share_.second;
         if (c0 == 0 || c1 == c0) return;
         on_threads([&](std::size_t t, std::size_t n) { fold_slots(grads.data(), slots_.data() + flat_size, c1 - c0, t, n, false); });
     }
