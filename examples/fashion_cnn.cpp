@@ -60,10 +60,11 @@ options parse(int argc, char **argv) {
     return o;
 }
 
-/// The CNN with relu'(0) from R0 and max-pool ties from T0, both counted (count<P> behaves as P:
-/// --count-kinks needs no second program).
-template <class R0, class T0> struct cnn {
-    using R = policy::count<R0>;
+/// The CNN with relu'(0) = c read at run time (policy::runtime: one program serves every
+/// --relu0) and max-pool ties from T0, both counted (count<P> behaves as P: --count-kinks needs no
+/// second program).
+template <class T0> struct cnn {
+    using R = policy::count<policy::runtime<"relu0">>;
     using T = policy::count<T0>;
     static constexpr auto loss = nets::fashion_cnn::loss<R, T>();
     static constexpr auto logits = nets::fashion_cnn::logits<R, T>();
@@ -87,6 +88,8 @@ template <class R0, class T0> struct cnn {
     static std::string title() { return "CNN"; }
     /// What decides the result besides the shared options: a resumed run must agree.
     static std::map<std::string, std::string> run_keys(const options &o) { return {{"pool_ties", o.ties}}; }
+    /// relu'(0) of the compiled program: zero 0, one 1 (policy zero's and one's values, bit for bit).
+    template <class Net> static void configure(Net &net, const options &o) { net.template constant<"relu0">(o.relu0 == "one" ? 1.0 : 0.0); }
 };
 
 } // namespace
@@ -95,12 +98,9 @@ int main(int argc, char **argv) {
     const options o = parse(argc, argv);
     examples::fashion::check_output_folder("fashion_cnn", o.out);
     try {
-        auto with_ties = [&]<class R0>(R0) {
-            if (o.ties == "last") return examples::fashion::train("fashion_cnn", o, cnn<R0, policy::last>{});
-            if (o.ties == "split") return examples::fashion::train("fashion_cnn", o, cnn<R0, policy::split>{});
-            return examples::fashion::train("fashion_cnn", o, cnn<R0, policy::first>{});
-        };
-        return o.relu0 == "one" ? with_ties(policy::one{}) : with_ties(policy::zero{});
+        if (o.ties == "last") return examples::fashion::train("fashion_cnn", o, cnn<policy::last>{});
+        if (o.ties == "split") return examples::fashion::train("fashion_cnn", o, cnn<policy::split>{});
+        return examples::fashion::train("fashion_cnn", o, cnn<policy::first>{});
     } catch (const std::exception &e) {
         std::fprintf(stderr, "%s\n", e.what());
         return 1;

@@ -52,9 +52,11 @@ options parse(int argc, char **argv) {
     return o;
 }
 
-/// The MLP with relu'(0) from P in both hidden layers; with Counted, count<P> (the value of P and
-/// a counter per relu: --count-kinks).
-template <class P0, bool Counted> struct mlp {
+/// The MLP with relu'(0) = c in both hidden layers, c read at run time (policy::runtime: one
+/// program serves every --relu0); with Counted, count<runtime> (the same values and a counter per
+/// relu: --count-kinks).
+template <bool Counted> struct mlp {
+    using P0 = policy::runtime<"relu0">;
     using P = std::conditional_t<Counted, policy::count<P0>, P0>;
     static constexpr auto loss = nets::fashion::loss<P>();
     static constexpr auto logits = nets::fashion::logits<P>();
@@ -72,6 +74,11 @@ template <class P0, bool Counted> struct mlp {
     static std::string policy(const options &o) { return "relu'(0) = " + o.relu0 + " in both hidden layers"; }
     static std::string title() { return "MLP 784-256-128-10"; }
     static std::map<std::string, std::string> run_keys(const options &) { return {}; }
+    /// relu'(0) of the compiled program: zero 0, one 1, half 1/2 (the values of the policies of
+    /// those names at relu's kink, bit for bit).
+    template <class Net> static void configure(Net &net, const options &o) {
+        net.template constant<"relu0">(o.relu0 == "one" ? 1.0 : o.relu0 == "half" ? 0.5 : 0.0);
+    }
 };
 
 } // namespace
@@ -80,12 +87,8 @@ int main(int argc, char **argv) {
     const options o = parse(argc, argv);
     examples::fashion::check_output_folder("fashion_mnist", o.out);
     try {
-        auto run = [&]<bool Counted>(std::bool_constant<Counted>) {
-            if (o.relu0 == "one") return examples::fashion::train("fashion_mnist", o, mlp<policy::one, Counted>{});
-            if (o.relu0 == "half") return examples::fashion::train("fashion_mnist", o, mlp<policy::half, Counted>{});
-            return examples::fashion::train("fashion_mnist", o, mlp<policy::zero, Counted>{});
-        };
-        return o.count_kinks ? run(std::true_type{}) : run(std::false_type{});
+        return o.count_kinks ? examples::fashion::train("fashion_mnist", o, mlp<true>{})
+                             : examples::fashion::train("fashion_mnist", o, mlp<false>{});
     } catch (const std::exception &e) {
         std::fprintf(stderr, "%s\n", e.what());
         return 1;

@@ -103,6 +103,7 @@ template <class Model> int train(const char *prog, const options &o, const Model
     constexpr auto y = Model::y;
     auto net = compile(loss);
     auto predict = compile_forward(logits); // evaluation: forward only, no adjoints, no labels
+    Model::configure(net, o); // runtime constants from the options (relu'(0))
     net.threads(o.threads);
     predict.threads(o.threads);
     using store = typename decltype(net)::params_type;

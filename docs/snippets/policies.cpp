@@ -1,5 +1,5 @@
 // Concepts: the derivative at a kink is chosen by a policy tag in the node's type. Presets
-// reproduce frameworks; count<P> counts exact hits; trap refuses to differentiate at a kink.
+// reproduce frameworks; runtime<Name> reads the value at run time; count<P> counts exact hits; trap refuses to differentiate at a kink.
 #include <kink/kink.hpp>
 using namespace kink;
 
@@ -8,6 +8,10 @@ int main() {
     fmt::print("relu'(0), policy zero: {}\n", eval(grad(relu<policy::zero>(x), x), x = 0.0));
     fmt::print("relu'(0), policy one:  {}\n", eval(grad(relu<policy::one>(x), x), x = 0.0));
     fmt::print("relu'(0), policy half: {}\n", eval(grad(relu<policy::half>(x), x), x = 0.0));
+    // runtime<"c">: the value at the kink is the runtime constant c (one program for every c)
+    const auto r = relu<policy::runtime<"c">>(x);
+    fmt::print("{}\n", to_text(grad(r, x)));
+    for (double c : {0.0, 0.3}) fmt::print("relu'(0), policy runtime<c> with c = {}: {}\n", c, eval(grad(with_constant<"c">(r, c), x), x = 0.0));
     const auto f = abs(x) + relu(x);
     fmt::print("d/dx [abs(x) + relu(x)] at 0 under the presets: pytorch {}, jax {}, tensorflow {}\n",
                eval(grad(with_policy<policy::pytorch>(f), x), x = 0.0), eval(grad(with_policy<policy::jax>(f), x), x = 0.0),

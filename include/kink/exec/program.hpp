@@ -109,6 +109,20 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
     program() = default;
     template <class Pool> explicit program(const Pool &pool) { this->pool_ = pool; }
 
+    /// Sets runtime constant `Name` (a constant<Name> leaf, or the kink value of a
+    /// policy::runtime<Name> node) for the following steps and evaluations.
+    template <fixed_string Name> void constant(double value) {
+        using C = rconst_leaf<Name>;
+        static_assert(meta::in_list_v<C, rconsts_t<Root>>, "kink: program::constant: the program has no runtime constant of this name");
+        this->pool_[meta::index_v<C, rconsts_t<Root>>] = value;
+    }
+    /// The value of runtime constant `Name`.
+    template <fixed_string Name> double constant() const {
+        using C = rconst_leaf<Name>;
+        static_assert(meta::in_list_v<C, rconsts_t<Root>>, "kink: program::constant: the program has no runtime constant of this name");
+        return this->pool_[meta::index_v<C, rconsts_t<Root>>];
+    }
+
     /// Fresh storage for the parameters (zeros) or their gradients.
     params_type make_params() const { return {}; }
 

@@ -161,6 +161,8 @@ template <class T, class Root, class Wrt, exec_options O> struct state {
             return at<meta::index_v<G, topo>>(s, j);
         } else if constexpr (is_lit_v<G>) {
             return G::template value<T>();
+        } else if constexpr (is_rconst_v<G>) { // a policy::runtime kink value
+            return static_cast<T>(pool_[meta::index_v<G, rconsts_t<Root>>]);
         } else {
             static_assert(is_node_v<G>, "kink: compile: a local derivative uses a leaf the loss does not have");
             return [&]<class Op, class... A>(std::type_identity<node<Op, A...>>) {

@@ -206,8 +206,21 @@ template <class Op, class... S> struct shapes_agree {
 
 template <class E> struct rconsts { using type = meta::list<>; };
 template <fixed_string N> struct rconsts<rconst_leaf<N>> { using type = meta::list<rconst_leaf<N>>; };
+/// A kink policy may name a runtime constant (policy::runtime<Name>: the value at the kink); it
+/// belongs to every node with that policy, derivative nodes included.
+template <class P> struct policy_rconsts { using type = meta::list<>; };
+template <class P>
+    requires requires { typename P::inner; }
+struct policy_rconsts<P> : policy_rconsts<typename P::inner> {};
+template <class P>
+    requires requires { typename P::constant; }
+struct policy_rconsts<P> { using type = meta::list<typename P::constant>; };
+template <class Op> struct op_rconsts { using type = meta::list<>; };
+template <class Op>
+    requires requires { typename Op::policy; }
+struct op_rconsts<Op> : policy_rconsts<typename Op::policy> {};
 template <class Op, class... A> struct rconsts<node<Op, A...>> {
-    using type = meta::merge_t<meta::list<>, typename rconsts<A>::type...>;
+    using type = meta::merge_t<meta::list<>, typename rconsts<A>::type..., typename op_rconsts<Op>::type>;
 };
 template <class E> using rconsts_t = typename rconsts<E>::type;
 
@@ -308,6 +321,16 @@ constexpr pool_t<Out> gather(meta::list<C...>, const Src &...src) {
     }
 }
 } // namespace detail
+
+/// A copy of `f` whose runtime constant `Name` has the value `value` (a constant<Name> leaf or
+/// the kink value of a policy::runtime<Name> node).
+template <fixed_string Name, expression X> constexpr auto with_constant(const X &f, double value) {
+    using C = rconst_leaf<Name>;
+    static_assert(meta::in_list_v<C, rconsts_t<graph_t<X>>>, "kink: with_constant: the expression has no runtime constant of this name");
+    auto out = f;
+    out.pool[meta::index_v<C, rconsts_t<graph_t<X>>>] = value;
+    return out;
+}
 
 /// Builds the expression object for graph `Out` from objects that together hold all its runtime
 /// constants (checks that a constant shared by several inputs has one value).

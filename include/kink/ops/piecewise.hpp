@@ -43,6 +43,18 @@ template <class Op, std::size_t I> struct dkink_op {
     static constexpr int prec = 0;
     template <class T, class... U> static constexpr T eval(T a, U... rest) {
         using P = strip_count_t<typename Op::policy>;
+        if constexpr (is_runtime_v<P>) { // the last argument is the kink value's runtime constant
+            const T all[] = {a, static_cast<T>(rest)...};
+            return [&]<std::size_t... J>(std::index_sequence<J...>) {
+                return at_point(all[sizeof...(U)], all[J]...);
+            }(std::make_index_sequence<sizeof...(U)>{});
+        } else {
+            return at_point(T(0), a, rest...);
+        }
+    }
+    /// The partial at (a, rest...); `c` is the value at a kink under policy::runtime.
+    template <class T, class... U> static constexpr T at_point([[maybe_unused]] T c, T a, U... rest) {
+        using P = strip_count_t<typename Op::policy>;
         // A NaN argument is not a kink: the derivative is NaN (the first NaN argument, so the
         // gradient it enters is NaN too), and trap says NaN rather than "at its kink".
         const bool nan_arg = !(a == a) || (!(rest == rest) || ...);
@@ -53,7 +65,10 @@ template <class Op, std::size_t I> struct dkink_op {
         T v;
         if constexpr (KINK_SAME(P, ::kink::policy::straight_through)) v = T(1);
         else if constexpr (KINK_SAME(P, ::kink::policy::straight_through_clipped)) v = (a <= T(1) && a >= T(-1)) ? T(1) : T(0);
-        else v = choose<P, I>(Op::template d<I>(a, rest...), Op::name);
+        else if constexpr (is_runtime_v<P>) {
+            const branch<T> b = Op::template d<I>(a, rest...);
+            v = !b.at_kink ? b.value : b.complement ? T(1) - c : c;
+        } else v = choose<P, I>(Op::template d<I>(a, rest...), Op::name);
         // The branch is computed for every argument and the NaN case selected last, without an
         // early return: the loops over a layer then compile to vector selects (g++ if-converts
         // this form, not a return from inside the NaN test).
@@ -67,6 +82,12 @@ template <class Op, std::size_t I> struct dkink_op {
 template <class Self> struct dkink_node;
 template <class Op, class... A> struct dkink_node<node<Op, A...>> {
     template <std::size_t I> using type = node<dkink_op<Op, I>, A...>;
+};
+// policy::runtime: the kink value's constant is the derivative node's last argument.
+template <class Op, class... A>
+    requires is_runtime_v<strip_count_t<typename Op::policy>>
+struct dkink_node<node<Op, A...>> {
+    template <std::size_t I> using type = node<dkink_op<Op, I>, A..., typename strip_count_t<typename Op::policy>::constant>;
 };
 /// The graph of partial I of piecewise node `Self`.
 template <std::size_t I, class Self> using dkink_t = typename dkink_node<Self>::template type<I>;
@@ -86,6 +107,7 @@ template <std::size_t I, class Self> using dkink_t = typename dkink_node<Self>::
     static_assert(!is_policy_v<P> || fits<resolve_t<P, ::kink::family::FAMILY>, ::kink::family::FAMILY>(), \
                   "kink: " OPNAME ": this policy does not fit " OPNAME                              \
                   " (straight_through fits only step and sign; first/second only max and min; max_pool2d takes " \
-                  "first, last, split, mix<N, D> or trap)")
+                  "first, last, split, mix<N, D> or trap; runtime<Name> fits every op but the max of a vector " \
+                  "and max_pool2d)")
 
 } // namespace kink

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include <kink/expr/expr.hpp>
 #include <kink/expr/meta.hpp>
 
 namespace kink {
@@ -83,6 +84,19 @@ struct straight_through { static constexpr std::string_view name = "straight_thr
 struct straight_through_clipped { static constexpr std::string_view name = "straight_through_clipped"; };
 /// Differentiating at the kink throws `kink_error` naming the op.
 struct trap { static constexpr std::string_view name = "trap"; };
+/// The value at the kink is a runtime constant named `Name`, read when the derivative is
+/// evaluated: one program serves every value (a study sweeps relu'(0) = c without recompiling).
+/// The constant belongs to every expression holding such a node and starts at 0; set it with
+/// `with_constant<Name>(f, c)` before evaluating or compiling, or on a compiled program with
+/// `program::constant<Name>(c)`. With c = 0 or 1 it is exactly `zero` or `one` on every op (bound
+/// arguments of clamp get 1 - c, as they get 1 - (policy value) from every policy); with c = 1/2 it
+/// is `half` wherever the one-sided derivatives are 0 and 1: relu, relu6, hardtanh, max/min ties,
+/// clamp bounds (half differs where they are not: abs gives 0, leaky_relu (a + 1)/2). Not for
+/// ties among k entries (max over a vector, max-pool windows), whose shares are not one value.
+template <fixed_string Name> struct runtime {
+    static constexpr std::string_view name = "runtime";
+    using constant = rconst_leaf<Name>;
+};
 /// Behaves as `P`; the forward pass counts how often each node lands exactly on a kink.
 template <class P> struct count { static constexpr std::string_view name = "count"; using inner = P; };
 
@@ -163,9 +177,15 @@ template <class P> inline constexpr bool is_straight_through_v =
 template <class P> struct is_mix : std::false_type {};
 template <std::int64_t N, std::int64_t D> struct is_mix<policy::mix<N, D>> : std::true_type {};
 
+template <class P> struct is_runtime : std::false_type {};
+template <fixed_string N> struct is_runtime<policy::runtime<N>> : std::true_type {};
+template <class P> inline constexpr bool is_runtime_v = is_runtime<P>::value;
+
 template <class P, class F> constexpr bool fits() {
     using Q = strip_count_t<P>;
-    if constexpr (KINK_SAME(F, family::max_pool))
+    if constexpr (is_runtime_v<Q>)
+        return !meta::contains_v<F, family::max_pool, family::max_reduce>;
+    else if constexpr (KINK_SAME(F, family::max_pool))
         return meta::contains_v<Q, policy::first, policy::last, policy::split, policy::trap> || is_mix<Q>::value;
     else if constexpr (meta::contains_v<Q, policy::zero, policy::one, policy::half, policy::left, policy::right,
                                    policy::trap>)
@@ -181,6 +201,7 @@ template <class P, class F> constexpr bool fits() {
 /// The policy's name as printed: "zero", "count<half>", "mix<1/2>".
 template <class P> std::string policy_label() {
     if constexpr (is_count_v<P>) return "count<" + policy_label<typename P::inner>() + ">";
+    else if constexpr (is_runtime_v<P>) return "runtime<" + std::string(P::constant::name()) + ">";
     else if constexpr (is_mix<P>::value) return "mix<" + std::to_string(P::num) + "/" + std::to_string(P::den) + ">";
     else return std::string(P::name);
 }
@@ -205,6 +226,7 @@ KINK_POLICY_TAG(tensorflow)
 #undef KINK_POLICY_TAG
 template <class P> struct is_policy<policy::count<P>> : is_policy<P> {};
 template <std::int64_t N, std::int64_t D> struct is_policy<policy::mix<N, D>> : std::true_type {};
+template <fixed_string N> struct is_policy<policy::runtime<N>> : std::true_type {};
 template <class P> inline constexpr bool is_policy_v = is_policy<P>::value;
 
 // ---------------------------------------------------------------------------------------------

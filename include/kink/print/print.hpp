@@ -143,6 +143,7 @@ std::string kink_value(const case_desc &c, const case_args<N> &args, style st) {
     else if constexpr (KINK_SAME(Q, policy::first)) v = {true, I == 0 ? 1 : 0, 1, {}};
     else if constexpr (KINK_SAME(Q, policy::second)) v = {true, I == 0 ? 0 : 1, 1, {}};
     else if constexpr (KINK_SAME(Q, policy::trap)) return "error";
+    else if constexpr (is_runtime_v<Q>) v = {false, 0, 1, std::string(Q::constant::name())};
     else if constexpr (KINK_SAME(Q, policy::half)) {
         if (l.numeric && r.numeric) v = {true, l.n * r.d + r.n * l.d, 2 * l.d * r.d, {}};
         else if (st == style::text) v = {false, 0, 1, "(" + show(l, st) + " + " + show(r, st) + ")/2"};
