@@ -111,17 +111,9 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
 
     /// Sets runtime constant `Name` (a constant<Name> leaf, or the kink value of a
     /// policy::runtime<Name> node) for the following steps and evaluations.
-    template <fixed_string Name> void constant(double value) {
-        using C = rconst_leaf<Name>;
-        static_assert(meta::in_list_v<C, rconsts_t<Root>>, "kink: program::constant: the program has no runtime constant of this name");
-        this->pool_[meta::index_v<C, rconsts_t<Root>>] = value;
-    }
+    template <fixed_string Name> void constant(double value) { this->pool_[constant_slot<Name>()] = value; }
     /// The value of runtime constant `Name`.
-    template <fixed_string Name> double constant() const {
-        using C = rconst_leaf<Name>;
-        static_assert(meta::in_list_v<C, rconsts_t<Root>>, "kink: program::constant: the program has no runtime constant of this name");
-        return this->pool_[meta::index_v<C, rconsts_t<Root>>];
-    }
+    template <fixed_string Name> double constant() const { return this->pool_[constant_slot<Name>()]; }
 
     /// Fresh storage for the parameters (zeros) or their gradients.
     params_type make_params() const { return {}; }
@@ -296,6 +288,13 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
         for (auto k : plan::roles) n += k == role::label;
         return n;
     }();
+
+    /// Where runtime constant `Name` sits in the pool.
+    template <fixed_string Name> static constexpr std::size_t constant_slot() {
+        using C = rconst_leaf<Name>;
+        static_assert(meta::in_list_v<C, rconsts_t<Root>>, "kink: program::constant: the program has no runtime constant of this name");
+        return meta::index_v<C, rconsts_t<Root>>;
+    }
 
     // -- binding -------------------------------------------------------------------------------
     template <class... B> void bind(const B &...b) {
