@@ -60,12 +60,12 @@ options parse(int argc, char **argv) {
     return o;
 }
 
-/// The CNN with relu'(0) = c read at run time (policy::runtime: one program serves every
-/// --relu0) and max-pool ties from T0, both counted (count<P> behaves as P: --count-kinks needs no
-/// second program).
-template <class T0> struct cnn {
+/// The CNN with relu'(0) = c and the max-pool tie rule read at run time (policy::runtime: one
+/// program serves every --relu0 and --pool-ties), both counted (count<P> behaves as P:
+/// --count-kinks needs no second program).
+struct cnn {
     using R = policy::count<policy::runtime<"relu0">>;
-    using T = policy::count<T0>;
+    using T = policy::count<policy::runtime<"ties">>;
     static constexpr auto loss = nets::fashion_cnn::loss<R, T>();
     static constexpr auto logits = nets::fashion_cnn::logits<R, T>();
     static constexpr auto x = nets::fashion_cnn::x;
@@ -88,8 +88,12 @@ template <class T0> struct cnn {
     static std::string title() { return "CNN"; }
     /// What decides the result besides the shared options: a resumed run must agree.
     static std::map<std::string, std::string> run_keys(const options &o) { return {{"pool_ties", o.ties}}; }
-    /// relu'(0) of the compiled program: zero 0, one 1 (policy zero's and one's values, bit for bit).
-    template <class Net> static void configure(Net &net, const options &o) { net.template constant<"relu0">(o.relu0 == "one" ? 1.0 : 0.0); }
+    /// relu'(0) of the compiled program: zero 0, one 1 (policy zero's and one's values, bit for
+    /// bit), and its tie rule (ties::first, last, split: those policies' kernels).
+    template <class Net> static void configure(Net &net, const options &o) {
+        net.template constant<"relu0">(o.relu0 == "one" ? 1.0 : 0.0);
+        net.template constant<"ties">(o.ties == "last" ? ties::last : o.ties == "split" ? ties::split : ties::first);
+    }
 };
 
 } // namespace
@@ -98,9 +102,7 @@ int main(int argc, char **argv) {
     const options o = parse(argc, argv);
     examples::fashion::check_output_folder("fashion_cnn", o.out);
     try {
-        if (o.ties == "last") return examples::fashion::train("fashion_cnn", o, cnn<policy::last>{});
-        if (o.ties == "split") return examples::fashion::train("fashion_cnn", o, cnn<policy::split>{});
-        return examples::fashion::train("fashion_cnn", o, cnn<policy::first>{});
+        return examples::fashion::train("fashion_cnn", o, cnn{});
     } catch (const std::exception &e) {
         std::fprintf(stderr, "%s\n", e.what());
         return 1;

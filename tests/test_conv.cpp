@@ -222,11 +222,12 @@ const std::vector<float> tie_image{
     5, 5, 3, 3, //
     5, 5, 1, 3,
 };
-template <class P> std::vector<float> pool_grad(std::span<const float> g_out) {
+template <class P> std::vector<float> pool_grad(std::span<const float> g_out, double t = 0.0) {
     constexpr auto x = input<"x", 1, 4, 4>;
     constexpr auto r = param<"r", 4>;
     const auto loss = sum(hadamard(flatten(max_pool2d<pool2d{2}, P>(x)), r));
     auto net = compile(loss, x);
+    if constexpr (is_runtime_v<P>) net.template constant<"t">(t);
     auto p = net.make_params(), g = net.make_params();
     std::copy(g_out.begin(), g_out.end(), p[r].begin());
     net.step(p, g, x = std::span<const float>(tie_image));
@@ -253,6 +254,26 @@ TEST_CASE("max_pool2d: the tie policies at exactly tied windows") {
     CHECK(pool_grad<policy::mix<1, 2>>(gout) == std::vector<float>{1, 0, m2, m2b, 0, 0, 0, 0, m4, m4b, m8, m8b, m4b, m4b, 0, m8b});
     CHECK(pool_grad<policy::mix<0, 1>>(gout) == pool_grad<policy::first>(gout));
     CHECK(pool_grad<policy::mix<1, 1>>(gout) == pool_grad<policy::split>(gout));
+    // runtime<t>: t = 0 first, 1 split, -1 last; 1/4 is mix<1, 4>; -1/4 gives 3/4 of a tied
+    // window's adjoint to its first maximum and 1/4 to its last
+    CHECK(pool_grad<policy::runtime<"t">>(gout, 0.0) == pool_grad<policy::first>(gout));
+    CHECK(pool_grad<policy::runtime<"t">>(gout, -0.0) == pool_grad<policy::first>(gout));
+    CHECK(pool_grad<policy::runtime<"t">>(gout, 1.0) == pool_grad<policy::split>(gout));
+    CHECK(pool_grad<policy::runtime<"t">>(gout, -1.0) == pool_grad<policy::last>(gout));
+    CHECK(pool_grad<policy::runtime<"t">>(gout, 0.25) == pool_grad<policy::mix<1, 4>>(gout));
+    CHECK(pool_grad<policy::runtime<"t">>(gout, -0.25) ==
+          std::vector<float>{1, 0, 1.5f, 0.5f, 0, 0, 0, 0, 3, 0, 6, 0, 0, 1, 0, 2});
+    for (double bad : {1.5, -1.25, std::numeric_limits<double>::quiet_NaN()}) {
+        CAPTURE(bad);
+        std::string what;
+        try {
+            pool_grad<policy::runtime<"t">>(gout, bad);
+        } catch (const kink_error &e) {
+            what = e.what();
+        }
+        CHECK(what.find("program::constant<\"t\">(") != std::string::npos);
+        CHECK(what.find("max_pool2d takes a tie rule t in [-1, 1]") != std::string::npos);
+    }
     CHECK_THROWS_WITH_AS(pool_grad<policy::trap>(gout), doctest::Contains("max_pool2d was differentiated at a window whose maximum is tied among 2"),
                          kink_error);
 }
@@ -536,16 +557,19 @@ void pool2x2_tie_reference(const std::vector<T> &x, const std::vector<T> &gy, st
 /// Planes with values from {0, 1, 2} (most windows tied), some adjoints 0, a few NaNs: 40
 /// columns (20 windows per row: every vector width has full vectors and a tail), 13 columns
 /// (6 windows, fewer than any vector holds; the last column in no window) and an odd height.
-template <class P, class T, std::size_t H = 6, std::size_t W = 40> void check_pool2x2_ties() {
+/// The kernel runs policy K (P, or policy::runtime<"t"> with rule t: the reference runs P).
+template <class P, class T, std::size_t H = 6, std::size_t W = 40, class K = P> void check_pool2x2_ties(double t = 0.0) {
     CAPTURE(H);
     CAPTURE(W);
+    CAPTURE(t);
     constexpr std::size_t B = 4, C = 5; // B a power of 2: the adjoint r / B is exact
     constexpr auto x = input<"x", C, H, W>;
-    const auto y = max_pool2d<pool2d{2}, policy::count<P>>(x);
+    const auto y = max_pool2d<pool2d{2}, policy::count<K>>(x);
     constexpr std::size_t ny = C * (H / 2) * (W / 2);
     constexpr auto r = param<"r", ny>;
     const auto loss = sum(hadamard(flatten(y), r));
     auto net = compile<T>(loss, x);
+    if constexpr (!std::is_same_v<K, P>) net.template constant<"t">(t);
     auto p = net.make_params(), g = net.make_params();
     std::mt19937 gen(5);
     std::vector<T> xv(B * C * H * W);
@@ -588,4 +612,18 @@ TEST_CASE("max_pool2d 2 x 2: values, counts and every tie policy on tied planes,
     check_pool2x2_ties<policy::first, float, 7, 13>();
     check_pool2x2_ties<policy::split, float, 7, 13>();
     check_pool2x2_ties<policy::last, double, 7, 13>();
+}
+
+TEST_CASE("max_pool2d 2 x 2 with runtime<t>: t = 0, 1, -1 and 1/2 are first, split, last and mix<1, 2>, bit for bit") {
+    using Rt = policy::runtime<"t">;
+    check_pool2x2_ties<policy::first, float, 6, 40, Rt>(ties::first);
+    check_pool2x2_ties<policy::split, float, 6, 40, Rt>(ties::split);
+    check_pool2x2_ties<policy::last, float, 6, 40, Rt>(ties::last);
+    check_pool2x2_ties<policy::mix<1, 2>, float, 6, 40, Rt>(0.5);
+    check_pool2x2_ties<policy::first, double, 6, 40, Rt>(0.0);
+    check_pool2x2_ties<policy::split, double, 6, 40, Rt>(1.0);
+    check_pool2x2_ties<policy::last, double, 6, 40, Rt>(-1.0);
+    check_pool2x2_ties<policy::split, float, 7, 13, Rt>(1.0);
+    check_pool2x2_ties<policy::last, double, 7, 13, Rt>(-1.0);
+    check_pool2x2_ties<policy::mix<1, 2>, double, 7, 13, Rt>(0.5);
 }

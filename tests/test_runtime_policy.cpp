@@ -204,11 +204,12 @@ constexpr auto K1 = param<"K1", 4, 1, 3, 3>;
 constexpr auto k1 = param<"k1", 4>;
 constexpr auto V = param<"V", 3, 4 * 4 * 4>;
 constexpr auto v = param<"v", 3>;
-template <class P> constexpr auto cnn_loss() {
-    return softmax_cross_entropy(V * flatten(max_pool2d<pool2d{2}, policy::first>(relu<P>(conv2d<conv{.padding = 1}>(img, K1, k1)))) + v, cl);
+template <class P, class Tie = policy::first> constexpr auto cnn_loss() {
+    return softmax_cross_entropy(V * flatten(max_pool2d<pool2d{2}, Tie>(relu<P>(conv2d<conv{.padding = 1}>(img, K1, k1)))) + v, cl);
 }
-template <bool Runtime = false, class Net> auto cnn_grads(Net net, double c) {
+template <bool Runtime = false, bool Ties = false, class Net> auto cnn_grads(Net net, double c, double t = 0.0) {
     if constexpr (Runtime) net.template constant<"c">(c);
+    if constexpr (Ties) net.template constant<"t">(t);
     auto p = net.make_params(), g = net.make_params();
     std::mt19937 rng(3);
     std::uniform_int_distribution<int> q(-2, 2);
@@ -233,4 +234,20 @@ TEST_CASE("runtime<c> in a compiled CNN: the bytes of zero and one for c = 0, 1 
     rt.constant<"c">(1.0);
     CHECK(rt.constant<"c">() == 1.0);
     CHECK(same_bytes(cnn_grads<true>(rt, 1.0), g1));
+}
+
+TEST_CASE("runtime<t> as the max-pool tie rule of a compiled CNN: the bytes of first, split and last (float)") {
+    auto rt = compile(cnn_loss<R, policy::count<policy::runtime<"t">>>());
+    const auto gf = cnn_grads(compile(cnn_loss<policy::zero, policy::first>()), 0),
+               gs = cnn_grads(compile(cnn_loss<policy::zero, policy::split>()), 0),
+               gl = cnn_grads(compile(cnn_loss<policy::zero, policy::last>()), 0);
+    CHECK(!same_bytes(gf, gs));
+    CHECK(!same_bytes(gf, gl));
+    CHECK(same_bytes(cnn_grads<true, true>(rt, 0.0, ties::first), gf));
+    CHECK(same_bytes(cnn_grads<true, true>(rt, 0.0, ties::split), gs));
+    CHECK(same_bytes(cnn_grads<true, true>(rt, 0.0, ties::last), gl));
+    CHECK(same_bytes(cnn_grads<true, true>(rt, 1.0, ties::split), cnn_grads(compile(cnn_loss<policy::one, policy::split>()), 0)));
+    CHECK_THROWS_AS(rt.constant<"t">(2.0), kink_error);
+    CHECK(rt.constant<"t">() == 0.0); // the rejected value was not kept
+    CHECK(to_text(max_pool2d<pool2d{2}, policy::runtime<"t">>(img)) == "max_pool2d<runtime<t>>(img)");
 }

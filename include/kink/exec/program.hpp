@@ -22,6 +22,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <stdexcept>
@@ -51,6 +52,24 @@ template <class N> struct node_checks {
 
 /// Whether the bindings B... bind leaf L.
 template <class L, class... B> inline constexpr bool bound_v = (KINK_SAME(typename B::leaf, L) || ...);
+
+/// An op whose policy reads runtime constant C may accept only some of its values (max_pool2d: a
+/// tie rule in [-1, 1]); it declares `accepts_constant(v)` and `constant_domain`.
+template <class C, class N> struct constant_check {
+    static void run(double) {}
+};
+template <class C, class Op, class... A>
+    requires requires(double v) { Op::accepts_constant(v); }
+struct constant_check<C, node<Op, A...>> {
+    static void run(double v) {
+        if (meta::in_list_v<C, typename op_rconsts<Op>::type> && !Op::accepts_constant(v))
+            throw kink_error("kink: program::constant<\"" + std::string(C::name()) + "\">(" + std::to_string(v) + "): " +
+                             std::string(Op::name) + " takes " + std::string(Op::constant_domain));
+    }
+};
+template <class C, class... N> void check_constant(double v, meta::list<N...>) {
+    (void)std::initializer_list<int>{0, (constant_check<C, N>::run(v), 0)...};
+}
 } // namespace detail
 
 /// Names the leaf in the failing condition of a misuse (clang prints a fixed_string as codes).
@@ -111,7 +130,11 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
 
     /// Sets runtime constant `Name` (a constant<Name> leaf, or the kink value of a
     /// policy::runtime<Name> node) for the following steps and evaluations.
-    template <fixed_string Name> void constant(double value) { this->pool_[constant_slot<Name>()] = value; }
+    /// Values an op does not accept (a max_pool2d tie rule outside [-1, 1]) throw kink_error.
+    template <fixed_string Name> void constant(double value) {
+        detail::check_constant<rconst_leaf<Name>>(value, topo{});
+        this->pool_[constant_slot<Name>()] = value;
+    }
     /// The value of runtime constant `Name`.
     template <fixed_string Name> double constant() const { return this->pool_[constant_slot<Name>()]; }
 

@@ -52,6 +52,7 @@ template <class S, std::size_t I> struct node_ctx;
 /// its chunk; the state adds the chunk's first sample.
 template <class T, class Root, class Wrt, exec_options O> struct state {
     using topo = topo_t<Root>;
+    using root = Root;
     using plan = detail::plan<topo, Wrt>;
     using params_type = param_store<T, typename detail::params_of<topo>::type>;
     static constexpr std::size_t count = topo::size;
@@ -288,6 +289,8 @@ template <class S, std::size_t I> struct node_ctx {
     /// Whether argument K's adjoint already holds earlier chunks' sums, so that a kernel asked to
     /// assign it (assign<K>) must add instead; only for kernels that declare adds_once.
     template <std::size_t K> bool continues() const { return S::direct_dest[plan::dest_of(arg<K>)] && s.continuing_; }
+    /// The value of runtime constant C (an rconst_leaf: a policy::runtime kink value or rule).
+    template <class C> double constant() const { return s.pool_[meta::index_v<C, rconsts_t<typename S::root>>]; }
     gemm::work_t<T> *work() { return s.work_.data(); }
     T *scratch() { return s.scratch_.data(); }
     /// Runs the elementwise nodes fused after this one on rows [s0, s1), elements [e0, e1).

@@ -14,6 +14,12 @@
 ///   split     1/k to each (the even split that Boustany, TMLR 2024, finds numerically stable)
 ///   mix<N, D> beta * split + (1 - beta) * first, beta = N / D
 ///   trap      throws kink_error at a tied window that is differentiated
+///   runtime<Name>  the rule read at run time from the constant t in [-1, 1] (one program serves
+///             every rule): t = 0 first, t = 1 split, t = -1 last, exactly (the same kernels);
+///             0 < t < 1 mix with beta = t (t = N / D gives mix<N, D>'s bits); -1 < t < 0 the
+///             convex combination (1 + t) first + (-t) last. Set it with
+///             `program::constant<Name>(t)` (or the names in kink::ties); any other value is an
+///             error there
 ///   count<P>  behaves as P; counts windows with a tie (hits), windows evaluated (evals), NaN
 ///             windows, and, in the backward pass, tied windows whose adjoint is nonzero (live)
 ///
@@ -39,7 +45,35 @@ struct pool2d {
     constexpr std::size_t step() const { return stride == 0 ? kernel : stride; }
 };
 
+/// The values of a max_pool2d tie-rule constant (policy::runtime): `net.constant<"ties">(ties::split)`.
+namespace ties {
+inline constexpr double last = -1.0, first = 0.0, split = 1.0;
+/// Whether t is a tie rule (a value in [-1, 1]; NaN is not).
+constexpr bool valid(double t) { return t >= -1.0 && t <= 1.0; }
+} // namespace ties
+
 namespace detail {
+/// The share of a window's adjoint that its r-th maximum (1-based, scan order) receives when
+/// k > 1 inputs tie for the maximum, under concrete tie policy Q; t is the rule of a
+/// policy::runtime (ignored by the others).
+template <class Q, class T> T tie_share(std::size_t r, std::size_t k, double t) {
+    if constexpr (KINK_SAME(Q, ::kink::policy::first)) return r == 1 ? T(1) : T(0);
+    else if constexpr (KINK_SAME(Q, ::kink::policy::last)) return r == k ? T(1) : T(0);
+    else if constexpr (KINK_SAME(Q, ::kink::policy::split)) return T(1) / T(k);
+    else if constexpr (is_mix<Q>::value) {
+        const double beta = double(Q::num) / double(Q::den);
+        return static_cast<T>(beta / double(k) + (r == 1 ? 1.0 - beta : 0.0));
+    } else if constexpr (is_runtime_v<Q>) {
+        if (t >= 0.0) return static_cast<T>(t / double(k) + (r == 1 ? 1.0 - t : 0.0)); // mix, beta = t
+        return static_cast<T>((r == 1 ? 1.0 + t : 0.0) + (r == k ? -t : 0.0));
+    } else if constexpr (KINK_SAME(Q, ::kink::policy::trap)) {
+        throw kink_error("kink: max_pool2d was differentiated at a window whose maximum is tied among " + std::to_string(k) +
+                         " inputs (policy trap)");
+    } else {
+        static_assert(meta::always_false<Q>, "kink: max_pool2d: not a max_pool policy");
+    }
+}
+
 template <pool2d G> struct pool_rule {
     template <class... S> struct shape_rule {
         static constexpr bool ok = false;
@@ -63,25 +97,16 @@ template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct ma
     using family = ::kink::family::max_pool;
     template <class Q> using rebind = max_pool2d_op<resolve_t<Q, ::kink::family::max_pool>, Win, Step, Pad>;
     static constexpr pool2d geometry = G;
+    /// The values of a policy::runtime tie rule (program::constant checks them).
+    static constexpr bool accepts_constant(double t) { return ties::valid(t); }
+    static constexpr std::string_view constant_domain = "a tie rule t in [-1, 1] (-1 last, 0 first, 1 split)";
     template <class... S> using shape_rule = typename detail::pool_rule<G>::template shape_rule<S...>;
 
     /// The share of a window's adjoint that its r-th maximum (1-based, scan order) receives when
-    /// k inputs tie for the maximum (k = 1: the whole adjoint).
-    template <class T> static T share(std::size_t r, std::size_t k) {
-        using Q = strip_count_t<P>;
+    /// k inputs tie for the maximum (k = 1: the whole adjoint); t: the rule of a policy::runtime.
+    template <class T> static T share(std::size_t r, std::size_t k, double t = 0.0) {
         if (k == 1) return T(1);
-        if constexpr (KINK_SAME(Q, ::kink::policy::first)) return r == 1 ? T(1) : T(0);
-        else if constexpr (KINK_SAME(Q, ::kink::policy::last)) return r == k ? T(1) : T(0);
-        else if constexpr (KINK_SAME(Q, ::kink::policy::split)) return T(1) / T(k);
-        else if constexpr (is_mix<Q>::value) {
-            const double beta = double(Q::num) / double(Q::den);
-            return static_cast<T>(beta / double(k) + (r == 1 ? 1.0 - beta : 0.0));
-        } else if constexpr (KINK_SAME(Q, ::kink::policy::trap)) {
-            throw kink_error("kink: max_pool2d was differentiated at a window whose maximum is tied among " + std::to_string(k) +
-                             " inputs (policy trap)");
-        } else {
-            static_assert(meta::always_false<Q>, "kink: max_pool2d: not a max_pool policy");
-        }
+        return detail::tie_share<strip_count_t<P>, T>(r, k, t);
     }
     /// Printed per window w and input of the window: the window's adjoint times its share, 1 for
     /// a unique maximum, and at a tie among k maxima (the r-th in scan order) the policy's share.
@@ -95,6 +120,7 @@ template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct ma
         else if constexpr (is_mix<Q>::value)
             share = "\\tfrac{" + std::to_string(Q::num) + "}{" + std::to_string(Q::den) + " k} + \\tfrac{" +
                     std::to_string(Q::den - Q::num) + "}{" + std::to_string(Q::den) + "} [r = 1]";
+        else if constexpr (is_runtime_v<Q>) share = "\\operatorname{share}_{" + std::string(Q::constant::name()) + "}(r, k)";
         else share = "\\text{error}";
         return "\\sum_{w \\ni \\cdot} " + g + "_{w} \\begin{cases} 1 & \\text{the unique maximum of window } w \\text{ of } " + args[0] +
                " \\\\ " + share + " & \\text{the } r\\text{-th of } k > 1 \\text{ tied maxima (tied window: policy " + policy_label<P>() +

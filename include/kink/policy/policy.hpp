@@ -91,8 +91,11 @@ struct trap { static constexpr std::string_view name = "trap"; };
 /// `program::constant<Name>(c)`. With c = 0 or 1 it is exactly `zero` or `one` on every op (bound
 /// arguments of clamp get 1 - c, as they get 1 - (policy value) from every policy); with c = 1/2 it
 /// is `half` wherever the one-sided derivatives are 0 and 1: relu, relu6, hardtanh, max/min ties,
-/// clamp bounds (half differs where they are not: abs gives 0, leaky_relu (a + 1)/2). Not for
-/// ties among k entries (max over a vector, max-pool windows), whose shares are not one value.
+/// clamp bounds (half differs where they are not: abs gives 0, leaky_relu (a + 1)/2).
+/// On max_pool2d the constant t in [-1, 1] is the tie rule: t = 0 is `first` (every preset's
+/// rule), t = 1 `split`, t = -1 `last`, exactly; between 0 and 1 it is `mix` with beta = t, and
+/// between -1 and 0 the convex combination (1 + t) first + (-t) last (ops/pool.hpp). Not for the
+/// max over a vector.
 template <fixed_string Name> struct runtime {
     static constexpr std::string_view name = "runtime";
     using constant = rconst_leaf<Name>;
@@ -184,7 +187,7 @@ template <class P> inline constexpr bool is_runtime_v = is_runtime<P>::value;
 template <class P, class F> constexpr bool fits() {
     using Q = strip_count_t<P>;
     if constexpr (is_runtime_v<Q>)
-        return !meta::contains_v<F, family::max_pool, family::max_reduce>;
+        return !KINK_SAME(F, family::max_reduce);
     else if constexpr (KINK_SAME(F, family::max_pool))
         return meta::contains_v<Q, policy::first, policy::last, policy::split, policy::trap> || is_mix<Q>::value;
     else if constexpr (meta::contains_v<Q, policy::zero, policy::one, policy::half, policy::left, policy::right,

@@ -255,12 +255,28 @@ template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct ke
     /// Rows of 2 x 2 windows with stride 2 whose gradient is written (not added) go through the
     /// vector loop (float and double; first, last and split: the policies without a per-rank
     /// share), the rest of a row and every other case through the scalar one.
-    template <class D, class T, bool write>
+    template <class D, class T, bool write, class Q>
     static constexpr bool vector_rows = write && D::k == 2 && // `write`: the windows tile the plane (stride 2, no padding)
                                         (std::is_same_v<T, float> || std::is_same_v<T, double>) &&
-                                        meta::contains_v<strip_count_t<P>, policy::first, policy::last, policy::split>;
+                                        meta::contains_v<Q, policy::first, policy::last, policy::split>;
 
+    /// policy::runtime: the rules with a kernel of their own (t = 0, 1, -1) run it; the others
+    /// share by detail::tie_share.
     template <class C> static void backward(C &c) {
+        using Q = strip_count_t<P>;
+        if constexpr (is_runtime_v<Q>) {
+            const double t = c.template constant<typename Q::constant>();
+            if (t == ties::first) backward_as<policy::first>(c, t);
+            else if (t == ties::split) backward_as<policy::split>(c, t);
+            else if (t == ties::last) backward_as<policy::last>(c, t);
+            else backward_as<Q>(c, t);
+        } else {
+            backward_as<Q>(c, 0.0);
+        }
+    }
+
+    /// The backward pass under concrete tie policy Q (t: the rule of a policy::runtime).
+    template <class Q, class C> static void backward_as(C &c, double t) {
         using Nd = typename C::node;
         using D = detail::pool_dims<Nd>;
         using T = typename C::T;
@@ -283,8 +299,8 @@ template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct ke
                     const std::size_t o = s * D::out_size + ch * D::OH * D::OW;
                     for (std::size_t i = 0; i < D::OH; ++i) {
                         std::size_t j0 = 0;
-                        if constexpr (vector_rows<D, T, write>)
-                            j0 = detail::max_pool2x2_row<strip_count_t<P>, C::counting, T, D::W>(xc + 2 * i * D::W, y + o + i * D::OW, g + o + i * D::OW,
+                        if constexpr (vector_rows<D, T, write, Q>)
+                            j0 = detail::max_pool2x2_row<Q, C::counting, T, D::W>(xc + 2 * i * D::W, y + o + i * D::OW, g + o + i * D::OW,
                                                                                    dc + 2 * i * D::W, D::OW, live);
                         for (std::size_t j = j0; j < D::OW; ++j) {
                             const T m = y[o + i * D::OW + j], gv = g[o + i * D::OW + j];
@@ -305,7 +321,7 @@ template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct ke
                             if constexpr (C::counting) live += k > 1 && gv != T(0);
                             std::size_t r = 0;
                             each_in_window<D>(i, j, [&](std::size_t q) {
-                                if (xc[q] == m) put(q, k == 1 ? gv : gv * Op::template share<T>(++r, k));
+                                if (xc[q] == m) put(q, k == 1 ? gv : gv * detail::tie_share<Q, T>(++r, k, t));
                                 else put(q, T(0));
                             });
                         }
