@@ -63,8 +63,8 @@ template <class... U> struct edges<meta::list<U...>> {
 /// The edges that end at N: one builtin comparison per edge, no per-pair instantiation.
 template <class Edges, class N> struct incoming;
 template <class... Ed, class N> struct incoming<meta::list<Ed...>, N> {
-    static constexpr std::array<bool, sizeof...(Ed)> flags{KINK_SAME(typename Ed::child, N)...};
-    using type = typename meta::pick<meta::list<Ed...>, typename meta::true_positions<flags>::type>::type;
+    using type = typename meta::pick<meta::list<Ed...>, typename meta::true_positions_of<std::array<bool, sizeof...(Ed)>{
+                                                            KINK_SAME(typename Ed::child, N)...}>::type>::type;
 };
 
 template <class Topo, class N, class In> struct sum_incoming;

@@ -136,11 +136,13 @@ template <class T, class... B> struct env_t {
 };
 
 /// Where a node's arguments live in the value array. Used only as a compile-time constant.
+/// A function, not a static data member: g++ spends time on the (graph-sized) names of
+/// instantiated data members even when nothing is emitted; the sweep passes the array by value.
 template <class Node, class Topo> struct node_info {
-    static constexpr std::array<std::size_t, 0> args{};
+    static constexpr std::array<std::size_t, 0> args() { return {}; }
 };
 template <class Op, class... A, class Topo> struct node_info<node<Op, A...>, Topo> {
-    static constexpr std::array<std::size_t, sizeof...(A)> args{meta::index_v<A, Topo>...};
+    static constexpr std::array<std::size_t, sizeof...(A)> args() { return {meta::index_v<A, Topo>...}; }
 };
 
 // The sweep below calls only functions whose template arguments are short (an op, a leaf, the
@@ -148,10 +150,11 @@ template <class Op, class... A, class Topo> struct node_info<node<Op, A...>, Top
 // in its name. g++ spent most of a 767-node sweep's compile time mangling such names.
 
 /// Op's value rule on the values at positions `args` (void: not an op node, never used).
-template <class Op, class T, std::size_t N, std::size_t K>
-constexpr T apply_op(const std::array<T, N> &v, std::array<std::size_t, K> args) {
+template <class Op, class T, auto args, std::size_t N>
+constexpr T apply_op(const std::array<T, N> &v) {
+    constexpr std::size_t K = args.size();
     if constexpr (KINK_SAME(Op, void)) {
-        return (void)v, (void)args, T{};
+        return (void)v, T{};
     } else {
         return [&]<std::size_t... I>(std::index_sequence<I...>) {
             return static_cast<T>(Op::eval(v[args[I]]...));
@@ -159,10 +162,11 @@ constexpr T apply_op(const std::array<T, N> &v, std::array<std::size_t, K> args)
     }
 }
 /// The same for a count<P> node, which also updates its counters (void: not counted).
-template <class Node, class T, std::size_t N, std::size_t K>
-constexpr T apply_counted(const std::array<T, N> &v, std::array<std::size_t, K> args) {
+template <class Node, class T, auto args, std::size_t N>
+constexpr T apply_counted(const std::array<T, N> &v) {
+    constexpr std::size_t K = args.size();
     if constexpr (KINK_SAME(Node, void)) {
-        return (void)v, (void)args, T{};
+        return (void)v, T{};
     } else {
         const auto [hit, nan] = [&]<std::size_t... I>(std::index_sequence<I...>) {
             return std::pair<bool, bool>{op_t<Node>::at_kink(v[args[I]]...), any_nan(v[args[I]]...)};
@@ -170,7 +174,7 @@ constexpr T apply_counted(const std::array<T, N> &v, std::array<std::size_t, K> 
         ++kink_counter<Node>::evals;
         kink_counter<Node>::hits += hit;
         kink_counter<Node>::nans += nan;
-        return apply_op<op_t<Node>, T>(v, args);
+        return apply_op<op_t<Node>, T, args>(v);
     }
 }
 /// A leaf's value: a bound variable, an exact literal or a runtime constant (void: not a leaf).
@@ -196,8 +200,8 @@ template <class... N> struct run<meta::list<N...>> {
         std::size_t k = 0; // an initializer list, not a fold: no nesting limit on big graphs
         const int sweep[] = {
             ((v[k++] = is_leaf_v<N> ? leaf_value<leaf_part_t<N>, T, meta::index_v<N, consts>>(src.pool, env)
-                       : is_counted<N>::value ? apply_counted<counted_part_t<N>, T>(v, node_info<N, topo>::args)
-                                              : apply_op<plain_op_t<N>, T>(v, node_info<N, topo>::args)),
+                       : is_counted<N>::value ? apply_counted<counted_part_t<N>, T, node_info<N, topo>::args()>(v)
+                                              : apply_op<plain_op_t<N>, T, node_info<N, topo>::args()>(v)),
              0)...,
             0};
         (void)sweep;
@@ -277,10 +281,11 @@ namespace kink {
 
 namespace detail {
 /// Distance of a piecewise op's arguments to its nearest kink (void: not piecewise).
-template <class Op, class T, std::size_t N, std::size_t K>
-constexpr T op_kink_distance(const std::array<T, N> &v, std::array<std::size_t, K> args) {
+template <class Op, class T, auto args, std::size_t N>
+constexpr T op_kink_distance(const std::array<T, N> &v) {
+    constexpr std::size_t K = args.size();
     if constexpr (KINK_SAME(Op, void)) {
-        return (void)v, (void)args, std::numeric_limits<T>::infinity();
+        return (void)v, std::numeric_limits<T>::infinity();
     } else {
         return [&]<std::size_t... I>(std::index_sequence<I...>) {
             return static_cast<T>(Op::kink_distance(v[args[I]]...));
@@ -296,7 +301,7 @@ template <class N> using piecewise_op_t = std::conditional_t<is_piecewise_primal
 template <class Topo> struct min_distance;
 template <class... N> struct min_distance<meta::list<N...>> {
     template <class T> static constexpr T get(const std::array<T, sizeof...(N)> &v) {
-        const T d[] = {op_kink_distance<piecewise_op_t<N>>(v, node_info<N, meta::list<N...>>::args)...,
+        const T d[] = {op_kink_distance<piecewise_op_t<N>, T, node_info<N, meta::list<N...>>::args()>(v)...,
                        std::numeric_limits<T>::infinity()};
         return *std::min_element(std::begin(d), std::end(d));
     }

@@ -71,7 +71,7 @@ template <class N> constexpr std::array<bool, 3> strided_args() {
 template <class N, class Topo> constexpr std::array<std::size_t, 3> args_of() {
     std::array<std::size_t, 3> a{none, none, none};
     if constexpr (is_node_v<N>) {
-        constexpr std::array<std::size_t, children_t<N>::size> idx = node_info<N, Topo>::args;
+        constexpr std::array<std::size_t, children_t<N>::size> idx = node_info<N, Topo>::args();
         static_assert(idx.size() <= 3, "kink: compile: ops take at most three arguments");
         for (std::size_t i = 0; i < idx.size(); ++i) a[i] = idx[i];
     }

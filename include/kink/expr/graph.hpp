@@ -8,21 +8,28 @@
 namespace kink {
 
 namespace detail {
-template <class Acc, class E, bool Seen = meta::in_list_v<E, Acc>> struct topo_visit { using type = Acc; };
+/// The nodes found so far, in order, as the bases of one class: whether E was already found is one
+/// builtin base-class test (`__is_base_of`), not a search of the list by constant evaluation.
+/// With the direct append below, building the order of the depth-64 shared chain's value and
+/// derivative (767 nodes) went from about 11 s to 3.5 s with g++ 12 -O2.
+template <class... U> struct topo_set : meta::type_c_<U>... {
+    using list = meta::list<U...>;
+};
+template <class Acc, class E, bool Seen = __is_base_of(meta::type_c_<E>, Acc)> struct topo_visit { using type = Acc; };
 template <class Acc, class L> struct topo_children;
 template <class Acc> struct topo_children<Acc, meta::list<>> { using type = Acc; };
 template <class Acc, class C, class... Cs> struct topo_children<Acc, meta::list<C, Cs...>> {
     using type = typename topo_children<typename topo_visit<Acc, C>::type, meta::list<Cs...>>::type;
 };
-template <class... U, class E> struct topo_visit<meta::list<U...>, E, false> {
-    using after_children = typename topo_children<meta::list<U...>, children_t<E>>::type;
-    using type = typename meta::add_unique<after_children, E>::type;
+template <class... U, class E> struct topo_visit<topo_set<U...>, E, false> {
+    using after_children = typename topo_children<topo_set<U...>, children_t<E>>::type;
+    using type = typename meta::push_back<after_children, E>::type; // E is not below itself: appended, not searched
 };
 } // namespace detail
 
 /// Distinct nodes reachable from the roots, children first; the roots' own order is kept.
 template <class... Roots> struct topo {
-    using type = typename detail::topo_children<meta::list<>, meta::list<Roots...>>::type;
+    using type = typename detail::topo_children<detail::topo_set<>, meta::list<Roots...>>::type::list;
 };
 template <class... Roots> using topo_t = typename topo<Roots...>::type;
 

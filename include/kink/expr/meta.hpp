@@ -84,6 +84,10 @@ template <class L, class T, bool = in_list_v<T, L>> struct add_unique { using ty
 template <class... U, class T> struct add_unique<list<U...>, T, false> { using type = list<U..., T>; };
 template <class L, class T> using add_unique_t = typename add_unique<L, T>::type;
 
+/// Append T to a pack-holding class template's arguments (list<U...>, or any S<U...>).
+template <class L, class T> struct push_back;
+template <template <class...> class S, class... U, class T> struct push_back<S<U...>, T> { using type = S<U..., T>; };
+
 /// Union in order of first appearance.
 template <class A, class B> struct merge;
 template <class A> struct merge<A, list<>> { using type = A; };
@@ -104,8 +108,10 @@ template <class L, std::size_t... I> struct pick<L, std::index_sequence<I...>> {
 };
 
 /// Positions where a constexpr bool array is true, as an index_sequence. Flat: no recursion
-/// over the list (recursive filters cost O(N^2) template arguments on big graphs).
-template <const auto &Flags> struct true_positions {
+/// over the list (recursive filters cost O(N^2) template arguments on big graphs). The flags are
+/// a value, not a static member array of a template over a graph: g++ spent seconds at the end
+/// of a translation unit on the (graph-sized) names of such members, emitted or not.
+template <auto Flags> struct true_positions_of {
     static constexpr std::size_t count = [] {
         std::size_t n = 0;
         for (bool f : Flags) n += f;
@@ -125,8 +131,7 @@ template <const auto &Flags> struct true_positions {
 /// Keep the elements for which Pred<T>::value holds.
 template <template <class> class Pred, class L> struct filter;
 template <template <class> class Pred, class... T> struct filter<Pred, list<T...>> {
-    static constexpr std::array<bool, sizeof...(T)> flags{Pred<T>::value...};
-    using type = typename pick<list<T...>, typename true_positions<flags>::type>::type;
+    using type = typename pick<list<T...>, typename true_positions_of<std::array<bool, sizeof...(T)>{Pred<T>::value...}>::type>::type;
 };
 template <template <class> class Pred, class L> using filter_t = typename filter<Pred, L>::type;
 
