@@ -102,12 +102,6 @@ template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct ma
     static constexpr std::string_view constant_domain = "a tie rule t in [-1, 1] (-1 last, 0 first, 1 split)";
     template <class... S> using shape_rule = typename detail::pool_rule<G>::template shape_rule<S...>;
 
-    /// The share of a window's adjoint that its r-th maximum (1-based, scan order) receives when
-    /// k inputs tie for the maximum (k = 1: the whole adjoint); t: the rule of a policy::runtime.
-    template <class T> static T share(std::size_t r, std::size_t k, double t = 0.0) {
-        if (k == 1) return T(1);
-        return detail::tie_share<strip_count_t<P>, T>(r, k, t);
-    }
     /// Printed per window w and input of the window: the window's adjoint times its share, 1 for
     /// a unique maximum, and at a tie among k maxima (the r-th in scan order) the policy's share.
     template <std::size_t K, class Node>
