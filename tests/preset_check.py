@@ -36,6 +36,7 @@ try:
     elif framework == "tensorflow":
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import tensorflow as tf
+        import keras
 
         version = "tensorflow " + tf.__version__
     else:
@@ -80,8 +81,20 @@ if framework == "jax":
         "clamp@hi": lambda: grads(jnp.clip, 1.0, 0.0, 1.0),
         "amax@tie": lambda: vec_grad(jnp.max, [1.0, 3.0, 3.0, 2.0]),
         "max_pool2x2@tie": lambda: vec_grad(pool, [1.0, 3.0, 3.0, 2.0]),
+        "hardsigmoid@-3": lambda: grads(jax.nn.hard_sigmoid, -3.0),
+        "hardsigmoid@3": lambda: grads(jax.nn.hard_sigmoid, 3.0),
+        "hardswish@-3": lambda: grads(jax.nn.hard_swish, -3.0),
+        "hardswish@3": lambda: grads(jax.nn.hard_swish, 3.0),
+        "elu(0.5)@0": lambda: grads(lambda x: jax.nn.elu(x, 0.5), 0.0),
+        "selu@0": lambda: grads(jax.nn.selu, 0.0),
+        "celu(0.5)@0": lambda: grads(lambda x: jax.nn.celu(x, 0.5), 0.0),
     }
     values = {
+        "value:hardsigmoid@nan": lambda: value(jax.nn.hard_sigmoid, nan),
+        "value:hardswish@nan": lambda: value(jax.nn.hard_swish, nan),
+        "value:elu(0.5)@nan": lambda: value(lambda x: jax.nn.elu(x, 0.5), nan),
+        "value:selu@nan": lambda: value(jax.nn.selu, nan),
+        "value:celu(0.5)@nan": lambda: value(lambda x: jax.nn.celu(x, 0.5), nan),
         "value:relu@nan": lambda: value(jax.nn.relu, nan),
         "value:relu6@nan": lambda: value(jax.nn.relu6, nan),
         "value:hardtanh@nan": lambda: value(jax.nn.hard_tanh, nan),
@@ -102,6 +115,9 @@ if framework == "jax":
         "lax.clamp@hi": (lambda: grads(lambda x, lo, hi: lax.clamp(lo, x, hi), 1.0, 0.0, 1.0), [0.0, 0.0, 0.0]),
     }
     unchecked = {"hinge@margin": "JAX itself has no hinge loss"}
+    for op in ["softshrink(0.5)@-0.5", "softshrink(0.5)@0.5", "hardshrink(0.5)@-0.5", "hardshrink(0.5)@0.5",
+               "threshold(0.5,2)@0.5", "value:softshrink(0.5)@nan", "value:hardshrink(0.5)@nan", "value:threshold(0.5,2)@nan"]:
+        unchecked[op] = "jax.nn has no softshrink, hardshrink or threshold"
 else:
 
     def grads(fn, *vals):
@@ -142,8 +158,24 @@ else:
         "clamp@hi": lambda: grads(tf.clip_by_value, 1.0, 0.0, 1.0),
         "amax@tie": lambda: vec_grad(tf.reduce_max, [1.0, 3.0, 3.0, 2.0]),
         "max_pool2x2@tie": lambda: vec_grad(pool, [1.0, 3.0, 3.0, 2.0]),
+        "hardsigmoid@-3": lambda: grads(keras.activations.hard_sigmoid, -3.0),
+        "hardsigmoid@3": lambda: grads(keras.activations.hard_sigmoid, 3.0),
+        "hardswish@-3": lambda: grads(keras.activations.hard_swish, -3.0),
+        "hardswish@3": lambda: grads(keras.activations.hard_swish, 3.0),
+        "elu(0.5)@0": lambda: grads(lambda x: keras.activations.elu(x, 0.5), 0.0),
+        "selu@0": lambda: grads(tf.nn.selu, 0.0),
+        "softshrink(0.5)@-0.5": lambda: grads(lambda x: keras.activations.soft_shrink(x, 0.5), -0.5),
+        "softshrink(0.5)@0.5": lambda: grads(lambda x: keras.activations.soft_shrink(x, 0.5), 0.5),
+        "hardshrink(0.5)@-0.5": lambda: grads(lambda x: keras.activations.hard_shrink(x, 0.5), -0.5),
+        "hardshrink(0.5)@0.5": lambda: grads(lambda x: keras.activations.hard_shrink(x, 0.5), 0.5),
+        "threshold(0.5,2)@0.5": lambda: grads(lambda x: keras.activations.threshold(x, 0.5, 2.0), 0.5),
     }
     values = {
+        "value:hardsigmoid@nan": lambda: value(keras.activations.hard_sigmoid, nan),
+        "value:hardswish@nan": lambda: value(keras.activations.hard_swish, nan),
+        "value:elu(0.5)@nan": lambda: value(lambda x: keras.activations.elu(x, 0.5), nan),
+        "value:selu@nan": lambda: value(tf.nn.selu, nan),
+        "value:celu(0.5)@nan": lambda: value(lambda x: keras.activations.celu(x, 0.5), nan),
         "value:relu@nan": lambda: value(tf.nn.relu, nan),
         "value:relu6@nan": lambda: value(tf.nn.relu6, nan),
         "value:hardtanh@nan": lambda: value(hardtanh, nan),
@@ -175,9 +207,21 @@ else:
     documented = {
         "tnp.heaviside@0": (lambda: no_gradient(lambda x: tf.experimental.numpy.heaviside(x, 0.0), 0.0), [None]),
         "keras.hinge@margin": (lambda: keras_hinge([1.0, -1.0], [1.0, -1.0]), [-0.5, 0.5]),
+        # Keras's soft_shrink, hard_shrink and threshold are tf.where on comparisons, which are
+        # false for NaN: they return 0, 0 and the default value, where kink keeps the NaN.
+        # Keras's celu is maximum(x, 0) + alpha expm1(minimum(x, 0) / alpha): at 0 both ties go
+        # to x, so celu'(0) = 1 + 1 = 2, where the function's derivative (kink's) is 1.
+        "keras.celu(0.5)@0": (lambda: grads(lambda x: keras.activations.celu(x, 0.5), 0.0), [2.0]),
+        "keras.soft_shrink(nan)": (lambda: [value(lambda x: keras.activations.soft_shrink(x, 0.5), nan)], [0.0]),
+        "keras.hard_shrink(nan)": (lambda: [value(lambda x: keras.activations.hard_shrink(x, 0.5), nan)], [0.0]),
+        "keras.threshold(nan)": (lambda: [value(lambda x: keras.activations.threshold(x, 0.5, 2.0), nan)], [2.0]),
     }
     # cases kink prints that the framework cannot answer, or answers differently (see `documented`)
     unchecked = {"heaviside@0": "no gradient in TensorFlow, see tnp.heaviside below",
-                 "hinge@margin": "Keras's hinge differs at the margin, see keras.hinge below"}
+                 "hinge@margin": "Keras's hinge differs at the margin, see keras.hinge below",
+                 "celu(0.5)@0": "Keras's celu gives 2, the sum of both pieces, see keras.celu below",
+                 "value:softshrink(0.5)@nan": "Keras gives 0, see keras.soft_shrink(nan) below",
+                 "value:hardshrink(0.5)@nan": "Keras gives 0, see keras.hard_shrink(nan) below",
+                 "value:threshold(0.5,2)@nan": "Keras gives the default value, see keras.threshold(nan) below"}
 
 compare(binary, framework, version, cases, values, unchecked, documented)

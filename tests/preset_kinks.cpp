@@ -32,6 +32,18 @@ template <class Preset> struct printer {
         one("sign@0", sign(x), 0.0);
         one("heaviside@0", step(x), 0.0);
         one("l1@x=t", abs(x - 1.5_c), 1.5);
+        one("hardsigmoid@-3", hardsigmoid(x), -3.0);
+        one("hardsigmoid@3", hardsigmoid(x), 3.0);
+        one("hardswish@-3", hardswish(x), -3.0);
+        one("hardswish@3", hardswish(x), 3.0);
+        one("elu(0.5)@0", elu(x, 0.5_c), 0.0);
+        one("selu@0", selu(x), 0.0);
+        one("celu(0.5)@0", celu(x, 0.5_c), 0.0);
+        one("softshrink(0.5)@-0.5", softshrink(x, 0.5_c), -0.5);
+        one("softshrink(0.5)@0.5", softshrink(x, 0.5_c), 0.5);
+        one("hardshrink(0.5)@-0.5", hardshrink(x, 0.5_c), -0.5);
+        one("hardshrink(0.5)@0.5", hardshrink(x, 0.5_c), 0.5);
+        one("threshold(0.5,2)@0.5", threshold(x, 0.5_c, 2_c), 0.5);
         auto r = [](const char *name, auto f, double a, double b, double c) {
             auto v = value_and_grad(with_policy<Preset>(f), wrt(x, y, z), x = a, y = b, z = c);
             fmt::print("{} {} {} {}\n", name, v[x], v[y], v[z]);
@@ -49,6 +61,14 @@ template <class Preset> struct printer {
         v("value:leaky_relu@nan", leaky_relu(x, 0.25_c) + y * 0_c, n, 0.0);
         v("value:abs@nan", abs(x) + y * 0_c, n, 0.0);
         v("value:clamp@nan", clamp(x, -1_c, 1_c) + y * 0_c, n, 0.0);
+        v("value:hardsigmoid@nan", hardsigmoid(x) + y * 0_c, n, 0.0);
+        v("value:hardswish@nan", hardswish(x) + y * 0_c, n, 0.0);
+        v("value:elu(0.5)@nan", elu(x, 0.5_c) + y * 0_c, n, 0.0);
+        v("value:selu@nan", selu(x) + y * 0_c, n, 0.0);
+        v("value:celu(0.5)@nan", celu(x, 0.5_c) + y * 0_c, n, 0.0);
+        v("value:softshrink(0.5)@nan", softshrink(x, 0.5_c) + y * 0_c, n, 0.0);
+        v("value:hardshrink(0.5)@nan", hardshrink(x, 0.5_c) + y * 0_c, n, 0.0);
+        v("value:threshold(0.5,2)@nan", threshold(x, 0.5_c, 2_c) + y * 0_c, n, 0.0);
         v("value:maximum(nan,1)", max(x, y), n, 1.0);
         v("value:maximum(1,nan)", max(x, y), 1.0, n);
         v("value:minimum(nan,1)", min(x, y), n, 1.0);

@@ -59,6 +59,7 @@ template <class F> std::string available() {
     add(std::type_identity<policy::last>{});
     add(std::type_identity<policy::split>{});
     if constexpr (fits<policy::mix<1, 2>, F>()) s += ", `mix<N, D>`";
+    if constexpr (fits<policy::per_kink<policy::zero, policy::one>, F>()) s += ", `per_kink<P0, P1>`";
     add(std::type_identity<policy::straight_through>{});
     add(std::type_identity<policy::straight_through_clipped>{});
     add(std::type_identity<policy::trap>{});
@@ -79,6 +80,8 @@ template <class Preset> std::string derivatives_under() {
     s += "| `abs(x)` | $$" + to_latex(grad(with_policy<Preset>(abs(x)), x)) + "$$ |\n";
     s += "| `max(x, y)` | $$" + to_latex(grad(with_policy<Preset>(max(x, y)), x)) + "$$ |\n";
     s += "| `hardtanh(x)` | $$" + to_latex(grad(with_policy<Preset>(hardtanh(x)), x)) + "$$ |\n";
+    s += "| `hardswish(x)` | $$" + to_latex(grad(with_policy<Preset>(hardswish(x)), x)) + "$$ |\n";
+    s += "| `selu(x)` | $$" + to_latex(grad(with_policy<Preset>(selu(x)), x)) + "$$ |\n";
     return s;
 }
 
@@ -103,6 +106,13 @@ int main(int argc, char **argv) {
     pol += row<family::max>("max");
     pol += row<family::min>("min");
     pol += row<family::clamp>("clamp");
+    pol += row<family::hardsigmoid>("hardsigmoid");
+    pol += row<family::hardswish>("hardswish");
+    pol += row<family::elu>("elu, celu");
+    pol += row<family::selu>("selu");
+    pol += row<family::softshrink>("softshrink");
+    pol += row<family::hardshrink>("hardshrink");
+    pol += row<family::threshold>("threshold");
     pol += row<family::max_reduce>("max (reduction)");
     pol += row<family::max_pool>("max_pool2d");
     pol += "\nThe derivatives the printer shows under each preset (`grad(with_policy<preset>(f), x)`):\n\n";

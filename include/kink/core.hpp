@@ -14,6 +14,10 @@
 #include <kink/ops/arith.hpp>
 #include <kink/ops/smooth.hpp>
 #include <kink/ops/relu.hpp>
+#include <kink/ops/elu.hpp>
+#include <kink/ops/hard.hpp>
+#include <kink/ops/shrink.hpp>
+#include <kink/ops/activation.hpp>
 #include <kink/ops/abs_sign.hpp>
 #include <kink/ops/minmax.hpp>
 #include <kink/ops/reduce.hpp>

@@ -160,6 +160,7 @@ template <class Format> struct narrow_float {
     friend narrow_float fn(narrow_float a) { return narrow_float(std::fn(static_cast<float>(a))); }
     KINK_NARROW_FN(exp)
     KINK_NARROW_FN(expm1)
+    KINK_NARROW_FN(erfc)
     KINK_NARROW_FN(log)
     KINK_NARROW_FN(log1p)
     KINK_NARROW_FN(sqrt)

@@ -89,13 +89,13 @@ template <class P> struct clamp_op {
     template <std::size_t I> static constexpr auto cases() {
         if constexpr (I == 0) {
             return std::array{when("0", "$0 < $1"), at_kink_case("$0 = $1", {0}, {1}), when("1", "$1 < $0 < $2"),
-                              at_kink_case("$0 = $2", {1}, {0}), when("0", "$0 > $2")};
+                              at_kink_case("$0 = $2", {1}, {0}, 1), when("0", "$0 > $2")};
         } else if constexpr (I == 1) {
             auto k = at_kink_case("$0 = $1", {0}, {1});
             k.complement = true;
             return std::array{when("1", "$0 < $1"), k, when("0", "$0 > $1")};
         } else {
-            auto k = at_kink_case("$0 = $2", {1}, {0});
+            auto k = at_kink_case("$0 = $2", {1}, {0}, 1);
             k.complement = true;
             return std::array{when("1", "$0 > $2"), k, when("0", "$0 < $2")};
         }

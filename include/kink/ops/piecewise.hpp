@@ -26,11 +26,20 @@ struct case_desc {
     side_desc left{}, right{};
     bool complement = false;
     bool tie = false;
+    int id = 0; ///< which kink of the op (the branch's kink_id): per_kink<P...> picks its policy by it
 };
 constexpr case_desc when(std::string_view value, std::string_view cond) { return {value, cond}; }
-constexpr case_desc at_kink_case(std::string_view cond, side_desc l, side_desc r) {
-    return {{}, cond, true, l, r, false, false};
+constexpr case_desc at_kink_case(std::string_view cond, side_desc l, side_desc r, int id = 0) {
+    return {{}, cond, true, l, r, false, false, id};
 }
+
+/// The derivative of partial I of piecewise op `Op` with respect to argument J: 0 (a piecewise-
+/// constant partial, relu's), unless Op gives `second<I, J, Self>`, the graph of that derivative
+/// away from its kinks (hardswish, elu), where Self is the partial's node.
+template <class Op, std::size_t I, std::size_t J, class Self> struct dkink_second { using type = zero_t; };
+template <class Op, std::size_t I, std::size_t J, class Self>
+    requires requires { typename Op::template second<I, J, Self>; }
+struct dkink_second<Op, I, J, Self> { using type = typename Op::template second<I, J, Self>; };
 
 /// Partial derivative I of piecewise op `Op`, evaluated from Op's own arguments.
 template <class Op, std::size_t I> struct dkink_op {
@@ -74,8 +83,8 @@ template <class Op, std::size_t I> struct dkink_op {
         // this form, not a return from inside the NaN test).
         return nan_arg ? nan : v;
     }
-    /// Piecewise constant: zero derivative wherever it has one.
-    template <std::size_t, class Self> using partial = zero_t;
+    /// Zero wherever it exists for piecewise-constant partials; the op's `second` otherwise.
+    template <std::size_t J, class Self> using partial = typename dkink_second<Op, I, J, Self>::type;
     template <class P> using rebind = dkink_op<typename Op::template rebind<P>, I>;
 };
 

@@ -59,7 +59,7 @@ template <class P> struct relu6_op {
         return smooth_branch(T(0));
     }
     template <std::size_t I> static constexpr auto cases() {
-        return std::array{when("0", "$0 > 6"), at_kink_case("$0 = 6", {1}, {0}), when("1", "0 < $0 < 6"),
+        return std::array{when("0", "$0 > 6"), at_kink_case("$0 = 6", {1}, {0}, 1), when("1", "0 < $0 < 6"),
                           at_kink_case("$0 = 0", {0}, {1}), when("0", "$0 < 0")};
     }
 };
@@ -80,7 +80,7 @@ template <class P> struct hardtanh_op {
         return smooth_branch(T(0));
     }
     template <std::size_t I> static constexpr auto cases() {
-        return std::array{when("0", "$0 > 1"), at_kink_case("$0 = 1", {1}, {0}), when("1", "-1 < $0 < 1"),
+        return std::array{when("0", "$0 > 1"), at_kink_case("$0 = 1", {1}, {0}, 1), when("1", "-1 < $0 < 1"),
                           at_kink_case("$0 = -1", {0}, {1}), when("0", "$0 < -1")};
     }
 };

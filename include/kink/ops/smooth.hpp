@@ -14,6 +14,7 @@ namespace kink {
 struct sigmoid_op;
 struct cos_op;
 struct sin_op;
+struct normal_pdf_op;
 
 #define KINK_FUNCTION_OP(NAME, LATEX)                                                                \
     static constexpr std::string_view name = #NAME, latex = LATEX;                                  \
@@ -71,6 +72,25 @@ struct cos_op {
     template <class T> static T eval(T x) { using std::cos; return cos(x); }
     template <std::size_t, class Self> using partial = neg_t<node<sin_op, arg_t<0, Self>>>;
 };
+/// The standard normal density, e^(-x^2/2) / sqrt(2 pi); its derivative is -x times itself.
+struct normal_pdf_op {
+    KINK_FUNCTION_OP(normal_pdf, "\\varphi")
+    template <class T> static T eval(T x) {
+        using std::exp;
+        return T(0.39894228040143267793994605993438) * exp(-(x * x) / T(2));
+    }
+    template <std::size_t, class Self> using partial = neg_t<mul_t<arg_t<0, Self>, Self>>;
+};
+/// The standard normal distribution function, erfc(-x / sqrt 2) / 2 (accurate in both tails,
+/// where (1 + erf(x / sqrt 2)) / 2 loses every digit below x = -6).
+struct normal_cdf_op {
+    KINK_FUNCTION_OP(normal_cdf, "\\Phi")
+    template <class T> static T eval(T x) {
+        using std::erfc;
+        return erfc(-x * T(0.70710678118654752440084436210485)) / T(2);
+    }
+    template <std::size_t, class Self> using partial = node<normal_pdf_op, arg_t<0, Self>>;
+};
 #undef KINK_FUNCTION_OP
 
 template <expression X> constexpr auto exp(const X &x) { return make_node<exp_op>(x); }
@@ -81,5 +101,7 @@ template <expression X> constexpr auto sigmoid(const X &x) { return make_node<si
 template <expression X> constexpr auto softplus(const X &x) { return make_node<softplus_op>(x); }
 template <expression X> constexpr auto sin(const X &x) { return make_node<sin_op>(x); }
 template <expression X> constexpr auto cos(const X &x) { return make_node<cos_op>(x); }
+template <expression X> constexpr auto normal_pdf(const X &x) { return make_node<normal_pdf_op>(x); }
+template <expression X> constexpr auto normal_cdf(const X &x) { return make_node<normal_cdf_op>(x); }
 
 } // namespace kink

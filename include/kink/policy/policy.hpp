@@ -50,6 +50,13 @@ struct max_reduce {}; ///< max over a vector: ties among k entries
 struct max_pool {};   ///< a max-pooling window whose maximum is tied among k entries
 struct min {};
 struct clamp {};
+struct hardsigmoid {};
+struct hardswish {};
+struct elu {};       ///< elu with alpha != 1 (and celu, which has no kink)
+struct selu {};
+struct softshrink {};
+struct hardshrink {};
+struct threshold {};
 } // namespace family
 
 namespace policy {
@@ -100,6 +107,14 @@ template <fixed_string Name> struct runtime {
     static constexpr std::string_view name = "runtime";
     using constant = rconst_leaf<Name>;
 };
+/// One policy per kink of the op, in the op's kink order (kink 0 is the lowest point: hardswish's
+/// -3, relu6's 0, clamp's lower bound): `per_kink<right, left>` takes the right-sided derivative at
+/// hardswish's kink at -3 and the left-sided one at 3, the derivative of the middle piece at both
+/// (PyTorch's hardswish). Each `P` is one of zero, one, half, left, right, trap.
+template <class... P> struct per_kink {
+    static_assert(sizeof...(P) > 0, "kink: policy::per_kink<P...>: name one policy per kink");
+    static constexpr std::string_view name = "per_kink";
+};
 /// Behaves as `P`; the forward pass counts how often each node lands exactly on a kink.
 template <class P> struct count { static constexpr std::string_view name = "count"; using inner = P; };
 
@@ -130,6 +145,13 @@ template <> struct resolve<policy::pytorch, family::step> { using type = policy:
 // max_pool2d: the whole gradient to the first maximum in scan order (`val > maxval` in
 // aten/src/ATen/native/cpu/MaxPoolKernel.cpp and the CUDA kernels; tests/torch_check.py).
 template <> struct resolve<policy::pytorch, family::max_pool> { using type = policy::first; };
+// The activations, from their backward kernels (aten/src/ATen/native/cpu/Activation.cpp) and read
+// off torch by tests/torch_check.py: hardswish_backward takes the middle piece x/3 + 1/2 on
+// [-3, 3] (so -1/2 at -3, 3/2 at 3); elu_backward the x <= 0 piece at 0 (alpha, and scale * alpha
+// for selu); hardsigmoid, softshrink, hardshrink and threshold give 0 at their kinks (the default).
+template <> struct resolve<policy::pytorch, family::hardswish> { using type = policy::per_kink<policy::right, policy::left>; };
+template <> struct resolve<policy::pytorch, family::elu> { using type = policy::left; };
+template <> struct resolve<policy::pytorch, family::selu> { using type = policy::left; };
 
 // JAX: abs'(0) = 1, leaky_relu'(0) = 1, hardtanh 1 at both bounds, jnp.clip 1/2, ties 1/2
 // (checked against JAX 0.10.2 by tests/preset_check.py; lax.clamp differs: 0 at a bound).
@@ -144,6 +166,13 @@ template <> struct resolve<policy::jax, family::min> { using type = policy::half
 // flax's max_pool is lax.reduce_window(max); its transpose (_reduce_window_chooser_jvp_rule,
 // select_and_scatter_add with `ge`) gives the gradient to the first maximum of each window.
 template <> struct resolve<policy::jax, family::max_pool> { using type = policy::first; };
+// jax.nn.hard_swish is x * relu6(x + 3) / 6, so relu6'(0) = relu6'(6) = 0 gives the outer pieces:
+// 0 at -3, 1 at 3. jax.nn.elu and selu are jnp.where(x > 0, ...): the x <= 0 piece at 0.
+// hard_sigmoid is relu6(x + 3) / 6: 0 at both kinks. JAX has no softshrink, hardshrink or
+// threshold (those rows keep the zero of the default).
+template <> struct resolve<policy::jax, family::hardswish> { using type = policy::per_kink<policy::left, policy::right>; };
+template <> struct resolve<policy::jax, family::elu> { using type = policy::left; };
+template <> struct resolve<policy::jax, family::selu> { using type = policy::left; };
 
 // TensorFlow: elementwise ties (tf.maximum, tf.minimum) all to the first argument, clip_by_value
 // passes 1 at a bound (hardtanh is clip_by_value(x, -1, 1) there), leaky_relu'(0) = alpha, and
@@ -162,6 +191,13 @@ template <> struct resolve<policy::tensorflow, family::step> { using type = poli
 // tf.nn.max_pool's gradient (MaxPoolGrad, core/kernels/maxpooling_op.cc) routes to the argmax
 // recorded by the forward scan, which keeps the first maximum (`>` comparison).
 template <> struct resolve<policy::tensorflow, family::max_pool> { using type = policy::first; };
+// Keras 3 on TensorFlow: hard_swish is x * relu6(x + 3) / 6 (0 at -3, 1 at 3, as JAX); elu with
+// alpha != 1 takes the x <= 0 piece at 0 (alpha); tf.nn.selu's SeluGrad tests `features < 0`, so
+// selu'(0) = scale, the right side; soft_shrink, hard_shrink and threshold are tf.where on strict
+// comparisons, 0 at their kinks, as hard_sigmoid (relu6(x + 3) / 6).
+template <> struct resolve<policy::tensorflow, family::hardswish> { using type = policy::per_kink<policy::left, policy::right>; };
+template <> struct resolve<policy::tensorflow, family::elu> { using type = policy::left; };
+template <> struct resolve<policy::tensorflow, family::selu> { using type = policy::right; };
 
 // ---------------------------------------------------------------------------------------------
 // Which policies fit which op
@@ -184,9 +220,27 @@ template <class P> struct is_runtime : std::false_type {};
 template <fixed_string N> struct is_runtime<policy::runtime<N>> : std::true_type {};
 template <class P> inline constexpr bool is_runtime_v = is_runtime<P>::value;
 
+template <class P> struct is_per_kink : std::false_type {};
+template <class... P> struct is_per_kink<policy::per_kink<P...>> : std::true_type {};
+template <class P> inline constexpr bool is_per_kink_v = is_per_kink<P>::value;
+
+/// Families whose ops have more than one kink: where per_kink<P...> applies.
+template <class F> inline constexpr bool has_kinks_v =
+    meta::contains_v<F, family::relu6, family::hardtanh, family::clamp, family::hardsigmoid, family::hardswish,
+                     family::softshrink, family::hardshrink>;
+
+template <class P, class F> constexpr bool fits();
+template <class P, class F> struct per_kink_fits : std::false_type {};
+template <class... P, class F> struct per_kink_fits<policy::per_kink<P...>, F>
+    : std::bool_constant<has_kinks_v<F> && sizeof...(P) == 2 &&
+                         (meta::contains_v<P, policy::zero, policy::one, policy::half, policy::left, policy::right,
+                                           policy::trap> && ...)> {};
+
 template <class P, class F> constexpr bool fits() {
     using Q = strip_count_t<P>;
-    if constexpr (is_runtime_v<Q>)
+    if constexpr (is_per_kink_v<Q>)
+        return per_kink_fits<Q, F>::value;
+    else if constexpr (is_runtime_v<Q>)
         return !KINK_SAME(F, family::max_reduce);
     else if constexpr (KINK_SAME(F, family::max_pool))
         return meta::contains_v<Q, policy::first, policy::last, policy::split, policy::trap> || is_mix<Q>::value;
@@ -205,6 +259,11 @@ template <class P, class F> constexpr bool fits() {
 template <class P> std::string policy_label() {
     if constexpr (is_count_v<P>) return "count<" + policy_label<typename P::inner>() + ">";
     else if constexpr (is_runtime_v<P>) return "runtime<" + std::string(P::constant::name()) + ">";
+    else if constexpr (is_per_kink_v<P>) return [] <class... Q>(std::type_identity<policy::per_kink<Q...>>) {
+        std::string s;
+        ((s += (s.empty() ? "" : ", ") + policy_label<Q>()), ...);
+        return "per_kink<" + s + ">";
+    }(std::type_identity<P>{});
     else if constexpr (is_mix<P>::value) return "mix<" + std::to_string(P::num) + "/" + std::to_string(P::den) + ">";
     else return std::string(P::name);
 }
@@ -230,6 +289,7 @@ KINK_POLICY_TAG(tensorflow)
 template <class P> struct is_policy<policy::count<P>> : is_policy<P> {};
 template <std::int64_t N, std::int64_t D> struct is_policy<policy::mix<N, D>> : std::true_type {};
 template <fixed_string N> struct is_policy<policy::runtime<N>> : std::true_type {};
+template <class... P> struct is_policy<policy::per_kink<P...>> : std::bool_constant<(is_policy<P>::value && ...)> {};
 template <class P> inline constexpr bool is_policy_v = is_policy<P>::value;
 
 // ---------------------------------------------------------------------------------------------
@@ -241,7 +301,14 @@ template <class P, std::size_t I, class T> constexpr T choose(const branch<T> &b
     using Q = strip_count_t<P>;
     if (!b.at_kink) return b.value;
     T v{};
-    if constexpr (KINK_SAME(Q, policy::zero)) v = T(0);
+    if constexpr (is_per_kink_v<Q>) {
+        return [&]<class... R>(std::type_identity<policy::per_kink<R...>>) {
+            int k = 0;
+            T r{};
+            ((k++ == b.kink_id ? void(r = choose<R, I>(b, op)) : void()), ...);
+            return r;
+        }(std::type_identity<Q>{});
+    } else if constexpr (KINK_SAME(Q, policy::zero)) v = T(0);
     else if constexpr (KINK_SAME(Q, policy::one)) v = T(1);
     else if constexpr (KINK_SAME(Q, policy::half)) v = (b.left + b.right) / T(2);
     else if constexpr (KINK_SAME(Q, policy::left)) v = b.left;

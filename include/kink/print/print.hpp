@@ -89,6 +89,7 @@ template <std::size_t N> std::string fill(std::string_view tmpl, const std::arra
         replace_all(s, "!=", "\\neq");
         replace_all(s, "<=", "\\le");
         replace_all(s, ">=", "\\ge");
+        replace_all(s, "exp(", "\\exp(");
     }
     for (std::size_t k = 0; k < N; ++k) replace_all(s, placeholder(k), args[k]);
     return s;
@@ -136,7 +137,14 @@ template <class Q, std::size_t I, std::size_t N>
 std::string kink_value(const case_desc &c, const case_args<N> &args, style st) {
     const kval l = side_value(c.left, args, st), r = side_value(c.right, args, st);
     kval v{};
-    if constexpr (KINK_SAME(Q, policy::zero)) v = {true, 0, 1, {}};
+    if constexpr (is_per_kink_v<Q>) { // the policy of this case's kink
+        return [&]<class... R>(std::type_identity<policy::per_kink<R...>>) {
+            int k = 0;
+            std::string out;
+            ((k++ == c.id ? void(out = kink_value<R, I>(c, args, st)) : void()), ...);
+            return out;
+        }(std::type_identity<Q>{});
+    } else if constexpr (KINK_SAME(Q, policy::zero)) v = {true, 0, 1, {}};
     else if constexpr (KINK_SAME(Q, policy::one)) v = {true, 1, 1, {}};
     else if constexpr (KINK_SAME(Q, policy::left)) v = l;
     else if constexpr (KINK_SAME(Q, policy::right)) v = r;
