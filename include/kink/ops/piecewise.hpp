@@ -116,7 +116,8 @@ template <std::size_t I, class Self> using dkink_t = typename dkink_node<Self>::
     static_assert(!is_policy_v<P> || fits<resolve_t<P, ::kink::family::FAMILY>, ::kink::family::FAMILY>(), \
                   "kink: " OPNAME ": this policy does not fit " OPNAME                              \
                   " (straight_through fits only step and sign; first/second only max and min; max_pool2d takes " \
-                  "first, last, split, mix<N, D>, runtime<Name> or trap; runtime<Name> fits every op but the max " \
+                  "first, last, split, mix<N, D>, runtime<Name> or trap; per_kink<P0, P1> only ops with two kinks; "   \
+                  "runtime<Name> fits every op but the max " \
                   "of a vector)")
 
 } // namespace kink
