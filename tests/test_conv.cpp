@@ -213,6 +213,61 @@ TEST_CASE("a small CNN: gradients against central finite differences (double, aw
     CHECK(checked == p.flat().size());
 }
 
+TEST_CASE("a residual CNN: identity and 1 x 1 convolution skips, gradients against central finite differences (double)") {
+    // block 1 changes channels 2 -> 4, so its skip is a 1 x 1 convolution; block 2 adds its input
+    // unchanged. relu(conv(relu(conv(x))) + skip(x)) twice, then global average pooling, dense, CE.
+    constexpr auto rw1 = param<"r.w1", 4, 2, 3, 3>;
+    constexpr auto rb1 = param<"r.b1", 4>;
+    constexpr auto rw2 = param<"r.w2", 4, 4, 3, 3>;
+    constexpr auto rb2 = param<"r.b2", 4>;
+    constexpr auto rws = param<"r.skip", 4, 2, 1, 1>;
+    constexpr auto rw3 = param<"r.w3", 4, 4, 3, 3>;
+    constexpr auto rw4 = param<"r.w4", 4, 4, 3, 3>;
+    constexpr auto rb4 = param<"r.b4", 4>;
+    constexpr auto rfc = param<"r.fc", 3, 4>;
+    constexpr auto pad = conv{.padding = 1};
+    constexpr auto b1 = relu(conv2d<pad>(relu(conv2d<pad>(cx, rw1, rb1)), rw2, rb2) + conv2d(cx, rws));
+    constexpr auto b2 = relu(conv2d<pad>(tanh(conv2d<pad>(b1, rw3)), rw4, rb4) + b1);
+    const auto loss = softmax_cross_entropy(rfc * global_avg_pool(b2) + cb3, cy);
+    auto net = compile<double>(loss);
+    auto p = net.make_params(), g = net.make_params();
+    const auto init = uniform(p.flat().size(), 17, -0.5, 0.5);
+    std::copy(init.begin(), init.end(), p.flat().begin());
+    constexpr std::size_t B = 3;
+    const auto xv = uniform(B * 128, 18);
+    const std::vector<int> yv{2, 0, 1};
+    const auto run = [&](auto &params) {
+        auto n2 = net;
+        auto g2 = n2.make_params();
+        return n2.step(params, g2, cx = std::span<const double>(xv), cy = std::span<const int>(yv));
+    };
+    net.step(p, g, cx = std::span<const double>(xv), cy = std::span<const int>(yv));
+    // every relu input of this point is away from 0 by more than a difference step moves it
+    double nearest = 1e300;
+    for (double v : net.value(conv2d<pad>(cx, rw1, rb1))) nearest = std::min(nearest, std::abs(v));
+    for (double v : net.value(conv2d<pad>(relu(conv2d<pad>(cx, rw1, rb1)), rw2, rb2) + conv2d(cx, rws)))
+        nearest = std::min(nearest, std::abs(v));
+    for (double v : net.value(conv2d<pad>(tanh(conv2d<pad>(b1, rw3)), rw4, rb4) + b1)) nearest = std::min(nearest, std::abs(v));
+    REQUIRE(nearest > 1e-5);
+    const double hstep = 1e-6;
+    double worst = 0;
+    for (std::size_t k = 0; k < p.flat().size(); ++k) {
+        const double keep = p.flat()[k];
+        p.flat()[k] = keep + hstep;
+        const double up = run(p);
+        p.flat()[k] = keep - hstep;
+        const double down = run(p);
+        p.flat()[k] = keep;
+        worst = std::max(worst, std::abs((up - down) / (2 * hstep) - g.flat()[k]));
+    }
+    // central differences: truncation h^2 |f'''| ~ 1e-12, rounding eps |f| / h ~ 1e-10
+    CHECK(worst < 1e-7);
+    // the skip path carries gradient: the 1 x 1 convolution's weights have a nonzero one
+    double skip = 0;
+    for (double v : g[rws]) skip = std::max(skip, std::abs(v));
+    CHECK(skip > 1e-6);
+}
+
 namespace {
 /// A 1 x 4 x 4 image whose 2 x 2 windows hold the tie patterns the policies differ on.
 const std::vector<float> tie_image{
