@@ -147,6 +147,10 @@ TEST_CASE("the activations' derivatives print every branch and the policy at eac
           "0 if x > 3, 1/12 if x = 3 (policy half), 1/6 if -3 < x < 3, 1/12 if x = -3 (policy half), 0 if x < -3");
     CHECK(to_latex(grad(elu(x, lit<1, 2>), x)) ==
           "\\begin{cases} 1 & x > 0 \\\\ 0.5 & x = 0 \\text{ (policy left)} \\\\ 0.5 \\exp(x) & x < 0 \\end{cases}");
+    // \text{} in KaTeX and LaTeX takes no bare underscore
+    CHECK(to_latex(grad(hardswish(x), x)) ==
+          "\\begin{cases} 1 & x > 3 \\\\ 1.5 & x = 3 \\text{ (policy per\\_kink<right, left>)} \\\\ x/3 + 1/2 & -3 < x < 3 "
+          "\\\\ -0.5 & x = -3 \\text{ (policy per\\_kink<right, left>)} \\\\ 0 & x < -3 \\end{cases}");
     CHECK(to_text(grad(selu<policy::tensorflow>(x), x)) ==
           "1.0507009873554805 if x > 0, 1.0507009873554805 if x = 0 (policy right), 1.7580993408473766 exp(x) if x < 0");
     CHECK(to_text(grad(softshrink(x, lit<1, 4>), x)) ==

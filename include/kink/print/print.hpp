@@ -178,6 +178,8 @@ template <style St, class Op, class... A> printed show_cases() {
     const case_args<sizeof...(A)> cargs{{show_expr<St, A>().s...}, {arg_value<St, A>()...}};
     const auto &args = cargs.text;
     const std::string label = "policy " + policy_name<P>();
+    std::string tex_label; // \text{} takes no bare underscore: per_kink, straight_through
+    for (const char ch : label) tex_label += ch == '_' ? std::string("\\_") : std::string(1, ch);
     std::string out;
     const bool tex = St == style::latex;
     const std::string_view sep = tex ? " \\\\ " : ", ";
@@ -185,14 +187,14 @@ template <style St, class Op, class... A> printed show_cases() {
         if (!out.empty()) out += sep;
         if (tex) {
             out += value + " & " + cond;
-            if (with_label) out += " \\text{ (" + label + ")}";
+            if (with_label) out += " \\text{ (" + tex_label + ")}";
         } else {
             out += value + " if " + cond;
             if (with_label) out += " (" + label + ")";
         }
     };
     if constexpr (KINK_SAME(Q, policy::straight_through)) {
-        out = tex ? "1 & \\text{everywhere (" + label + ")}" : "1 (" + label + ")";
+        out = tex ? "1 & \\text{everywhere (" + tex_label + ")}" : "1 (" + label + ")";
     } else if constexpr (KINK_SAME(Q, policy::straight_through_clipped)) {
         add("1", fill("|$0| <= 1", args, St), true);
         if (tex) out += " \\\\ 0 & \\text{otherwise}";
