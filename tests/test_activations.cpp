@@ -123,6 +123,8 @@ TEST_CASE("softshrink, hardshrink, threshold at their thresholds") {
     CHECK(eval(threshold(x, 0.5_c, 2_c), x = 0.5) == 2.0);
     CHECK(eval(threshold(x, 0.5_c, 2_c), x = 0.625) == 0.625);
     CHECK(eval(threshold(x, constant<"t">(1.0), constant<"v">(-1.0)), x = 0.5) == -1.0);
+    CHECK(eval(threshold(x, -0.5_c, -1_c), x = -0.75) == -1.0); // a negated literal is a literal
+    CHECK(d1(elu(x, -(-0.5_c)), -1.0) == 0.5 * std::exp(-1.0));
     CHECK_THROWS_AS(d1(threshold<policy::trap>(x, 0.5_c, 2_c), 0.5), kink_error);
 }
 
@@ -222,7 +224,7 @@ TEST_CASE("compile: every activation inside a fused program, against the referen
         check_program(mse(W3 * hardswish(W2 * hardsigmoid(W1 * xi + b1) + b2) + b3, ti), 14);
         check_program(mse(W3 * elu(W2 * selu(W1 * xi + b1) + b2, 0.5_c) + b3, ti), 15);
         check_program(mse(W3 * softshrink(W2 * hardshrink(W1 * xi + b1, 0.25_c) + b2) + b3, ti), 16);
-        check_program(mse(W3 * threshold(W2 * elu(W1 * xi + b1) + b2, 0.1_c, lit<-1, 2>) + b3, ti), 17);
+        check_program(mse(W3 * threshold(W2 * elu(W1 * xi + b1) + b2, 0.1_c, -0.5_c) + b3, ti), 17);
     }
 }
 

@@ -283,7 +283,12 @@ template <class A, class B>
 constexpr auto operator/(const A &a, const B &b) {
     return make_node<div_op>(as_expr(a), as_expr(b));
 }
-template <expression X> constexpr auto operator-(const X &a) { return make_node<neg_op>(a); }
+/// `-x`; the negation of an exact literal is the negative literal (`-0.5_c` is `lit<-1, 2>`), so
+/// it stands wherever a constant is required (elu's alpha, threshold's value).
+template <expression X> constexpr auto operator-(const X &a) {
+    if constexpr (is_lit_v<graph_t<X>>) return ex<lit_t<-graph_t<X>::num, graph_t<X>::den>>{};
+    else return make_node<neg_op>(a);
+}
 
 /// x^N for a compile-time integer N: `pow<3>(x)`.
 template <int N, expression X> constexpr auto pow(const X &a) {
