@@ -70,13 +70,14 @@ struct gelu_tanh_darg3_op {
 /// gelu_tanh(x) = x (1 + tanh(u)) / 2 with u = sqrt(2/pi) (x + 0.044715 x^3) (PyTorch's F.gelu,
 /// approximate='tanh'), computed as x sigmoid(2u): the same function without the cancellation of
 /// 1 + tanh(u) at negative x (PyTorch's form is exactly 0 below x = -9, where the value is about
-/// -1e-34). gelu_tanh' = s + x s (1 - s) v'(x), s = sigmoid(v), v = 2u.
+/// -1e-34). gelu_tanh' = s + x s (1 - s) v'(x), s = sigmoid(v), v = 2u, with 1 - s = sigmoid(-v).
 struct gelu_tanh_op {
     KINK_FUNCTION_OP(gelu_tanh, "\\operatorname{gelu_{tanh}}")
     template <class T> static T eval(T x) { return x * sigmoid_op::eval(gelu_tanh_arg_op::eval(x)); }
     template <class X> using s = node<sigmoid_op, node<gelu_tanh_arg_op, X>>;
+    template <class X> using s_neg = node<sigmoid_op, neg_t<node<gelu_tanh_arg_op, X>>>; // 1 - s, without cancellation
     template <std::size_t, class Self>
-    using partial = add_t<s<arg_t<0, Self>>, mul_t<arg_t<0, Self>, mul_t<mul_t<s<arg_t<0, Self>>, sub_t<one_t, s<arg_t<0, Self>>>>,
+    using partial = add_t<s<arg_t<0, Self>>, mul_t<arg_t<0, Self>, mul_t<mul_t<s<arg_t<0, Self>>, s_neg<arg_t<0, Self>>>,
                                                                         node<gelu_tanh_darg_op, arg_t<0, Self>>>>>;
 };
 
