@@ -226,6 +226,9 @@ TEST_CASE("compile: every activation inside a fused program, against the referen
         check_program(mse(W3 * softshrink(W2 * hardshrink(W1 * xi + b1, 0.25_c) + b2) + b3, ti), 16);
         check_program(mse(W3 * threshold(W2 * elu(W1 * xi + b1) + b2, 0.1_c, -0.5_c) + b3, ti), 17);
     }
+    SUBCASE("layer_norm with a learned scale and shift") {
+        check_program(mse(W3 * gelu(hadamard(b2, layer_norm(W2 * relu(W1 * xi + b1))) + b2) + b3, ti), 18);
+    }
 }
 
 namespace {
