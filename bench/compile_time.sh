@@ -1,17 +1,43 @@
 #!/usr/bin/env bash
-# Compile time and peak compiler memory of a depth-N composition and its fused value_and_grad,
-# with g++ -O2 (override with CXX / CXXFLAGS). One JSON line per depth and kind:
-#   chain:  a chain of tanh / relu + sigmoid / softplus / sin levels (a kink every 4th level)
-#   shared: u <- sin(u) * u + u, each level using the previous one three times (3^N tree, O(N) graph)
+# Compile time and peak compiler memory by depth, one translation unit each, as JSON lines:
+#   residual_mlp: one training step of a residual MLP of N pre-norm blocks (bench/compile/residual_mlp.cpp),
+#                 N = 1 2 4 8 16 32 ($BLOCKS)
+#   resnet:       one training step of a ResNet-18-shaped CNN, N residual blocks (bench/compile/resnet.cpp),
+#                 N = 1 2 4 8 ($RESNET_BLOCKS)
+#   chain:        a chain of tanh / relu + sigmoid / softplus / sin levels and its fused value_and_grad
+#   shared:       u <- sin(u) * u + u, each level using the previous one three times (3^N tree, O(N) graph)
+#                 depth 8 16 32 64 ($DEPTHS)
+# with each compiler of $COMPILERS (default "g++ clang++") at $CXXFLAGS (default -O2); $KINDS
+# picks the kinds (default: all four). An empty program (the headers and main) is measured
+# first as the baseline: "doubling the depth at most doubles the time above it".
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-CXX=${CXX:-g++}
 CXXFLAGS=${CXXFLAGS:--O2}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for kind in chain shared; do
-    for depth in ${DEPTHS:-8 16 32 64}; do
-        cat >"$tmp/depth.cpp" <<CPP
+measure() { # compiler, case, source, extra flags...
+    local cxx=$1 name=$2 src=$3 out secs kib
+    shift 3
+    if ! out=$( { /usr/bin/time -f "%e %M" "$cxx" -std=c++20 $CXXFLAGS "$@" -I"$root/include" -c "$src" -o "$tmp/t.o"; } 2>&1); then
+        printf '%s\n' "$out" | tail -5 >&2
+        printf '{"case":"%s","impl":"kink","compiler":"%s %s","error":"compilation failed"}\n' "$name" "$cxx" "$CXXFLAGS"
+        return
+    fi
+    read -r secs kib <<<"$(printf '%s\n' "$out" | tail -1)"
+    printf '{"case":"%s","impl":"kink","compiler":"%s %s","seconds":%s,"peak_mib":%d}\n' "$name" "$cxx" "$CXXFLAGS" "$secs" $((kib / 1024))
+}
+printf '#include <kink/kink.hpp>\nint main() {}\n' >"$tmp/empty.cpp"
+for cxx in ${COMPILERS:-g++ clang++}; do
+    measure "$cxx" compile_empty_program "$tmp/empty.cpp"
+    for kind in ${KINDS:-residual_mlp resnet chain shared}; do
+        case $kind in
+        residual_mlp)
+            for n in ${BLOCKS:-1 2 4 8 16 32}; do measure "$cxx" "compile_residual_mlp_blocks_$n" "$root/bench/compile/residual_mlp.cpp" -DBLOCKS="$n"; done ;;
+        resnet)
+            for n in ${RESNET_BLOCKS:-1 2 4 8}; do measure "$cxx" "compile_resnet_blocks_$n" "$root/bench/compile/resnet.cpp" -DBLOCKS="$n"; done ;;
+        chain | shared)
+            for depth in ${DEPTHS:-8 16 32 64}; do
+                cat >"$tmp/depth.cpp" <<CPP
 #include <kink/kink.hpp>
 using namespace kink;
 template <int N> constexpr auto chain(const expression auto &u) {
@@ -31,9 +57,9 @@ int main(int argc, char **) {
     return r[x] > 1e300;
 }
 CPP
-        out=$( { /usr/bin/time -f "%e %M" "$CXX" -std=c++20 $CXXFLAGS -I"$root/include" -c "$tmp/depth.cpp" -o "$tmp/depth.o"; } 2>&1 | tail -1)
-        read -r secs kib <<<"$out"
-        printf '{"case":"compile_%s_depth_%d","impl":"kink","compiler":"%s %s","seconds":%s,"peak_mib":%d}\n' \
-            "$kind" "$depth" "$CXX" "$CXXFLAGS" "$secs" $((kib / 1024))
+                measure "$cxx" "compile_${kind}_depth_$depth" "$tmp/depth.cpp"
+            done ;;
+        *) echo "compile_time.sh: unknown kind '$kind'" >&2; exit 2 ;;
+        esac
     done
 done

@@ -11,6 +11,7 @@
 
 #include <kink/expr/expr.hpp>
 #include <kink/expr/graph.hpp>
+#include <kink/expr/key.hpp>
 #include <kink/ops/arith.hpp>
 #include <kink/ops/smooth.hpp>
 #include <kink/ops/relu.hpp>

@@ -170,6 +170,13 @@ class epilogue_ref {
     void (*fn_)(void *, std::size_t, std::size_t, std::size_t, std::size_t);
 };
 
+/// The epilogue of a product that has none: one type for all of them, so every such product of
+/// every program shares one compiled kernel per (type, contraction, width, layout), with the empty
+/// call compiled in (a lambda `[](auto...) {}` is a new type, and a new kernel, per call site).
+struct no_epilogue {
+    void operator()(std::size_t, std::size_t, std::size_t, std::size_t) const {}
+};
+
 template <class T, contraction F, std::size_t NV, bool TC, class E>
 void run_impl(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b, T *c, std::size_t ldc, bool accumulate,
               const T *col_init, T *work, E &epi) {
@@ -250,7 +257,7 @@ template <class T, contraction F, bool Inline = false, class Epi>
 void run(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b, T *c, std::size_t ldc, bool accumulate,
          const T *col_init, T *work, Epi &&epi_fn) {
     constexpr std::size_t mr = tile_rows, nr = tile_cols<T>;
-    using E = std::conditional_t<Inline, std::remove_reference_t<Epi>, const epilogue_ref>;
+    using E = std::conditional_t<Inline || KINK_SAME(std::remove_cvref_t<Epi>, no_epilogue), std::remove_cvref_t<Epi>, const epilogue_ref>;
     E epi(epi_fn);
     if (m == 0 || n == 0) return;
     if (k == 0) { // an empty sum: C = init (or unchanged when accumulating)
@@ -304,7 +311,7 @@ void run(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b, T *c
     if (col_init)
         for (std::size_t j = 0; j < n; ++j) fi[j] = static_cast<float>(col_init[j]);
     run<float, F>(m, n, k, view<float>{fa, k, 1}, view<float>{fb, n, 1}, fc, n, accumulate, col_init ? fi : nullptr, rest,
-                  [](auto...) {});
+                  no_epilogue{});
     for (std::size_t i = 0; i < m; ++i)
         for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = T(fc[i * n + j]);
     epi(std::size_t(0), m, std::size_t(0), n);

@@ -38,7 +38,9 @@
 /// `c.out()`, `c.aux()`, `c.grad()`, `c.arg_grad<K>()`, `c.rows()` (the batch, or 1),
 /// `c.assign<K>` (the first contribution to that adjoint: assign instead of add),
 /// `c.continues<K>()` (run time: add even so, for kernels that declare adds_once),
-/// `c.labels<K>()`, `c.work()`, `c.scratch()`, `c.counting` and the compile-time `node`.
+/// `c.labels<K>()`, `c.work()`, `c.scratch()`, `c.counting`, the compile-time `node`, and
+/// `c.hosts_epilogue` / `c.hosts_grad_epilogue` (whether any elementwise node runs in c.epilogue /
+/// c.grad_epilogue: a kernel with none can pass gemm::no_epilogue, a type all such products share).
 
 #include <array>
 #include <cstddef>

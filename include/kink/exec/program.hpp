@@ -77,11 +77,14 @@ template <class Name, bool Bound> struct input_bound {
     static constexpr bool value = Bound;
 };
 
-/// A compiled training step for loss graph `Root` (per-sample scalar) in scalar type T,
-/// differentiating with respect to the params in `Wrt`. See `compile`.
-template <class T, class Root, class Wrt, exec_options O> class program : private detail::state<T, Root, Wrt, O> {
-    using state = detail::state<T, Root, Wrt, O>;
+/// A compiled training step for a loss graph (per-sample scalar) in scalar type T, differentiating
+/// with respect to a list of params; `Key` names both (expr/key.hpp: key_t<list<loss, params>>),
+/// so that no function of the program spells out the graph in its name. See `compile`.
+template <class T, class Key, exec_options O> class program : private detail::state<T, Key, O> {
+    using state = detail::state<T, Key, O>;
     using role = detail::role;
+    using Root = typename state::Root;
+    using Wrt = typename state::Wrt;
 
   public:
     using graph = Root;
@@ -97,7 +100,7 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
     static_assert(forward_only || shape_of_t<Root>::rank == 0,
                   "kink: compile(loss): the loss must be a per-sample scalar: reduce a vector with mean(...) or sum(...); "
                   "compile_forward(output) evaluates a tensor output without a loss");
-    static_assert([]<class... N>(meta::list<N...>) { return (detail::node_checks<N>::ok && ...); }(topo{}));
+    static_assert([]<class... N>(meta::list<N...>) { return meta::all(std::array<bool, sizeof...(N)>{detail::node_checks<N>::ok...}); }(topo{}));
     static_assert(plan::strided_ok_everywhere, "kink: compile: transpose(W) is supported as the matrix of a product "
                                                "(transpose(W) * x), not as the argument of another op");
 
@@ -111,18 +114,14 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
         return std::array<std::size_t, count>{traits<N>::bias_slot...};
     }(topo{});
     static constexpr auto kernel_fans = []<class... N>(meta::list<N...>) {
-        return std::array<std::array<std::size_t, 2>, count>{traits<N>::template fans<N>()...};
+        return std::array<std::array<std::size_t, 2>, count>{traits<N>::template fans<detail::shallow_t<N>>()...};
     }(topo{});
     /// Scratch values (T) of the hungriest kernel: shared, since kernels run one at a time.
     static constexpr std::size_t scratch_size = []<class... N>(meta::list<N...>) {
-        return std::max({std::size_t(0), traits<N>::template scratch_size<N>()...});
+        return std::max({std::size_t(0), traits<N>::template scratch_size<detail::shallow_t<N>>()...});
     }(topo{});
     /// Matrix-product workspace for a batch of n: the largest any kernel asks for.
-    static constexpr std::size_t work_size(std::size_t n) {
-        return []<class... N>(std::size_t b, meta::list<N...>) {
-            return std::max({std::size_t(64), traits<N>::template work_size<N, T>(b)...});
-        }(n, topo{});
-    }
+    static constexpr std::size_t work_size(std::size_t n) { return detail::work_sizes<T, detail::shallow_list_t<topo>>::get(n); }
 
   public:
     program() = default;
@@ -280,19 +279,20 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
     static constexpr auto fans(bool out) {
         using P = typename detail::params_of<topo>::type;
         std::array<std::size_t, P::size> f{};
-        std::size_t k = 0;
-        for (std::size_t i = 0; i < count; ++i) {
-            if (plan::roles[i] != role::param) continue;
-            f[k] = plan::size[i];
-            for (std::size_t g = 0; g < count; ++g) {
-                if (!plan::runs_kernel(g)) continue;
-                const std::size_t p = plan::op_node(g);
-                const bool weight = weight_slot[p] != detail::none && plan::source(plan::args[p][weight_slot[p]]) == i;
-                const bool bias = (bias_slot[p] != detail::none && plan::nargs[p] > bias_slot[p] && plan::args[p][bias_slot[p]] == i) ||
-                                  (plan::roles[g] == role::affine && plan::bias_of(g) == i);
-                if (weight || bias) f[k] = kernel_fans[p][out ? 1 : 0];
-            }
-            ++k;
+        std::array<std::size_t, count> k{}; // a parameter node's position in the store
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < count; ++i)
+            if (plan::roles[i] == role::param) k[i] = n, f[n++] = plan::size[i];
+        // one pass over the kernels (the last op a parameter is the weight or bias of decides)
+        for (std::size_t g = 0; g < count; ++g) {
+            if (!plan::runs_kernel(g)) continue;
+            const std::size_t p = plan::op_node(g);
+            const auto mark = [&](std::size_t i) {
+                if (plan::roles[i] == role::param) f[k[i]] = kernel_fans[p][out ? 1 : 0];
+            };
+            if (weight_slot[p] != detail::none) mark(plan::source(plan::args[p][weight_slot[p]]));
+            if (bias_slot[p] != detail::none && plan::nargs[p] > bias_slot[p]) mark(plan::args[p][bias_slot[p]]);
+            if (plan::roles[g] == role::affine) mark(plan::bias_of(g));
         }
         return f;
     }
@@ -370,16 +370,13 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
             ...);
         check_bound<B...>(std::make_index_sequence<count>{});
     }
-    template <class... B, std::size_t... I> static void check_bound(std::index_sequence<I...>) {
-        (
-            [] {
-                using L = meta::at_t<I, topo>;
-                if constexpr (is_input_v<L> || is_label_v<L>)
-                    static_assert(input_bound<typename detail::leaf_name_chars<L>::type, detail::bound_v<L, B...>>::value,
-                                  "kink: step: an input or label of the graph is not bound (input_bound<its name>): "
-                                  "pass name = data for each");
-            }(),
-            ...);
+    template <class... B, std::size_t... I> static void check_bound(std::index_sequence<I...>) { (void)std::initializer_list<int>{0, (check_bound_at<I, B...>(), 0)...}; }
+    template <std::size_t I, class... B> static void check_bound_at() {
+        using L = meta::at_t<I, topo>;
+        if constexpr (is_input_v<L> || is_label_v<L>)
+            static_assert(input_bound<typename detail::leaf_name_chars<L>::type, detail::bound_v<L, B...>>::value,
+                          "kink: step: an input or label of the graph is not bound (input_bound<its name>): "
+                          "pass name = data for each");
     }
 
     // -- the workers ---------------------------------------------------------------------------
@@ -478,15 +475,13 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
         }
     }
     /// state::direct_dest by parameter index.
-    static constexpr auto direct_param = []<std::size_t... I>(std::index_sequence<I...>) {
+    static constexpr auto direct_param = [] {
         std::array<bool, params_type::count + 1> d{};
-        (
-            [&] {
-                if constexpr (plan::roles[I] == role::param) d[state::template param_index<I>()] = state::direct_dest[I];
-            }(),
-            ...);
+        std::size_t k = 0; // the store holds the parameters in topological order
+        for (std::size_t i = 0; i < count; ++i)
+            if (plan::roles[i] == role::param) d[k++] = state::direct_dest[i];
         return d;
-    }(std::make_index_sequence<count>{});
+    }();
     /// g[j] += s_0[j], then s_1[j], ... (slots of flat_size values), for j in [a, e): a vector
     /// of g at a time held in a register across the slots, so g is read and written once.
     static void fold_range(T *__restrict g, const T *__restrict slots, std::size_t n, std::size_t a, std::size_t e) {
@@ -524,16 +519,15 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
         return plan::batched[i] ? fwd_all_.data() + batch_ * plan::fwd_layout.off[i] : this->unb_fwd_.data() + plan::fwd_layout.off[i];
     }
 
+    template <std::size_t I> static void write_constant(state &w) {
+        using L = meta::at_t<I, topo>;
+        if constexpr (is_lit_v<L>) w.val(I)[0] = L::template value<T>();
+        else if constexpr (is_rconst_v<L>) w.val(I)[0] = static_cast<T>(w.pool_[meta::index_v<L, rconsts_t<Root>>]);
+    }
+    // Folds over the node positions call member templates, never a lambda per position: a lambda
+    // inside a function over the pack 0, 1, ..., N - 1 carries the pack in its name.
     void write_constants(state &w) {
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (
-                [&] {
-                    using L = meta::at_t<I, topo>;
-                    if constexpr (is_lit_v<L>) w.val(I)[0] = L::template value<T>();
-                    else if constexpr (is_rconst_v<L>) w.val(I)[0] = static_cast<T>(w.pool_[meta::index_v<L, rconsts_t<Root>>]);
-                }(),
-                ...);
-        }(std::make_index_sequence<count>{});
+        [&]<std::size_t... I>(std::index_sequence<I...>) { (void)std::initializer_list<int>{0, (write_constant<I>(w), 0)...}; }(std::make_index_sequence<count>{});
     }
 
     // -- the passes ----------------------------------------------------------------------------
@@ -558,29 +552,26 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
     }
     static void chunk_forward(state &w) {
         [&]<std::size_t... I>(std::index_sequence<I...>) {
-            if constexpr (O.check_finite) ((node_forward<I>(w), check_values<I>(w)), ...);
-            else (node_forward<I>(w), ...);
+            if constexpr (O.check_finite) (void)std::initializer_list<int>{0, (node_forward<I>(w), check_values<I>(w), 0)...};
+            else (void)std::initializer_list<int>{0, (node_forward<I>(w), 0)...};
         }(std::make_index_sequence<count>{});
     }
     /// The backward pass of worker w's chunk, into w.grads_.
+    template <std::size_t I> static void zero_adjoint(state &w) {
+        if constexpr (plan::zeroed[I]) {
+            T *d = w.template dst<I>();
+            std::fill(d, d + plan::size[I] * w.rows_of(I), T(0));
+        }
+    }
     static void chunk_backward(state &w) {
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            (
-                [&] {
-                    if constexpr (plan::zeroed[I]) {
-                        T *d = w.template dst<I>();
-                        std::fill(d, d + plan::size[I] * w.rows_of(I), T(0));
-                    }
-                }(),
-                ...);
-        }(std::make_index_sequence<count>{});
+        [&]<std::size_t... I>(std::index_sequence<I...>) { (void)std::initializer_list<int>{0, (zero_adjoint<I>(w), 0)...}; }(std::make_index_sequence<count>{});
         constexpr std::size_t r = count - 1;
         if constexpr (plan::needs[r]) {
             T *g = w.adj(r);
             const T seed = plan::batched[r] ? T(1) / static_cast<T>(w.stride_) : T(1);
             for (std::size_t s = 0; s < w.rows_of(r); ++s) g[s] = seed;
         }
-        [&]<std::size_t... I>(std::index_sequence<I...>) { (node_backward<count - 1 - I>(w), ...); }(std::make_index_sequence<count>{});
+        [&]<std::size_t... I>(std::index_sequence<I...>) { (void)std::initializer_list<int>{0, (node_backward<count - 1 - I>(w), 0)...}; }(std::make_index_sequence<count>{});
     }
 
     // -- the finite check (exec_options::check_finite) -----------------------------------------
@@ -592,19 +583,16 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
         return "node v" + std::to_string(k) + " (" + std::string(op_t<meta::at_t<I, topo>>::name) + ")";
     }
     /// The parameters and the whole batch's inputs, before any chunk runs.
-    template <std::size_t... I> void check_leaves(std::index_sequence<I...>) {
-        (
-            [&] {
-                using L = meta::at_t<I, topo>;
-                if constexpr (plan::roles[I] == role::param || plan::roles[I] == role::input) {
-                    const std::size_t n = plan::size[I] * (plan::batched[I] ? batch_ : 1);
-                    const T *v = is_param_v<L> ? this->param_ptr_[state::template param_index<I>()] : this->inputs_[I];
-                    if (const std::size_t i = detail::first_non_finite(v, n); i < n)
-                        detail::report_non_finite(std::string(is_param_v<L> ? "parameter '" : "input '") + std::string(L::name()) + "'",
-                                                  v[i], i, plan::size[I], plan::batched[I]);
-                }
-            }(),
-            ...);
+    template <std::size_t... I> void check_leaves(std::index_sequence<I...>) { (void)std::initializer_list<int>{0, (check_leaf<I>(), 0)...}; }
+    template <std::size_t I> void check_leaf() {
+        using L = meta::at_t<I, topo>;
+        if constexpr (plan::roles[I] == role::param || plan::roles[I] == role::input) {
+            const std::size_t n = plan::size[I] * (plan::batched[I] ? batch_ : 1);
+            const T *v = is_param_v<L> ? this->param_ptr_[state::template param_index<I>()] : this->inputs_[I];
+            if (const std::size_t i = detail::first_non_finite(v, n); i < n)
+                detail::report_non_finite(std::string(is_param_v<L> ? "parameter '" : "input '") + std::string(L::name()) + "'", v[i],
+                                          i, plan::size[I], plan::batched[I]);
+        }
     }
     template <std::size_t I> static void check_values(state &w) {
         if constexpr (plan::has_value(I) && plan::roles[I] != role::constant) {
@@ -635,12 +623,12 @@ template <class T, class Root, class Wrt, exec_options O> class program : privat
     }
     template <class Store, std::size_t... K> void set_params_at(const Store &store, std::index_sequence<K...>) {
         if constexpr (KINK_SAME(Store, params_type)) {
-            ((this->param_ptr_[K] = store.data() + params_type::offsets[K]), ...);
+            (void)std::initializer_list<int>{0, (this->param_ptr_[K] = store.data() + params_type::offsets[K], 0)...};
         } else {
             using mine = typename detail::params_of<topo>::type;
-            static_assert((Store::template holds<meta::at_t<K, mine>> && ...),
+            static_assert(meta::all(std::array<bool, sizeof...(K)>{Store::template holds<meta::at_t<K, mine>>...}),
                           "kink: compile_forward: the parameter store lacks a parameter of this graph (the same name and shape)");
-            ((this->param_ptr_[K] = store.data() + Store::template offset_of<meta::at_t<K, mine>>), ...);
+            (void)std::initializer_list<int>{0, (this->param_ptr_[K] = store.data() + Store::template offset_of<meta::at_t<K, mine>>, 0)...};
         }
     }
 
@@ -704,7 +692,7 @@ auto compile(const L &loss, const P &...) {
     static_assert((meta::in_list_v<graph_t<P>, topo_t<G>> && ...), "kink: compile(loss, p...): a leaf the loss does not use");
     using wrt = std::conditional_t<sizeof...(P) == 0, all, meta::list<graph_t<P>...>>;
     if constexpr (has_bad_shape_v<G>) return detail::broken_program<T>{};
-    else return program<T, G, wrt, O>(loss.pool);
+    else return program<T, key_t<meta::list<G, wrt>>, O>(loss.pool);
 }
 
 /// A forward-only program for `output` (any shape, e.g. the logits): `auto predict =
@@ -712,8 +700,8 @@ auto compile(const L &loss, const P &...) {
 /// batch * size values (row-major per sample), valid until the next call. It keeps no adjoint
 /// storage and, after `reserve(n)` or its first call at batch n, allocates nothing per call.
 /// `params` is any param_store holding the graph's parameters, such as a training program's.
-template <class T, class Root, exec_options O> class forward_program : public program<T, Root, meta::list<>, O> {
-    using base = program<T, Root, meta::list<>, O>;
+template <class T, class Key, exec_options O> class forward_program : public program<T, Key, O> {
+    using base = program<T, Key, O>;
 
   public:
     using base::base;
@@ -727,7 +715,7 @@ template <class T, class Root, exec_options O> class forward_program : public pr
 template <class T = float, exec_options O = exec_options{}, expression L> auto compile_forward(const L &output) {
     check_param_names(typename detail::params_of<topo_t<graph_t<L>>>::type{});
     if constexpr (has_bad_shape_v<graph_t<L>>) return detail::broken_program<T>{};
-    else return forward_program<T, graph_t<L>, O>(output.pool);
+    else return forward_program<T, key_t<meta::list<graph_t<L>, meta::list<>>>, O>(output.pool);
 }
 
 } // namespace kink

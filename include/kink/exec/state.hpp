@@ -15,6 +15,7 @@
 
 #include <kink/exec/gemm.hpp>
 #include <kink/exec/plan.hpp>
+#include <kink/expr/key.hpp>
 
 namespace kink {
 
@@ -45,12 +46,36 @@ namespace detail {
 
 template <class S, std::size_t I> struct node_ctx;
 
+/// Node K of a program's topological order as a leaf of a local graph.
+template <std::size_t K> struct stored_leaf {
+    static constexpr std::size_t index = K;
+};
+template <class G> inline constexpr bool is_stored_v = false;
+template <std::size_t K> inline constexpr bool is_stored_v<stored_leaf<K>> = true;
+/// Graph G (a local derivative, built from a node of Topo and its arguments) with every subgraph
+/// that Topo stores replaced by a stored_leaf of its position: the elementwise loops are
+/// instantiated on these short types, never on graph-sized ones (expr/key.hpp says why).
+template <class G, class Topo, bool Stored = (meta::index_v<G, Topo> < Topo::size)> struct localize {
+    using type = stored_leaf<meta::index_v<G, Topo>>;
+};
+template <class G, class Topo> struct localize<G, Topo, false> {
+    using type = G;
+};
+template <class Op, class... A, class Topo> struct localize<node<Op, A...>, Topo, false> {
+    using type = node<Op, typename localize<A, Topo>::type...>;
+};
+
 /// What one thread of a program works with while it runs a chunk of the batch: pointers into
 /// the program's arenas for the batched values and adjoints (laid out for the whole batch, node
 /// by node), and its own storage for everything computed once per chunk (unbatched values and
 /// adjoints, kernel scratch, matrix-product workspace). A kernel addresses rows [0, rows()) of
 /// its chunk; the state adds the chunk's first sample.
-template <class T, class Root, class Wrt, exec_options O> struct state {
+template <class T, class Key, exec_options O> struct state {
+    /// The loss (or output) graph and the leaves differentiated, found by the key: the state's
+    /// name, and so every member's, does not spell out the graph (expr/key.hpp).
+    using keyed = keyed_graph_t<Key>;
+    using Root = meta::at_t<0, keyed>;
+    using Wrt = meta::at_t<1, keyed>;
     using topo = topo_t<Root>;
     using root = Root;
     using plan = detail::plan<topo, Wrt>;
@@ -85,9 +110,7 @@ template <class T, class Root, class Wrt, exec_options O> struct state {
         std::array<bool, count> d{};
         for (std::size_t i = 0; i < count; ++i) {
             if (plan::roles[i] != role::param || !plan::needs[i]) continue;
-            std::size_t n = 0, e = 0;
-            for (std::size_t k = 0; k < plan::event_count; ++k)
-                if (plan::events[k].dest == i) ++n, e = k;
+            const std::size_t n = plan::contributions[i][0], e = plan::contributions[i][1];
             const auto &ev = plan::events[e];
             d[i] = n == 1 && ev.slot < 3 && plan::assigns(ev.node, ev.slot) && once[plan::op_node(ev.node)][ev.slot];
         }
@@ -155,11 +178,11 @@ template <class T, class Root, class Wrt, exec_options O> struct state {
         }
         for (std::size_t j = j0 + blocks * B; j < j1; ++j) f(j);
     }
-    /// Value of graph G at element (s, j): a stored node is read, any other graph (a local
-    /// derivative) is computed from its arguments.
+    /// Value of local graph G (see localize) at element (s, j): a stored node is read, any other
+    /// graph (a local derivative) is computed from its arguments.
     template <class G> T peval(std::size_t s, std::size_t j) {
-        if constexpr (meta::in_list_v<G, topo>) {
-            return at<meta::index_v<G, topo>>(s, j);
+        if constexpr (is_stored_v<G>) {
+            return at<G::index>(s, j);
         } else if constexpr (is_lit_v<G>) {
             return G::template value<T>();
         } else if constexpr (is_rconst_v<G>) { // a policy::runtime kink value
@@ -174,19 +197,20 @@ template <class T, class Root, class Wrt, exec_options O> struct state {
     /// Node I (elementwise) on rows [s0, s1) and elements [j0, j1).
     template <std::size_t I> void ew_forward(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1) {
         using Nd = meta::at_t<I, topo>;
+        using Op = op_t<Nd>;
         constexpr std::size_t n = plan::size[I];
         T *out = val(I);
         std::uint64_t hits = 0, nans = 0;
-        [&]<class Op, class... A>(std::type_identity<node<Op, A...>>) {
+        [&]<std::size_t... K>(std::index_sequence<K...>) {
             for (std::size_t s = s0; s < s1; ++s)
                 each_element(j0, j1, [&](std::size_t j) {
                     if constexpr (is_counted<Nd>::value) {
-                        hits += Op::at_kink(peval<A>(s, j)...);
-                        nans += any_nan(peval<A>(s, j)...);
+                        hits += Op::at_kink(at<plan::args[I][K]>(s, j)...);
+                        nans += any_nan(at<plan::args[I][K]>(s, j)...);
                     }
-                    out[s * n + j] = static_cast<T>(Op::eval(peval<A>(s, j)...));
+                    out[s * n + j] = static_cast<T>(Op::eval(at<plan::args[I][K]>(s, j)...));
                 });
-        }(std::type_identity<Nd>{});
+        }(std::make_index_sequence<plan::nargs[I]>{});
         if constexpr (is_counted<Nd>::value) {
             kink_counter<Nd>::hits += hits;
             kink_counter<Nd>::evals += (s1 - s0) * (j1 - j0);
@@ -206,7 +230,7 @@ template <class T, class Root, class Wrt, exec_options O> struct state {
                 [&] {
                     constexpr std::size_t a = plan::args[I][K];
                     if constexpr (plan::needs[a]) {
-                        using D = typename Op::template partial<K, Nd>;
+                        using D = typename localize<typename Op::template partial<K, Nd>, topo>::type;
                         constexpr std::size_t na = plan::size[a];
                         constexpr bool assign = plan::assigns(I, K);
                         T *d = dst<a>();
@@ -228,24 +252,26 @@ template <class T, class Root, class Wrt, exec_options O> struct state {
                 ...);
         }(std::make_index_sequence<plan::nargs[I]>{});
     }
+    /// Which nodes node G's forward epilogue (Bwd: grad epilogue) hosts.
+    template <std::size_t G, bool Bwd> static constexpr std::array<bool, count> hosted() {
+        std::array<bool, count> h{};
+        for (std::size_t i = 0; i < count; ++i) h[i] = (Bwd ? plan::bwd_host[i] : plan::fwd_host[i]) == G;
+        return h;
+    }
     /// The elementwise nodes hosted by node G's forward epilogue, on a finished rectangle.
-    template <std::size_t G, std::size_t... J>
-    void fused_forward(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1, std::index_sequence<J...>) {
-        (
-            [&] {
-                if constexpr (plan::fwd_host[J] == G) ew_forward<J>(s0, s1, j0, j1);
-            }(),
-            ...);
+    template <std::size_t G> void fused_forward(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1) {
+        [&]<std::size_t... J>(std::index_sequence<J...>) {
+            (ew_forward<J>(s0, s1, j0, j1), ...);
+        }(typename meta::true_positions_of<hosted<G, false>()>::type{});
     }
     /// The elementwise vector-Jacobian products hosted by node G's grad epilogue, last node first.
-    template <std::size_t G, std::size_t... J>
-    void fused_backward(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1, std::index_sequence<J...>) {
-        constexpr std::size_t last = sizeof...(J) - 1;
-        (
-            [&] {
-                if constexpr (plan::bwd_host[last - J] == G) ew_backward<last - J>(s0, s1, j0, j1);
-            }(),
-            ...);
+    template <std::size_t G> void fused_backward(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1) {
+        [&]<std::size_t... J>(std::index_sequence<J...>) {
+            constexpr std::array<std::size_t, sizeof...(J) + 1> pos{J..., 0};
+            [&]<std::size_t... K>(std::index_sequence<K...>) {
+                (ew_backward<pos[sizeof...(J) - 1 - K]>(s0, s1, j0, j1), ...);
+            }(std::make_index_sequence<sizeof...(J)>{});
+        }(typename meta::true_positions_of<hosted<G, true>()>::type{});
     }
 };
 
@@ -269,6 +295,10 @@ template <class S, std::size_t I> struct node_ctx {
     static constexpr bool needs_bias = affine && plan::needs[plan::bias_of(affine ? I : 0)];
     static constexpr bool assign_bias = affine && plan::assigns(I, plan::bias_slot);
     static constexpr bool bias_first = affine && S::options.bias == bias_at::start;
+    /// Whether elementwise nodes run in this kernel's forward epilogue (grad epilogue): a kernel
+    /// without any passes gemm::no_epilogue, whose kernels every such product shares.
+    static constexpr bool hosts_epilogue = meta::true_positions_of<S::template hosted<I, false>()>::count != 0;
+    static constexpr bool hosts_grad_epilogue = meta::true_positions_of<S::template hosted<I, true>()>::count != 0;
 
     S &s;
     std::size_t rows() const { return s.rows_of(I); }
@@ -295,11 +325,11 @@ template <class S, std::size_t I> struct node_ctx {
     T *scratch() { return s.scratch_.data(); }
     /// Runs the elementwise nodes fused after this one on rows [s0, s1), elements [e0, e1).
     void epilogue(std::size_t s0, std::size_t s1, std::size_t e0, std::size_t e1) {
-        s.template fused_forward<I>(s0, s1, e0, e1, std::make_index_sequence<plan::count>{});
+        s.template fused_forward<I>(s0, s1, e0, e1);
     }
     /// Runs the elementwise vector-Jacobian products fused into this node's grad epilogue.
     void grad_epilogue(std::size_t s0, std::size_t s1, std::size_t e0, std::size_t e1) {
-        s.template fused_backward<I>(s0, s1, e0, e1, std::make_index_sequence<plan::count>{});
+        s.template fused_backward<I>(s0, s1, e0, e1);
     }
 };
 

@@ -142,6 +142,14 @@ template <class L, std::size_t... I> struct reverse<L, std::index_sequence<I...>
 };
 template <class L> using reverse_t = typename reverse<L>::type;
 
+/// Whether every flag is true: `all(std::array<bool, N>{P<T>::value...})` in place of a fold
+/// expression, which clang limits to 256 operands (a program has more nodes than that).
+template <std::size_t N> constexpr bool all(const std::array<bool, N> &flags) {
+    for (bool f : flags)
+        if (!f) return false;
+    return true;
+}
+
 /// A value that depends on T, for static_assert(false) in templates (before C++23).
 template <class...> inline constexpr bool always_false = false;
 

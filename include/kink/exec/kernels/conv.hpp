@@ -319,17 +319,17 @@ template <std::size_t Stride, std::size_t Pad, std::size_t Dil> struct kernel<co
                 else if constexpr (!D::pointwise) detail::im2col<D>(xs, col);
                 const Vec colt = transposed ? Vec{col, D::Kp, 1, D::Kp} : Vec{D::pointwise ? xs : col, 1, D::P};
                 gemm::run<T, C::options.fma>(D::O, D::K, D::P, Vec{gs, D::P, 1}, colt, c.template arg_grad<1>(), D::K, acc, nullptr,
-                                             c.work(), [](auto...) {});
+                                             c.work(), gemm::no_epilogue{});
             }
             if constexpr (C::template needs<0>) { // dx_s += fold(W^T G_s)
                 T *dx = c.template arg_grad<0>() + (C::template arg_batched<0> ? s * D::in_size : 0);
                 const bool acc = !C::template assign<0> || (!C::template arg_batched<0> && s > 0);
                 if constexpr (D::pointwise) {
                     gemm::run<T, C::options.fma>(D::K, D::P, D::O, Vec{w, 1, D::K}, Vec{gs, D::P, 1}, dx, D::P, acc, nullptr, c.work(),
-                                                 [](auto...) {});
+                                                 gemm::no_epilogue{});
                 } else {
                     gemm::run<T, C::options.fma>(D::K, D::P, D::O, Vec{w, 1, D::K}, Vec{gs, D::P, 1}, dcol, D::P, false, nullptr,
-                                                 c.work(), [](auto...) {});
+                                                 c.work(), gemm::no_epilogue{});
                     if (!acc) std::fill(dx, dx + D::in_size, T(0));
                     detail::col2im<D>(dcol, dx);
                 }

@@ -67,17 +67,21 @@ template <> struct kernel<matmul_op> {
         const Vec w = matrix(c);
         T *out = c.out();
         const T *bias = c.bias();
-        gemm::run<T, C::options.fma, inline_epilogue<N>>(
-            c.rows(), M, K, Vec{c.template in<1>(), K, 1}, Vec{w.p, w.cs, w.rs}, out, M, false, C::bias_first ? bias : nullptr,
-            c.work(), [&](std::size_t s0, std::size_t rows, std::size_t j0, std::size_t cols) {
-                if (C::affine && !C::bias_first) {
-                    T *__restrict o = out;
-                    const T *__restrict bb = bias;
-                    for (std::size_t s = s0; s < s0 + rows; ++s)
-                        for (std::size_t j = j0; j < j0 + cols; ++j) o[s * M + j] += bb[j];
-                }
-                c.epilogue(s0, s0 + rows, j0, j0 + cols);
-            });
+        const auto epilogue = [&](std::size_t s0, std::size_t rows, std::size_t j0, std::size_t cols) {
+            if (C::affine && !C::bias_first) {
+                T *__restrict o = out;
+                const T *__restrict bb = bias;
+                for (std::size_t s = s0; s < s0 + rows; ++s)
+                    for (std::size_t j = j0; j < j0 + cols; ++j) o[s * M + j] += bb[j];
+            }
+            c.epilogue(s0, s0 + rows, j0, j0 + cols);
+        };
+        const auto run = [&](auto epi) {
+            gemm::run<T, C::options.fma, inline_epilogue<N>>(c.rows(), M, K, Vec{c.template in<1>(), K, 1}, Vec{w.p, w.cs, w.rs}, out,
+                                                             M, false, C::bias_first ? bias : nullptr, c.work(), epi);
+        };
+        if constexpr ((C::affine && !C::bias_first) || C::hosts_epilogue) run(epilogue);
+        else run(gemm::no_epilogue{});
     }
 
     template <class C> static void backward(C &c) {
@@ -113,16 +117,22 @@ template <> struct kernel<matmul_op> {
             const bool acc = !C::template assign<0> || c.template continues<0>();
             if constexpr (C::template arg_strided<0>) // A (k x m) += X^T G
                 gemm::run<T, C::options.fma, inline_epilogue<N>>(K, M, rows, Vec{c.template in<1>(), 1, K}, Vec{g, M, 1},
-                                                                 c.template arg_grad<0>(), M, acc, nullptr, c.work(), [](auto...) {});
+                                                                 c.template arg_grad<0>(), M, acc, nullptr, c.work(), gemm::no_epilogue{});
             else // W (m x k) += G^T X
                 gemm::run<T, C::options.fma, inline_epilogue<N>>(M, K, rows, Vec{g, 1, M}, Vec{c.template in<1>(), K, 1},
-                                                                 c.template arg_grad<0>(), K, acc, nullptr, c.work(), [](auto...) {});
+                                                                 c.template arg_grad<0>(), K, acc, nullptr, c.work(), gemm::no_epilogue{});
         }
         if constexpr (C::template needs<1>) { // dX += G W
             constexpr bool acc = !C::template assign<1>;
-            gemm::run<T, C::options.fma, inline_epilogue<N>>(
-                rows, K, M, Vec{g, M, 1}, matrix(c), c.template arg_grad<1>(), K, acc, nullptr, c.work(),
-                [&](std::size_t s0, std::size_t r, std::size_t j0, std::size_t cols) { c.grad_epilogue(s0, s0 + r, j0, j0 + cols); });
+            const auto epilogue = [&](std::size_t s0, std::size_t r, std::size_t j0, std::size_t cols) {
+                c.grad_epilogue(s0, s0 + r, j0, j0 + cols);
+            };
+            const auto run = [&](auto epi) {
+                gemm::run<T, C::options.fma, inline_epilogue<N>>(rows, K, M, Vec{g, M, 1}, matrix(c), c.template arg_grad<1>(), K, acc,
+                                                                 nullptr, c.work(), epi);
+            };
+            if constexpr (C::hosts_grad_epilogue) run(epilogue);
+            else run(gemm::no_epilogue{});
         }
     }
 };
