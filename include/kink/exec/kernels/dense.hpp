@@ -67,7 +67,7 @@ template <> struct kernel<matmul_op> {
         const Vec w = matrix(c);
         T *out = c.out();
         const T *bias = c.bias();
-        const auto epilogue = [&](std::size_t s0, std::size_t rows, std::size_t j0, std::size_t cols) {
+        const auto bias_and_epilogue = [&](std::size_t s0, std::size_t rows, std::size_t j0, std::size_t cols) {
             if (C::affine && !C::bias_first) {
                 T *__restrict o = out;
                 const T *__restrict bb = bias;
@@ -80,7 +80,7 @@ template <> struct kernel<matmul_op> {
             gemm::run<T, C::options.fma, inline_epilogue<N>>(c.rows(), M, K, Vec{c.template in<1>(), K, 1}, Vec{w.p, w.cs, w.rs}, out,
                                                              M, false, C::bias_first ? bias : nullptr, c.work(), epi);
         };
-        if constexpr ((C::affine && !C::bias_first) || C::hosts_epilogue) run(epilogue);
+        if constexpr ((C::affine && !C::bias_first) || C::hosts_epilogue) run(bias_and_epilogue);
         else run(gemm::no_epilogue{});
     }
 
@@ -124,14 +124,14 @@ template <> struct kernel<matmul_op> {
         }
         if constexpr (C::template needs<1>) { // dX += G W
             constexpr bool acc = !C::template assign<1>;
-            const auto epilogue = [&](std::size_t s0, std::size_t r, std::size_t j0, std::size_t cols) {
+            const auto grad_epilogue_rows = [&](std::size_t s0, std::size_t r, std::size_t j0, std::size_t cols) {
                 c.grad_epilogue(s0, s0 + r, j0, j0 + cols);
             };
             const auto run = [&](auto epi) {
                 gemm::run<T, C::options.fma, inline_epilogue<N>>(rows, K, M, Vec{g, M, 1}, matrix(c), c.template arg_grad<1>(), K, acc,
                                                                  nullptr, c.work(), epi);
             };
-            if constexpr (C::hosts_grad_epilogue) run(epilogue);
+            if constexpr (C::hosts_grad_epilogue) run(grad_epilogue_rows);
             else run(gemm::no_epilogue{});
         }
     }
