@@ -9,7 +9,8 @@
 #                 depth 8 16 32 64 ($DEPTHS)
 # with each compiler of $COMPILERS (default "g++ clang++") at $CXXFLAGS (default -O2); $KINDS
 # picks the kinds (default: all four). An empty program (the headers and main) is measured
-# first as the baseline: "doubling the depth at most doubles the time above it".
+# first as the baseline: "doubling the depth at most doubles the time above it". The documentation's
+# benchmarks page draws a saved run: KINDS="residual_mlp resnet" bench/compile_time.sh > bench/compile_depth.jsonl
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 CXXFLAGS=${CXXFLAGS:--O2}

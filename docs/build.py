@@ -12,6 +12,7 @@ Pages are docs/site/*.md with directives that pull everything that is not prose 
     {{study}}                 the relu'(0) study's page (docs/relu0_study/, written by the example)
     {{study-summary}}         the study's headline numbers, from its CSV files
     {{bench}}                 benchmark tables and SVG charts from bench/results.jsonl
+    {{compile-depth}}         compile time and peak memory against depth, from bench/compile_depth.jsonl
 Pages may not contain code blocks typed by hand. Math ($...$, $$...$$) is rendered to HTML at
 build time by KaTeX (Debian's libjs-katex under node); its CSS and fonts are copied into the site,
 so nothing is fetched from a network. The API reference is Doxygen's HTML of the headers' ///
@@ -21,6 +22,7 @@ build with the page and the reason.
 import argparse
 import html
 import json
+import math
 import os
 import re
 import shutil
@@ -204,13 +206,53 @@ class Site:
         out += '<div class="charts">\n' + "\n".join(charts) + "\n</div>\n"
         return out
 
+    def compile_depth(self, page, arg):
+        """The committed run of bench/compile_time.sh: a table and two charts (seconds, peak MiB)
+        of each program kind against its depth, one line per compiler."""
+        p = self.src / "bench" / "compile_depth.jsonl"
+        if not p.is_file():
+            fail(page, f"{p} is missing (bench/compile_time.sh > bench/compile_depth.jsonl)")
+        series = {}  # (kind, compiler) -> [(depth, seconds, mib)]
+        base = {}
+        for l in p.read_text().splitlines():
+            if not l.strip().startswith("{"):
+                continue
+            r = json.loads(l)
+            if "seconds" not in r:
+                fail(page, f"{p}: a failed compilation: {l}")
+            if r["case"] == "compile_empty_program":
+                base[r["compiler"]] = (r["seconds"], r["peak_mib"])
+                continue
+            m = re.fullmatch(r"compile_(\w+?)_(?:blocks|depth)_(\d+)", r["case"])
+            if not m:
+                fail(page, f"{p}: a case this page does not know: {r['case']}")
+            series.setdefault((m.group(1), r["compiler"]), []).append((int(m.group(2)), r["seconds"], r["peak_mib"]))
+        out = "| program | compiler | " + " | ".join(["depth: seconds / peak MiB"]) + " |\n|---|---|---|\n"
+        for (kind, cxx), pts in series.items():
+            cells = ", ".join(f"{d}: {s:.1f} s / {m}" for d, s, m in sorted(pts))
+            out += f"| {kind} | {cxx} | {cells} |\n"
+        for cxx, (s, m) in base.items():
+            out += f"| empty program (the headers alone) | {cxx} | {s:.1f} s / {m} |\n"
+        (self.out / "img").mkdir(exist_ok=True)
+        charts = []
+        for kind in dict.fromkeys(k for k, _ in series):
+            lines = {cxx: sorted(pts) for (k, cxx), pts in series.items() if k == kind}
+            for col, unit in ((1, "seconds"), (2, "peak MiB")):
+                name = f"compile_{kind}_{'s' if col == 1 else 'mib'}"
+                (self.out / "img" / f"{name}.svg").write_text(
+                    depth_chart(f"{kind}: compile {unit} against depth (one TU, -O2)", unit,
+                                {c: [(d, v[col - 1]) for d, *v in pts] for c, pts in lines.items()},
+                                {c: b[col - 1] for c, b in base.items()}))
+                charts.append(f'<img src="img/{name}.svg" alt="{html.escape(kind)} compile {unit}">')
+        return out + '\n<div class="charts">\n' + "\n".join(charts) + "\n</div>\n"
+
     # -- pages -----------------------------------------------------------------------------------
     def expand(self, page, text):
         if re.search(r"^\s*(```|~~~)", text, re.M):
             fail(page, "a code block typed by hand: every code block must come from {{code: ...}} or {{run: ...}}")
         handlers = {"code": self.code, "run": self.run, "gen": self.gen_file, "dot": self.dot,
                     "readme-commands": self.readme_commands, "study": self.study, "study-summary": self.study_summary,
-                    "bench": self.bench}
+                    "bench": self.bench, "compile-depth": self.compile_depth}
 
         def sub(m):
             name, arg = m.group(1), (m.group(2) or "").strip()
@@ -335,6 +377,41 @@ def bar_chart(case, impls, lower_better):
         s.append(f'<text x="{left - 8}" y="{y + bar / 2 + 4}" text-anchor="end">{html.escape(label)}</text>')
         s.append(f'<rect x="{left}" y="{y}" width="{bw:.1f}" height="{bar}" fill="{colors.get(l["impl"], "#9467bd")}"/>')
         s.append(f'<text x="{left + bw + 6:.1f}" y="{y + bar / 2 + 4}">{v:.4g}</text>')
+    s.append("</svg>\n")
+    return "\n".join(s)
+
+
+def depth_chart(title, unit, lines, base):
+    """Lines of (depth, value) per compiler on a linear depth axis, with each compiler's empty
+    program as a dashed baseline: linear growth is a straight line."""
+    w, h, x0, y0, pw, ph = 640, 360, 70, 50, 420, 240
+    dmax = max(d for pts in lines.values() for d, _ in pts) or 1
+    top = max([v for pts in lines.values() for _, v in pts] + list(base.values())) or 1
+    step = 10 ** math.floor(math.log10(top / 5))  # five gridlines at a round step
+    step = next(m * step for m in (1, 2, 2.5, 5, 10) if m * step * 5 >= top)
+    vmax = step * 5
+    X = lambda d: x0 + pw * d / dmax
+    Y = lambda v: y0 + ph * (1 - v / vmax)
+    colors = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e"]
+    s = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">',
+         f'<rect width="{w}" height="{h}" fill="white"/>',
+         f'<text x="{w / 2}" y="24" text-anchor="middle" font-size="14">{html.escape(title)}</text>',
+         f'<rect x="{x0}" y="{y0}" width="{pw}" height="{ph}" fill="none" stroke="#333"/>']
+    for k in range(6):
+        v = vmax * k / 5
+        s.append(f'<line x1="{x0 - 4}" x2="{x0 + pw}" y1="{Y(v):.1f}" y2="{Y(v):.1f}" stroke="#ddd"/><text x="{x0 - 6}" y="{Y(v) + 4:.1f}" text-anchor="end">{v:.4g}</text>')
+    for d in sorted({d for pts in lines.values() for d, _ in pts}):
+        s.append(f'<text x="{X(d):.1f}" y="{y0 + ph + 18}" text-anchor="middle">{d}</text>')
+    s.append(f'<text x="{x0 + pw / 2}" y="{y0 + ph + 38}" text-anchor="middle">depth (blocks)</text>')
+    for i, (cxx, pts) in enumerate(lines.items()):
+        c = colors[i % len(colors)]
+        s.append(f'<polyline fill="none" stroke="{c}" stroke-width="2" points="' + " ".join(f"{X(d):.1f},{Y(v):.1f}" for d, v in pts) + '"/>')
+        for d, v in pts:
+            s.append(f'<circle r="3" fill="{c}" cx="{X(d):.1f}" cy="{Y(v):.1f}"/>')
+        if cxx in base:
+            s.append(f'<line x1="{x0}" x2="{x0 + pw}" y1="{Y(base[cxx]):.1f}" y2="{Y(base[cxx]):.1f}" stroke="{c}" stroke-dasharray="4 3"/>')
+        s.append(f'<line x1="{x0 + pw + 12}" x2="{x0 + pw + 36}" y1="{y0 + 10 + 18 * i}" y2="{y0 + 10 + 18 * i}" stroke="{c}" stroke-width="2"/><text x="{x0 + pw + 40}" y="{y0 + 14 + 18 * i}">{html.escape(cxx)}</text>')
+    s.append(f'<text x="{x0 + pw + 12}" y="{y0 + 14 + 18 * len(lines)}">dashed: headers alone</text>')
     s.append("</svg>\n")
     return "\n".join(s)
 
