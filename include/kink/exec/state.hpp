@@ -284,6 +284,7 @@ template <class S, std::size_t I> struct node_ctx {
     /// The node whose op runs (the product of an affine node).
     using node = meta::at_t<op_index, typename S::topo>;
     static constexpr exec_options options = S::options;
+    static constexpr std::size_t program_nodes = S::count; ///< the nodes of the whole program
     static constexpr bool counting = is_counted<node>::value;
     static constexpr bool affine = plan::roles[I] == role::affine;
     template <std::size_t K> static constexpr std::size_t arg = plan::args[op_index][K];
