@@ -52,7 +52,7 @@ template <> struct kernel<matmul_op> {
     /// programs of at most inline_program_nodes nodes. Each such product is a GEMM of its own,
     /// which the optimiser compiles again for every node; a deep program calls its epilogues through
     /// gemm::epilogue_ref instead, and all its products share one GEMM per direction. Measured on a
-    /// residual MLP of 8 pre-norm blocks, 32 wide (87 nodes, g++ 12 -O2, one run): 15.5 s to
+    /// residual MLP of 8 pre-norm blocks, 32 wide (144 nodes, g++ 12 -O2, one run): 15.5 s to
     /// compile with inline epilogues, 10.2 s without, and the step time the same within the noise
     /// (about 620 us at batch 64), where bench case 2 (19 nodes) spends 13% of its step in the call.
     static constexpr std::size_t inline_program_nodes = 64;
