@@ -103,13 +103,21 @@ template <class F, class X> struct derivative {
 };
 template <class F, class X> using derivative_t = typename derivative<F, X>::type;
 
+namespace detail {
+/// The expression object of df/dx (its runtime constants are f's), through a function named after
+/// the expression types only (expr/expr.hpp's make_node says why).
+template <expression X, expression F> constexpr auto derivative_ex(const F &f) {
+    using D = derivative_t<graph_t<F>, graph_t<X>>;
+    return gather<ex<D>>(rconsts_t<D>{}, f);
+}
+} // namespace detail
+
 /// `grad(f, x)`: the expression df/dx. With several variables, a `hana::tuple` of expressions.
 template <expression F, expression X, expression... Xs> constexpr auto grad(const F &f, const X &, const Xs &...) {
-    using G = graph_t<F>;
     if constexpr (sizeof...(Xs) == 0) {
-        return make_ex<derivative_t<G, graph_t<X>>>(f);
+        return detail::derivative_ex<X>(f);
     } else {
-        return boost::hana::make_tuple(make_ex<derivative_t<G, graph_t<X>>>(f), make_ex<derivative_t<G, graph_t<Xs>>>(f)...);
+        return boost::hana::make_tuple(detail::derivative_ex<X>(f), detail::derivative_ex<Xs>(f)...);
     }
 }
 

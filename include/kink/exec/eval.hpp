@@ -138,11 +138,23 @@ template <class T, class... B> struct env_t {
 /// Where a node's arguments live in the value array. Used only as a compile-time constant.
 /// A function, not a static data member: g++ spends time on the (graph-sized) names of
 /// instantiated data members even when nothing is emitted; the sweep passes the array by value.
+/// Argument positions as a class named by the positions alone (not by the node or the list).
+template <std::size_t... I> struct arg_positions {
+    static constexpr std::array<std::size_t, sizeof...(I)> value{I...};
+    /// The positions padded to three with `none` (size_t(-1)).
+    static constexpr std::array<std::size_t, 3> padded = [] {
+        static_assert(sizeof...(I) <= 3, "kink: compile: ops take at most three arguments");
+        std::array<std::size_t, 3> a{std::size_t(-1), std::size_t(-1), std::size_t(-1)};
+        const std::size_t p[] = {I..., 0};
+        for (std::size_t k = 0; k < sizeof...(I); ++k) a[k] = p[k];
+        return a;
+    }();
+};
 template <class Node, class Topo> struct node_info {
-    static constexpr std::array<std::size_t, 0> args() { return {}; }
+    using positions = arg_positions<>;
 };
 template <class Op, class... A, class Topo> struct node_info<node<Op, A...>, Topo> {
-    static constexpr std::array<std::size_t, sizeof...(A)> args() { return {meta::index_v<A, Topo>...}; }
+    using positions = arg_positions<meta::index_of<A, Topo>::value...>;
 };
 
 // The sweep below calls only functions whose template arguments are short (an op, a leaf, the
@@ -200,8 +212,8 @@ template <class... N> struct run<meta::list<N...>> {
         std::size_t k = 0; // an initializer list, not a fold: no nesting limit on big graphs
         const int sweep[] = {
             ((v[k++] = is_leaf_v<N> ? leaf_value<leaf_part_t<N>, T, meta::index_v<N, consts>>(src.pool, env)
-                       : is_counted<N>::value ? apply_counted<counted_part_t<N>, T, node_info<N, topo>::args()>(v)
-                                              : apply_op<plain_op_t<N>, T, node_info<N, topo>::args()>(v)),
+                       : is_counted<N>::value ? apply_counted<counted_part_t<N>, T, node_info<N, topo>::positions::value>(v)
+                                              : apply_op<plain_op_t<N>, T, node_info<N, topo>::positions::value>(v)),
              0)...,
             0};
         (void)sweep;
@@ -301,7 +313,7 @@ template <class N> using piecewise_op_t = std::conditional_t<is_piecewise_primal
 template <class Topo> struct min_distance;
 template <class... N> struct min_distance<meta::list<N...>> {
     template <class T> static constexpr T get(const std::array<T, sizeof...(N)> &v) {
-        const T d[] = {op_kink_distance<piecewise_op_t<N>, T, node_info<N, meta::list<N...>>::args()>(v)...,
+        const T d[] = {op_kink_distance<piecewise_op_t<N>, T, node_info<N, meta::list<N...>>::positions::value>(v)...,
                        std::numeric_limits<T>::infinity()};
         return *std::min_element(std::begin(d), std::end(d));
     }

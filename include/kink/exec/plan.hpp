@@ -101,15 +101,6 @@ template <class T, class... N> struct work_sizes<T, meta::list<N...>> {
     static constexpr std::size_t get(std::size_t n) { return std::max({std::size_t(64), traits_t<N>::template work_size<N, T>(n)...}); }
 };
 
-template <class N, class Topo> constexpr std::array<std::size_t, 3> args_of() {
-    std::array<std::size_t, 3> a{none, none, none};
-    if constexpr (is_node_v<N>) {
-        constexpr std::array<std::size_t, children_t<N>::size> idx = node_info<N, Topo>::args();
-        static_assert(idx.size() <= 3, "kink: compile: ops take at most three arguments");
-        for (std::size_t i = 0; i < idx.size(); ++i) a[i] = idx[i];
-    }
-    return a;
-}
 
 /// One contribution to an adjoint, in the order the backward pass makes them.
 struct event {
@@ -132,7 +123,7 @@ template <class... N, class Wrt> struct plan<meta::list<N...>, Wrt> {
     static constexpr std::array<role, count> base{base_role<N>()...};
     static constexpr std::array<std::size_t, count> size{shape_of_t<N>::size...};
     static constexpr std::array<bool, count> batched{batched_v<N>...};
-    static constexpr std::array<std::array<std::size_t, 3>, count> args{args_of<N, topo>()...};
+    static constexpr std::array<std::array<std::size_t, 3>, count> args{node_info<N, topo>::positions::padded...};
     static constexpr std::array<std::size_t, count> nargs{children_t<N>::size...};
     static constexpr std::array<bool, count> trained{((is_param_v<N> || is_input_v<N>) && meta::in_list_v<N, Wrt>)...};
     static constexpr std::array<bool, count + 1> bias_add{bias_add_of<N>::value..., false};

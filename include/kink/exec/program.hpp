@@ -43,11 +43,10 @@
 namespace kink {
 
 namespace detail {
-template <class N> struct node_checks {
-    static constexpr role k = base_role<N>();
-    static_assert(k != role::variable, "kink: compile: the graph has a var<> leaf; use param<>, input<> or label<>");
-    static_assert(k != role::unknown, "kink: compile: an op of this graph has no kernel (specialise kink::kernel<Op>)");
-    static constexpr bool ok = true;
+template <class N, role K = base_role<N>()> struct node_checks { // no static data member: see meta::index_of
+    static_assert(K != role::variable, "kink: compile: the graph has a var<> leaf; use param<>, input<> or label<>");
+    static_assert(K != role::unknown, "kink: compile: an op of this graph has no kernel (specialise kink::kernel<Op>)");
+    using ok = std::true_type;
 };
 
 /// Whether the bindings B... bind leaf L.
@@ -100,7 +99,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
     static_assert(forward_only || shape_of_t<Root>::rank == 0,
                   "kink: compile(loss): the loss must be a per-sample scalar: reduce a vector with mean(...) or sum(...); "
                   "compile_forward(output) evaluates a tensor output without a loss");
-    static_assert([]<class... N>(meta::list<N...>) { return meta::all(std::array<bool, sizeof...(N)>{detail::node_checks<N>::ok...}); }(topo{}));
+    static_assert([]<class... N>(meta::list<N...>) { return meta::all(std::array<bool, sizeof...(N)>{detail::node_checks<N>::ok::value...}); }(topo{}));
     static_assert(plan::strided_ok_everywhere, "kink: compile: transpose(W) is supported as the matrix of a product "
                                                "(transpose(W) * x), not as the argument of another op");
 

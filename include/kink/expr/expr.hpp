@@ -17,6 +17,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include <kink/expr/key.hpp>
 #include <kink/expr/meta.hpp>
 
 namespace kink {
@@ -236,31 +237,37 @@ template <class Leaf, class T> struct binding {
     using leaf = Leaf;
 };
 
-/// Holds the expression class for graph E. The expression type is an *unnamed member* class:
+/// Holds the expression class of the graph bound to Key (see key_t). The expression type is an
+/// *unnamed member* class of a template over the graph's key, not over the graph:
 ///  - a member class, so that argument-dependent lookup on an expression does not walk the graph
 ///    type (ADL visits the template arguments of a class template specialization recursively,
 ///    which clang 14 does without memoisation: exponential in the depth of a graph whose nodes
 ///    are shared);
 ///  - unnamed, so that clang's code generator names its IR type "anon" instead of printing the
-///    whole graph type as a tree (again exponential for shared nodes).
-template <class E> struct expr_of {
+///    whole graph type as a tree (again exponential for shared nodes);
+///  - named after the key (128 bits), so that every function instantiated on expressions (each
+///    operator, make_node, the runtime-constant gathering) has a name of constant length: over
+///    the graph's type, the N building steps of a deep network had names of length up to N
+///    (16 of the 18.6 million characters of symbol names in the 32-block residual MLP's -O0
+///    object; expr/key.hpp).
+template <class Key> struct expr_of {
     struct {
         /// The graph of this expression.
-        using graph = E;
+        using graph = keyed_graph_t<Key>;
         using kink_expression_tag = void;
         /// Values of the runtime constants, in the order of rconsts_t<graph>.
-        [[no_unique_address]] pool_t<E> pool{};
+        [[no_unique_address]] pool_t<graph> pool{};
 
         /// `x = 1.5` binds a variable to a value (or a span of values) for evaluation.
         template <class T>
-            requires is_bindable<E>::value
-        constexpr binding<E, T> operator=(T value) const {
+            requires is_bindable<graph>::value
+        constexpr binding<graph, T> operator=(T value) const {
             return {value};
         }
     } proto;
 };
 /// The expression type of graph E.
-template <class E> using ex = decltype(expr_of<E>::proto);
+template <class E> using ex = decltype(expr_of<key_t<E>>::proto);
 
 template <class T>
 concept expression = requires {
@@ -312,12 +319,12 @@ template <class C, class... Src> constexpr double find_const(const Src &...src) 
     (take_const<C>(v, found, src), ...);
     return v;
 }
-template <class Out, class... Src, class... C>
-constexpr pool_t<Out> gather(meta::list<C...>, const Src &...src) {
+/// The pool of expression type X (its graph's runtime constants C...) from the sources' pools.
+template <class X, class... Src, class... C> constexpr X gather(meta::list<C...>, const Src &...src) {
     if constexpr (sizeof...(C) == 0) {
         return {};
     } else {
-        return pool_t<Out>{find_const<C>(src...)...};
+        return X{{find_const<C>(src...)...}};
     }
 }
 } // namespace detail
@@ -335,7 +342,7 @@ template <fixed_string Name, expression X> constexpr auto with_constant(const X 
 /// Builds the expression object for graph `Out` from objects that together hold all its runtime
 /// constants (checks that a constant shared by several inputs has one value).
 template <class Out, expression... Src> constexpr ex<Out> make_ex(const Src &...src) {
-    return {detail::gather<Out>(rconsts_t<Out>{}, src...)};
+    return detail::gather<ex<Out>>(rconsts_t<Out>{}, src...);
 }
 
 /// `make_node<Op>(a, b)`: the expression Op(a, b), nothing simplified.
@@ -343,7 +350,8 @@ template <class Op, expression... A> constexpr ex<node<Op, graph_t<A>...>> make_
     static_assert(shapes_agree<Op, shape_of_t<graph_t<A>>...>::value,
                   "kink: shape mismatch: shapes_agree<op, shapes...> names the op and the argument shapes "
                   "(elementwise ops need equal shapes or scalars; see docs/site/guide-tensors.md)");
-    return make_ex<node<Op, graph_t<A>...>>(a...);
+    using Out = node<Op, graph_t<A>...>;
+    return detail::gather<ex<Out>>(rconsts_t<Out>{}, a...); // not make_ex<Out>: a name of Out's length
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,9 +7,10 @@
 /// grows with the graph. Every function instantiated on a class that has the graph among its
 /// template arguments carries that name: a compiled program instantiates a few functions per node
 /// (its elementwise loops, its kernels' contexts), so names, and the compiler's time and memory
-/// for them, grew with (nodes x graph), faster than the graph. The executor's classes take the
-/// key instead: a name of constant length, whatever the depth of the graph, so the code
-/// instantiated per node costs the same in a deep network as in a shallow one.
+/// for them, grew with (nodes x graph), faster than the graph. The executor's classes and the
+/// expression objects (`ex<G>` is a member of `expr_of<key_t<G>>`, expr/expr.hpp) take the key
+/// instead: a name of constant length, whatever the depth of the graph, so the code instantiated
+/// per node costs the same in a deep network as in a shallow one.
 ///
 /// How: `bind_key<Key, G>` defines the friend function `keyed_graph(key_slot<Key>)`, whose
 /// return type names G; a class that has only Key finds G by calling it in an unevaluated
@@ -24,9 +25,11 @@
 #include <string_view>
 #include <type_traits>
 
-#include <kink/expr/expr.hpp>
+#include <kink/expr/meta.hpp>
 
 namespace kink {
+
+template <class Op, class... A> struct node;
 
 /// The short name of a graph (see the file's comment).
 template <std::uint64_t A, std::uint64_t B> struct graph_key {
