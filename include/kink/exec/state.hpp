@@ -55,8 +55,8 @@ template <std::size_t K> inline constexpr bool is_stored_v<stored_leaf<K>> = tru
 /// Graph G (a local derivative, built from a node of Topo and its arguments) with every subgraph
 /// that Topo stores replaced by a stored_leaf of its position: the elementwise loops are
 /// instantiated on these short types, never on graph-sized ones (expr/key.hpp says why).
-template <class G, class Topo, bool Stored = (meta::index_v<G, Topo> < Topo::size)> struct localize {
-    using type = stored_leaf<meta::index_v<G, Topo>>;
+template <class G, class Topo, bool Stored = (meta::index_of<G, Topo>::value < Topo::size)> struct localize {
+    using type = stored_leaf<meta::index_of<G, Topo>::value>; // not index_v: see meta::index_of
 };
 template <class G, class Topo> struct localize<G, Topo, false> {
     using type = G;
