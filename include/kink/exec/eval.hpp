@@ -135,10 +135,9 @@ template <class T, class... B> struct env_t {
     }
 };
 
-/// Where a node's arguments live in the value array. Used only as a compile-time constant.
-/// A function, not a static data member: g++ spends time on the (graph-sized) names of
-/// instantiated data members even when nothing is emitted; the sweep passes the array by value.
-/// Argument positions as a class named by the positions alone (not by the node or the list).
+/// Argument positions as a class named by the positions alone: its static members' names do not
+/// hold the node or the node list (g++ names every instantiated static data member, emitted or
+/// not; see meta::index_of).
 template <std::size_t... I> struct arg_positions {
     static constexpr std::array<std::size_t, sizeof...(I)> value{I...};
     /// The positions padded to three with `none` (size_t(-1)).
@@ -150,6 +149,7 @@ template <std::size_t... I> struct arg_positions {
         return a;
     }();
 };
+/// Where a node's arguments live in the value array (in Topo's order). Compile-time only.
 template <class Node, class Topo> struct node_info {
     using positions = arg_positions<>;
 };

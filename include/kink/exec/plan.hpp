@@ -101,7 +101,6 @@ template <class T, class... N> struct work_sizes<T, meta::list<N...>> {
     static constexpr std::size_t get(std::size_t n) { return std::max({std::size_t(64), traits_t<N>::template work_size<N, T>(n)...}); }
 };
 
-
 /// One contribution to an adjoint, in the order the backward pass makes them.
 struct event {
     std::size_t node, slot, dest;

@@ -319,7 +319,8 @@ template <class C, class... Src> constexpr double find_const(const Src &...src) 
     (take_const<C>(v, found, src), ...);
     return v;
 }
-/// The pool of expression type X (its graph's runtime constants C...) from the sources' pools.
+/// Expression object X whose pool holds its graph's runtime constants C..., taken from the sources' pools
+/// (a constant that several sources hold must have one value there).
 template <class X, class... Src, class... C> constexpr X gather(meta::list<C...>, const Src &...src) {
     if constexpr (sizeof...(C) == 0) {
         return {};
@@ -339,19 +340,13 @@ template <fixed_string Name, expression X> constexpr auto with_constant(const X 
     return out;
 }
 
-/// Builds the expression object for graph `Out` from objects that together hold all its runtime
-/// constants (checks that a constant shared by several inputs has one value).
-template <class Out, expression... Src> constexpr ex<Out> make_ex(const Src &...src) {
-    return detail::gather<ex<Out>>(rconsts_t<Out>{}, src...);
-}
-
 /// `make_node<Op>(a, b)`: the expression Op(a, b), nothing simplified.
 template <class Op, expression... A> constexpr ex<node<Op, graph_t<A>...>> make_node(const A &...a) {
     static_assert(shapes_agree<Op, shape_of_t<graph_t<A>>...>::value,
                   "kink: shape mismatch: shapes_agree<op, shapes...> names the op and the argument shapes "
                   "(elementwise ops need equal shapes or scalars; see docs/site/guide-tensors.md)");
     using Out = node<Op, graph_t<A>...>;
-    return detail::gather<ex<Out>>(rconsts_t<Out>{}, a...); // not make_ex<Out>: a name of Out's length
+    return detail::gather<ex<Out>>(rconsts_t<Out>{}, a...); // no function named after Out
 }
 
 // ---------------------------------------------------------------------------------------------
