@@ -43,7 +43,7 @@ template <class Root, class Params, class... B> struct reference {
         } else if constexpr (is_lit_v<G>) {
             return {G::template value<double>()};
         } else if constexpr (is_rconst_v<G>) {
-            return {pool[meta::index_v<G, rconsts_t<Root>>]};
+            return {pool[meta::index_of<G, rconsts_t<Root>>::value]};
         } else {
             return node<G>(s, std::type_identity<G>{});
         }

@@ -211,7 +211,7 @@ template <class... N> struct run<meta::list<N...>> {
         using consts = rconsts_t<graph_t<Src>>;
         std::size_t k = 0; // an initializer list, not a fold: no nesting limit on big graphs
         const int sweep[] = {
-            ((v[k++] = is_leaf_v<N> ? leaf_value<leaf_part_t<N>, T, meta::index_v<N, consts>>(src.pool, env)
+            ((v[k++] = is_leaf_v<N> ? leaf_value<leaf_part_t<N>, T, meta::index_of<N, consts>::value>(src.pool, env)
                        : is_counted<N>::value ? apply_counted<counted_part_t<N>, T, node_info<N, topo>::positions::value>(v)
                                               : apply_op<plain_op_t<N>, T, node_info<N, topo>::positions::value>(v)),
              0)...,
@@ -272,7 +272,7 @@ template <class T, class... X> struct value_and_grad_result {
     template <expression W> constexpr T operator[](const W &) const {
         using V = graph_t<W>;
         static_assert(meta::contains_v<V, X...>, "kink: value_and_grad: not differentiated with respect to this variable");
-        return grad[meta::index_v<V, meta::list<X...>>];
+        return grad[meta::index_of<V, meta::list<X...>>::value];
     }
 };
 
@@ -284,7 +284,7 @@ constexpr auto value_and_grad(const F &f, wrt_t<X...>, const B &...bindings) {
     using T = detail::scalar_t<B...>;
     using topo = topo_t<E, derivative_t<E, X>...>;
     const auto v = detail::sweep<topo, T>(f, 0, bindings...);
-    return value_and_grad_result<T, X...>{v[meta::index_v<E, topo>], {v[meta::index_v<derivative_t<E, X>, topo>]...}};
+    return value_and_grad_result<T, X...>{v[meta::index_of<E, topo>::value], {v[meta::index_of<derivative_t<E, X>, topo>::value]...}};
 }
 
 } // namespace kink

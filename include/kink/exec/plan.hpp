@@ -41,18 +41,23 @@ namespace kink::detail {
 enum class role : unsigned char { param, input, label, constant, variable, elementwise, op, affine, absorbed, alias, strided, unknown };
 inline constexpr std::size_t none = std::size_t(-1);
 
-template <class N> constexpr role base_role() {
-    if constexpr (is_param_v<N>) return role::param;
-    else if constexpr (is_input_v<N>) return role::input;
-    else if constexpr (is_label_v<N>) return role::label;
-    else if constexpr (is_lit_v<N> || is_rconst_v<N>) return role::constant;
-    else if constexpr (is_leaf_v<N>) return role::variable;
-    else if constexpr (is_elementwise_v<op_t<N>>) return role::elementwise;
-    else if constexpr (!has_kernel_v<op_t<N>>) return role::unknown;
-    else if constexpr (kernel_traits<op_t<N>>::storage == storage_kind::alias) return role::alias;
-    else if constexpr (kernel_traits<op_t<N>>::storage == storage_kind::strided) return role::strided;
+/// The role of an op's nodes before fusion.
+template <class Op> constexpr role op_role() {
+    if constexpr (is_elementwise_v<Op>) return role::elementwise;
+    else if constexpr (!has_kernel_v<Op>) return role::unknown;
+    else if constexpr (kernel_traits<Op>::storage == storage_kind::alias) return role::alias;
+    else if constexpr (kernel_traits<Op>::storage == storage_kind::strided) return role::strided;
     else return role::op;
 }
+/// The role of node N before fusion, as std::integral_constant: a class, not a function of N,
+/// which g++ would name after N (see meta::sized); a node's role is its op's.
+template <class N> struct base_role_of
+    : std::integral_constant<role, is_param<N>::value   ? role::param
+                                   : is_input<N>::value ? role::input
+                                   : is_label<N>::value ? role::label
+                                   : (is_lit<N>::value || is_rconst<N>::value) ? role::constant
+                                                                               : role::variable> {};
+template <class Op, class... A> struct base_role_of<node<Op, A...>> : std::integral_constant<role, op_role<Op>()> {};
 // Per-node facts are read through classes whose names are short (std::bool_constant, an op's
 // kernel_traits, a shallow node), not variable or function templates over the node's type: g++
 // emits and names such instantiations with the graph-sized node type in every name.
@@ -115,11 +120,36 @@ template <std::size_t N> struct storage_layout {
     std::size_t unbatched = 0, per_sample = 0;
 };
 
+/// The nodes each of N hosts runs in an epilogue, grouped by host (a compressed sparse row
+/// table): host g's are nodes[first[g]] ... nodes[first[g + 1] - 1], in topological order.
+template <std::size_t N> struct hosted_table {
+    std::array<std::size_t, N + 1> first{}, nodes{};
+    constexpr std::size_t size(std::size_t g) const { return first[g + 1] - first[g]; }
+};
+/// The table of a host array (none: not hosted), by one counting pass and one placing pass.
+template <std::size_t N> constexpr hosted_table<N> make_hosted(const std::array<std::size_t, N> &host) {
+    hosted_table<N> t{};
+    for (std::size_t i = 0; i < N; ++i)
+        if (host[i] != none) ++t.first[host[i] + 1];
+    for (std::size_t g = 0; g < N; ++g) t.first[g + 1] += t.first[g];
+    std::array<std::size_t, N + 1> next = t.first;
+    for (std::size_t i = 0; i < N; ++i)
+        if (host[i] != none) t.nodes[next[host[i]]++] = i;
+    return t;
+}
+
+/// Some of N nodes, in topological order: at[0], ..., at[size - 1].
+template <std::size_t N> struct node_set {
+    std::array<std::size_t, N + 1> at{};
+    std::size_t size = 0;
+    constexpr void add(std::size_t i) { at[size++] = i; }
+};
+
 template <class Topo, class Wrt> struct plan;
 template <class... N, class Wrt> struct plan<meta::list<N...>, Wrt> {
     using topo = meta::list<N...>;
     static constexpr std::size_t count = sizeof...(N);
-    static constexpr std::array<role, count> base{base_role<N>()...};
+    static constexpr std::array<role, count> base{base_role_of<N>::value...};
     static constexpr std::array<std::size_t, count> size{shape_of_t<N>::size...};
     static constexpr std::array<bool, count> batched{batched_v<N>...};
     static constexpr std::array<std::array<std::size_t, 3>, count> args{node_info<N, topo>::positions::padded...};
@@ -133,6 +163,15 @@ template <class... N, class Wrt> struct plan<meta::list<N...>, Wrt> {
     static constexpr std::array<std::array<bool, 3>, count + 1> strided_ok{strided_args<traits_t<N>, children_t<N>::size>()..., std::array<bool, 3>{}};
     static constexpr std::array<std::size_t, count + 1> aux_size{traits_t<N>::template aux_size<shallow_t<N>>()..., 0};
 
+    /// Per node: its position among the parameters (the parameter store's order, topological)
+    /// or among the labels; none for any other node.
+    static constexpr auto leaf_slot = [] {
+        std::array<std::size_t, count> p{};
+        std::size_t params = 0, labels = 0;
+        for (std::size_t i = 0; i < count; ++i)
+            p[i] = base[i] == role::param ? params++ : base[i] == role::label ? labels++ : none;
+        return p;
+    }();
     static constexpr auto uses = [] {
         std::array<std::size_t, count> u{};
         for (std::size_t i = 0; i < count; ++i)
@@ -253,6 +292,39 @@ template <class... N, class Wrt> struct plan<meta::list<N...>, Wrt> {
         return h;
     }();
 
+    /// Per host: the nodes its forward epilogue and its grad epilogue run (built once, so that a
+    /// kernel's question "what do I host?" costs nothing per kernel).
+    static constexpr hosted_table<count> fwd_hosted = make_hosted(fwd_host), bwd_hosted = make_hosted(bwd_host);
+
+    /// The nodes each sweep visits, so that a program instantiates nothing for the others
+    /// (leaves, views, nodes fused into a kernel): those that run at their own position forward
+    /// and backward, the constants written before a chunk, the adjoints zeroed before the
+    /// backward pass (see `zeroed`), the inputs and labels a step binds.
+    static constexpr auto forward_runs = [] {
+        node_set<count> r{};
+        for (std::size_t i = 0; i < count; ++i)
+            if (fwd_work(i) && fwd_host[i] == none) r.add(i);
+        return r;
+    }();
+    static constexpr auto backward_runs = [] {
+        node_set<count> r{};
+        for (std::size_t i = count; i-- > 0;)
+            if (needs[i] && fwd_work(i) && bwd_host[i] == none) r.add(i);
+        return r;
+    }();
+    static constexpr auto constants = [] {
+        node_set<count> r{};
+        for (std::size_t i = 0; i < count; ++i)
+            if (base[i] == role::constant) r.add(i);
+        return r;
+    }();
+    static constexpr auto data_leaves = [] {
+        node_set<count> r{};
+        for (std::size_t i = 0; i < count; ++i)
+            if (base[i] == role::input || base[i] == role::label) r.add(i);
+        return r;
+    }();
+
     // -- storage -------------------------------------------------------------------------------
     static constexpr bool has_value(std::size_t i) {
         return roles[i] == role::constant || roles[i] == role::elementwise || runs_kernel(i);
@@ -350,6 +422,12 @@ template <class... N, class Wrt> struct plan<meta::list<N...>, Wrt> {
         for (std::size_t k = 0; k < event_count; ++k)
             if (first_event[k] && !events[k].one_to_one) z[events[k].dest] = true;
         return z;
+    }();
+    static constexpr auto zeroed_nodes = [] {
+        node_set<count> r{};
+        for (std::size_t i = 0; i < count; ++i)
+            if (zeroed[i]) r.add(i);
+        return r;
     }();
     /// Per node: how many contributions its adjoint receives, and the last of them.
     static constexpr auto contributions = [] {

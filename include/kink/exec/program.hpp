@@ -43,7 +43,7 @@
 namespace kink {
 
 namespace detail {
-template <class N, role K = base_role<N>()> struct node_checks { // no static data member: see meta::index_of
+template <class N, role K = base_role_of<N>::value> struct node_checks { // no static data member: see meta::index_of
     static_assert(K != role::variable, "kink: compile: the graph has a var<> leaf; use param<>, input<> or label<>");
     static_assert(K != role::unknown, "kink: compile: an op of this graph has no kernel (specialise kink::kernel<Op>)");
     using ok = std::true_type;
@@ -258,7 +258,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
     template <expression X> std::span<const T> value(const X &) const {
         using G = graph_t<X>;
         static_assert(meta::in_list_v<G, topo>, "kink: program::value: not a subexpression of the loss");
-        constexpr std::size_t i = meta::index_v<G, topo>;
+        constexpr std::size_t i = meta::index_of<G, topo>::value;
         static_assert(plan::has_value(i), "kink: program::value: this node is not stored (a leaf, a transpose or a "
                                           "product absorbed into an affine node: ask for the affine node)");
         return {const_cast<program *>(this)->whole_val(i), plan::size[i] * (plan::batched[i] ? batch_ : 1)};
@@ -269,7 +269,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
         using G = graph_t<X>;
         static_assert(is_input_v<G> && meta::in_list_v<G, Wrt>,
                       "kink: program::input_grad: compile with the input among the leaves: compile(loss, W, b, x)");
-        constexpr std::size_t i = meta::index_v<G, topo>;
+        constexpr std::size_t i = meta::index_of<G, topo>::value;
         return {adj_all_.data() + batch_ * plan::adj_layout.off[i], plan::size[i] * batch_};
     }
     /// Per parameter (in param_store order): the fan-in (out = false) or fan-out of the op it is
@@ -315,7 +315,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
     template <fixed_string Name> static constexpr std::size_t constant_slot() {
         using C = rconst_leaf<Name>;
         static_assert(meta::in_list_v<C, rconsts_t<Root>>, "kink: program::constant: the program has no runtime constant of this name");
-        return meta::index_v<C, rconsts_t<Root>>;
+        return meta::index_of<C, rconsts_t<Root>>::value;
     }
 
     // -- binding -------------------------------------------------------------------------------
@@ -349,13 +349,13 @@ template <class T, class Key, exec_options O> class program : private detail::st
         (
             [&] {
                 using L = typename B::leaf;
-                constexpr std::size_t i = meta::index_v<L, topo>;
+                constexpr std::size_t i = meta::index_of<L, topo>::value;
                 if constexpr (is_input_v<L>) {
                     static_assert(std::is_convertible_v<decltype(b.value.data()), const T *>,
                                   "kink: step: bind an input to contiguous values of the program's scalar type");
                     this->inputs_[i] = b.value.data();
                 } else {
-                    std::int32_t *dst = labels_all_.data() + state::template label_slot<i>() * cap_;
+                    std::int32_t *dst = labels_all_.data() + plan::leaf_slot[i] * cap_;
                     for (std::size_t s = 0; s < n; ++s) {
                         const auto y = b.value[s];
                         if (!(y >= 0 && static_cast<std::size_t>(y) < L::classes))
@@ -367,9 +367,11 @@ template <class T, class Key, exec_options O> class program : private detail::st
                 }
             }(),
             ...);
-        check_bound<B...>(std::make_index_sequence<count>{});
+        check_bound<B...>(std::make_index_sequence<plan::data_leaves.size>{});
     }
-    template <class... B, std::size_t... I> static void check_bound(std::index_sequence<I...>) { (void)std::initializer_list<int>{0, (check_bound_at<I, B...>(), 0)...}; }
+    template <class... B, std::size_t... K> static void check_bound(std::index_sequence<K...>) {
+        (void)std::initializer_list<int>{0, (check_bound_at<plan::data_leaves.at[K], B...>(), 0)...};
+    }
     template <std::size_t I, class... B> static void check_bound_at() {
         using L = meta::at_t<I, topo>;
         if constexpr (is_input_v<L> || is_label_v<L>)
@@ -521,12 +523,14 @@ template <class T, class Key, exec_options O> class program : private detail::st
     template <std::size_t I> static void write_constant(state &w) {
         using L = meta::at_t<I, topo>;
         if constexpr (is_lit_v<L>) w.val(I)[0] = L::template value<T>();
-        else if constexpr (is_rconst_v<L>) w.val(I)[0] = static_cast<T>(w.pool_[meta::index_v<L, rconsts_t<Root>>]);
+        else if constexpr (is_rconst_v<L>) w.val(I)[0] = static_cast<T>(w.pool_[meta::index_of<L, rconsts_t<Root>>::value]);
     }
     // Folds over the node positions call member templates, never a lambda per position: a lambda
     // inside a function over the pack 0, 1, ..., N - 1 carries the pack in its name.
     void write_constants(state &w) {
-        [&]<std::size_t... I>(std::index_sequence<I...>) { (void)std::initializer_list<int>{0, (write_constant<I>(w), 0)...}; }(std::make_index_sequence<count>{});
+        [&]<std::size_t... K>(std::index_sequence<K...>) {
+            (void)std::initializer_list<int>{0, (write_constant<plan::constants.at[K]>(w), 0)...};
+        }(std::make_index_sequence<plan::constants.size>{});
     }
 
     // -- the passes ----------------------------------------------------------------------------
@@ -550,10 +554,15 @@ template <class T, class Key, exec_options O> class program : private detail::st
         }
     }
     static void chunk_forward(state &w) {
-        [&]<std::size_t... I>(std::index_sequence<I...>) {
-            if constexpr (O.check_finite) (void)std::initializer_list<int>{0, (node_forward<I>(w), check_values<I>(w), 0)...};
-            else (void)std::initializer_list<int>{0, (node_forward<I>(w), 0)...};
-        }(std::make_index_sequence<count>{});
+        if constexpr (O.check_finite) {
+            [&]<std::size_t... I>(std::index_sequence<I...>) {
+                (void)std::initializer_list<int>{0, (node_forward<I>(w), check_values<I>(w), 0)...};
+            }(std::make_index_sequence<count>{});
+        } else {
+            [&]<std::size_t... K>(std::index_sequence<K...>) {
+                (void)std::initializer_list<int>{0, (node_forward<plan::forward_runs.at[K]>(w), 0)...};
+            }(std::make_index_sequence<plan::forward_runs.size>{});
+        }
     }
     /// The backward pass of worker w's chunk, into w.grads_.
     template <std::size_t I> static void zero_adjoint(state &w) {
@@ -563,14 +572,18 @@ template <class T, class Key, exec_options O> class program : private detail::st
         }
     }
     static void chunk_backward(state &w) {
-        [&]<std::size_t... I>(std::index_sequence<I...>) { (void)std::initializer_list<int>{0, (zero_adjoint<I>(w), 0)...}; }(std::make_index_sequence<count>{});
+        [&]<std::size_t... K>(std::index_sequence<K...>) {
+            (void)std::initializer_list<int>{0, (zero_adjoint<plan::zeroed_nodes.at[K]>(w), 0)...};
+        }(std::make_index_sequence<plan::zeroed_nodes.size>{});
         constexpr std::size_t r = count - 1;
         if constexpr (plan::needs[r]) {
             T *g = w.adj(r);
             const T seed = plan::batched[r] ? T(1) / static_cast<T>(w.stride_) : T(1);
             for (std::size_t s = 0; s < w.rows_of(r); ++s) g[s] = seed;
         }
-        [&]<std::size_t... I>(std::index_sequence<I...>) { (void)std::initializer_list<int>{0, (node_backward<count - 1 - I>(w), 0)...}; }(std::make_index_sequence<count>{});
+        [&]<std::size_t... K>(std::index_sequence<K...>) {
+            (void)std::initializer_list<int>{0, (node_backward<plan::backward_runs.at[K]>(w), 0)...};
+        }(std::make_index_sequence<plan::backward_runs.size>{});
     }
 
     // -- the finite check (exec_options::check_finite) -----------------------------------------
@@ -587,7 +600,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
         using L = meta::at_t<I, topo>;
         if constexpr (plan::roles[I] == role::param || plan::roles[I] == role::input) {
             const std::size_t n = plan::size[I] * (plan::batched[I] ? batch_ : 1);
-            const T *v = is_param_v<L> ? this->param_ptr_[state::template param_index<I>()] : this->inputs_[I];
+            const T *v = is_param_v<L> ? this->param_ptr_[plan::leaf_slot[I]] : this->inputs_[I];
             if (const std::size_t i = detail::first_non_finite(v, n); i < n)
                 detail::report_non_finite(std::string(is_param_v<L> ? "parameter '" : "input '") + std::string(L::name()) + "'", v[i],
                                           i, plan::size[I], plan::batched[I]);

@@ -56,7 +56,7 @@ template <std::size_t K> inline constexpr bool is_stored_v<stored_leaf<K>> = tru
 /// that Topo stores replaced by a stored_leaf of its position: the elementwise loops are
 /// instantiated on these short types, never on graph-sized ones (expr/key.hpp says why).
 template <class G, class Topo, bool Stored = (meta::index_of<G, Topo>::value < Topo::size)> struct localize {
-    using type = stored_leaf<meta::index_of<G, Topo>::value>; // not index_v: see meta::index_of
+    using type = stored_leaf<meta::index_of<G, Topo>::value>;
 };
 template <class G, class Topo> struct localize<G, Topo, false> {
     using type = G;
@@ -130,29 +130,21 @@ template <class T, class Key, exec_options O> struct state {
         const auto &l = plan::adj_layout;
         return plan::batched[i] ? adj_ + stride_ * l.off[i] + s0_ * plan::size[i] : unb_adj_.data() + l.off[i];
     }
-    template <std::size_t I> static constexpr std::size_t param_index() {
-        return meta::index_v<meta::at_t<I, topo>, typename detail::params_of<topo>::type>;
-    }
-    template <std::size_t I> static constexpr std::size_t label_slot() {
-        std::size_t n = 0;
-        for (std::size_t i = 0; i < I; ++i) n += plan::roles[i] == role::label;
-        return n;
-    }
     /// Read pointer of any node's values (parameters, inputs and views included).
     template <std::size_t I> const T *src() {
         constexpr std::size_t S = plan::source(I);
         constexpr role k = plan::roles[S];
-        if constexpr (k == role::param) return param_ptr_[param_index<S>()];
+        if constexpr (k == role::param) return param_ptr_[plan::leaf_slot[S]];
         else if constexpr (k == role::input) return inputs_[S] + s0_ * plan::size[S];
         else return val(S);
     }
     /// Adjoint pointer of any node that takes gradients (a trained parameter: its gradient).
     template <std::size_t I> T *dst() {
         constexpr std::size_t S = plan::dest_of(I);
-        if constexpr (plan::roles[S] == role::param) return (direct_dest[S] ? direct_ : grads_) + params_type::offsets[param_index<S>()];
+        if constexpr (plan::roles[S] == role::param) return (direct_dest[S] ? direct_ : grads_) + params_type::offsets[plan::leaf_slot[S]];
         else return adj(S);
     }
-    template <std::size_t I> const std::int32_t *labels() { return labels_ + label_slot<I>() * label_cap_ + s0_; }
+    template <std::size_t I> const std::int32_t *labels() { return labels_ + plan::leaf_slot[I] * label_cap_ + s0_; }
     /// Element (s, j) of node I's values, broadcast to a consumer's index space.
     template <std::size_t I> T at(std::size_t s, std::size_t j) {
         constexpr std::size_t n = plan::size[I];
@@ -186,7 +178,7 @@ template <class T, class Key, exec_options O> struct state {
         } else if constexpr (is_lit_v<G>) {
             return G::template value<T>();
         } else if constexpr (is_rconst_v<G>) { // a policy::runtime kink value
-            return static_cast<T>(pool_[meta::index_v<G, rconsts_t<Root>>]);
+            return static_cast<T>(pool_[meta::index_of<G, rconsts_t<Root>>::value]);
         } else {
             static_assert(is_node_v<G>, "kink: compile: a local derivative uses a leaf the loss does not have");
             return [&]<class Op, class... A>(std::type_identity<node<Op, A...>>) {
@@ -252,26 +244,19 @@ template <class T, class Key, exec_options O> struct state {
                 ...);
         }(std::make_index_sequence<plan::nargs[I]>{});
     }
-    /// Which nodes node G's forward epilogue (Bwd: grad epilogue) hosts.
-    template <std::size_t G, bool Bwd> static constexpr std::array<bool, count> hosted() {
-        std::array<bool, count> h{};
-        for (std::size_t i = 0; i < count; ++i) h[i] = (Bwd ? plan::bwd_host[i] : plan::fwd_host[i]) == G;
-        return h;
-    }
     /// The elementwise nodes hosted by node G's forward epilogue, on a finished rectangle.
     template <std::size_t G> void fused_forward(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1) {
-        [&]<std::size_t... J>(std::index_sequence<J...>) {
-            (ew_forward<J>(s0, s1, j0, j1), ...);
-        }(typename meta::true_positions_of<hosted<G, false>()>::type{});
+        constexpr auto &h = plan::fwd_hosted;
+        [&]<std::size_t... K>(std::index_sequence<K...>) {
+            (ew_forward<h.nodes[h.first[G] + K]>(s0, s1, j0, j1), ...);
+        }(std::make_index_sequence<h.size(G)>{});
     }
     /// The elementwise vector-Jacobian products hosted by node G's grad epilogue, last node first.
     template <std::size_t G> void fused_backward(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1) {
-        [&]<std::size_t... J>(std::index_sequence<J...>) {
-            constexpr std::array<std::size_t, sizeof...(J) + 1> pos{J..., 0};
-            [&]<std::size_t... K>(std::index_sequence<K...>) {
-                (ew_backward<pos[sizeof...(J) - 1 - K]>(s0, s1, j0, j1), ...);
-            }(std::make_index_sequence<sizeof...(J)>{});
-        }(typename meta::true_positions_of<hosted<G, true>()>::type{});
+        constexpr auto &h = plan::bwd_hosted;
+        [&]<std::size_t... K>(std::index_sequence<K...>) {
+            (ew_backward<h.nodes[h.first[G + 1] - 1 - K]>(s0, s1, j0, j1), ...);
+        }(std::make_index_sequence<h.size(G)>{});
     }
 };
 
@@ -298,8 +283,8 @@ template <class S, std::size_t I> struct node_ctx {
     static constexpr bool bias_first = affine && S::options.bias == bias_at::start;
     /// Whether elementwise nodes run in this kernel's forward epilogue (grad epilogue): a kernel
     /// without any passes gemm::no_epilogue, whose kernels every such product shares.
-    static constexpr bool hosts_epilogue = meta::true_positions_of<S::template hosted<I, false>()>::count != 0;
-    static constexpr bool hosts_grad_epilogue = meta::true_positions_of<S::template hosted<I, true>()>::count != 0;
+    static constexpr bool hosts_epilogue = plan::fwd_hosted.size(I) != 0;
+    static constexpr bool hosts_grad_epilogue = plan::bwd_hosted.size(I) != 0;
 
     S &s;
     std::size_t rows() const { return s.rows_of(I); }
@@ -321,7 +306,7 @@ template <class S, std::size_t I> struct node_ctx {
     /// assign it (assign<K>) must add instead; only for kernels that declare adds_once.
     template <std::size_t K> bool continues() const { return S::direct_dest[plan::dest_of(arg<K>)] && s.continuing_; }
     /// The value of runtime constant C (an rconst_leaf: a policy::runtime kink value or rule).
-    template <class C> double constant() const { return s.pool_[meta::index_v<C, rconsts_t<typename S::root>>]; }
+    template <class C> double constant() const { return s.pool_[meta::index_of<C, rconsts_t<typename S::root>>::value]; }
     gemm::work_t<T> *work() { return s.work_.data(); }
     T *scratch() { return s.scratch_.data(); }
     /// Runs the elementwise nodes fused after this one on rows [s0, s1), elements [e0, e1).

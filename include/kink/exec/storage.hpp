@@ -101,17 +101,17 @@ template <class T, class... P> class param_store<T, meta::list<P...>> {
 
     /// Whether this store holds parameter leaf Q, and where its values start.
     template <class Q> static constexpr bool holds = meta::in_list_v<Q, meta::list<P...>>;
-    template <class Q> static constexpr std::size_t offset_of = offsets[meta::index_v<Q, meta::list<P...>>];
+    template <class Q> static constexpr std::size_t offset_of = offsets[meta::index_of<Q, meta::list<P...>>::value];
 
     param_store() { buf_.resize(offsets[count] + 1); }
 
     template <expression X> std::span<T> operator[](const X &) {
         static_assert(param_in_store<typename detail::leaf_name_chars<graph_t<X>>::type, meta::in_list_v<graph_t<X>, list>>::value,
                       "kink: param_store[p]: p is not a parameter of this program (param_in_store<its name>)");
-        return at<meta::index_v<graph_t<X>, list>>();
+        return at<meta::index_of<graph_t<X>, list>::value>();
     }
     template <expression X> std::span<const T> operator[](const X &) const {
-        constexpr std::size_t i = meta::index_v<graph_t<X>, list>;
+        constexpr std::size_t i = meta::index_of<graph_t<X>, list>::value;
         return {buf_.data() + offsets[i], sizes[i]};
     }
     template <std::size_t I> std::span<T> at() { return {buf_.data() + offsets[I], sizes[I]}; }

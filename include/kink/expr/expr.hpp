@@ -66,11 +66,16 @@ template <fixed_string N> struct is_rconst<rconst_leaf<N>> : std::true_type {};
 template <class E> struct is_node : std::false_type {};
 template <class Op, class... A> struct is_node<node<Op, A...>> : std::true_type {};
 
-template <class E> inline constexpr bool is_var_v = is_var<E>::value;
-template <class E> inline constexpr bool is_lit_v = is_lit<E>::value;
-template <class E> inline constexpr bool is_rconst_v = is_rconst<E>::value;
-template <class E> inline constexpr bool is_node_v = is_node<E>::value;
-template <class E> inline constexpr bool is_leaf_v = !is_node_v<E>;
+// The `_v` predicates of graph types are concepts, used as values (`if constexpr (is_node_v<E>)`),
+// not variable templates: a concept-id is a value, while g++ names every variable template
+// specialization after its arguments at the end of the translation unit, emitted or not; a
+// program asks them of every node, and a node's type spells out the graph below it, so those
+// names grew with nodes x depth (meta::contains_v says the same of lists).
+template <class E> concept is_var_v = is_var<E>::value;
+template <class E> concept is_lit_v = is_lit<E>::value;
+template <class E> concept is_rconst_v = is_rconst<E>::value;
+template <class E> concept is_node_v = is_node<E>::value;
+template <class E> concept is_leaf_v = !is_node<E>::value;
 /// Leaves a value can be bound to with `leaf = value` (variables; inputs and labels of tensor
 /// programs, see expr/tensor.hpp).
 template <class E> struct is_bindable : is_var<E> {};
@@ -130,9 +135,9 @@ template <class E> struct is_input : std::false_type {};
 template <fixed_string N, class S> struct is_input<input_leaf<N, S>> : std::true_type {};
 template <class E> struct is_label : std::false_type {};
 template <fixed_string N, std::size_t K> struct is_label<label_leaf<N, K>> : std::true_type {};
-template <class E> inline constexpr bool is_param_v = is_param<E>::value;
-template <class E> inline constexpr bool is_input_v = is_input<E>::value;
-template <class E> inline constexpr bool is_label_v = is_label<E>::value;
+template <class E> concept is_param_v = is_param<E>::value;
+template <class E> concept is_input_v = is_input<E>::value;
+template <class E> concept is_label_v = is_label<E>::value;
 template <fixed_string N, class S> struct is_bindable<input_leaf<N, S>> : std::true_type {};
 template <fixed_string N, std::size_t K> struct is_bindable<label_leaf<N, K>> : std::true_type {};
 
@@ -187,12 +192,12 @@ template <class Op, class... A> struct shape_of<node<Op, A...>> {
     using type = std::conditional_t<rule::ok, typename rule::type, bad_shape>;
 };
 /// Whether a graph's shape is bad_shape (a mismatch was reported when it was built).
-template <class E> inline constexpr bool has_bad_shape_v = is_bad_shape_v<shape_of_t<E>>;
+template <class E> concept has_bad_shape_v = KINK_SAME(shape_of_t<E>, bad_shape);
 
 /// Whether a graph depends on a batched leaf (an input or a label).
-template <class E> struct batched : std::bool_constant<is_input_v<E> || is_label_v<E>> {};
+template <class E> struct batched : std::bool_constant<is_input<E>::value || is_label<E>::value> {};
 template <class Op, class... A> struct batched<node<Op, A...>> : std::bool_constant<(batched<A>::value || ...)> {};
-template <class E> inline constexpr bool batched_v = batched<E>::value;
+template <class E> concept batched_v = batched<E>::value;
 
 /// The check every node passes when it is built. The failing condition names the op and the
 /// argument shapes, so the one error line reads e.g.
@@ -299,7 +304,7 @@ template <fixed_string Name> constexpr ex<rconst_leaf<Name>> constant(double val
 
 /// The value of runtime constant `C` in expression object `e`.
 template <class C, expression X> constexpr double rconst_value(const X &e) {
-    return e.pool[meta::index_v<C, rconsts_t<graph_t<X>>>];
+    return e.pool[meta::index_of<C, rconsts_t<graph_t<X>>>::value];
 }
 
 namespace detail {
@@ -336,7 +341,7 @@ template <fixed_string Name, expression X> constexpr auto with_constant(const X 
     using C = rconst_leaf<Name>;
     static_assert(meta::in_list_v<C, rconsts_t<graph_t<X>>>, "kink: with_constant: the expression has no runtime constant of this name");
     auto out = f;
-    out.pool[meta::index_v<C, rconsts_t<graph_t<X>>>] = value;
+    out.pool[meta::index_of<C, rconsts_t<graph_t<X>>>::value] = value;
     return out;
 }
 

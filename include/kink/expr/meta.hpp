@@ -15,49 +15,62 @@
 
 namespace kink::meta {
 
-/// A compile-time list of types.
-template <class... T> struct list {
-    static constexpr std::size_t size = sizeof...(T);
+/// The size of a list: a static member of a class named after the number alone. g++ gives every
+/// static data member of a class template instantiated in a translation unit a mangled name at its
+/// end, used or not; a member of list<T...> itself would be named after every type of the list
+/// (the children of a node spell out its arguments' graphs).
+template <std::size_t N> struct sized {
+    static constexpr std::size_t size = N;
 };
+/// A compile-time list of types.
+template <class... T> struct list : sized<sizeof...(T)> {};
 
 template <class T> struct type_c_ { using type = T; };
 
-/// Position of T in the pack (sizeof...(U) when absent). A class, not a function template:
-/// clang deduces function template packs of deep graph types very slowly, and a fold over
-/// more than 256 elements exceeds clang's expression nesting limit, so both are avoided here.
-template <class T, class... U> struct find_in_pack {
-    static constexpr std::size_t value = [] {
-        constexpr bool hit[] = {__is_same(T, U)..., false};
-        for (std::size_t i = 0; i < sizeof...(U); ++i)
-            if (hit[i]) return i;
-        return sizeof...(U);
-    }();
-};
+/// The first true flag's position (the array's last, a false sentinel, when none).
+template <std::size_t N> constexpr std::size_t first_true(const std::array<bool, N> &hit) {
+    for (std::size_t i = 0; i + 1 < N; ++i)
+        if (hit[i]) return i;
+    return N - 1;
+}
+/// Position of T in the pack (sizeof...(U) when absent), as std::integral_constant. A class, not
+/// a function template: clang deduces function template packs of deep graph types very slowly,
+/// and a fold over more than 256 elements exceeds clang's expression nesting limit, so both are
+/// avoided here. No static member of its own (see `sized`).
+template <class T, class... U>
+struct find_in_pack : std::integral_constant<std::size_t, first_true(std::array<bool, sizeof...(U) + 1>{__is_same(T, U)..., false})> {};
 
-/// True when T occurs in the pack.
-template <class T, class... U> inline constexpr bool contains_v = find_in_pack<T, U...>::value < sizeof...(U);
+/// True when T occurs in the pack. This and the other `_v` predicates that the library asks of
+/// graph types are concepts, not variable templates: a concept-id is a value, while each variable
+/// template specialization is a variable that g++ names (after T and the pack) at the end of the
+/// translation unit.
+template <class T, class... U> concept contains_v = find_in_pack<T, U...>::value < sizeof...(U);
 
 template <class T, class L> struct in_list;
 template <class T, class... U> struct in_list<T, list<U...>> : std::bool_constant<contains_v<T, U...>> {};
-template <class T, class L> inline constexpr bool in_list_v = in_list<T, L>::value;
+template <class T, class L> concept in_list_v = in_list<T, L>::value;
 
 /// Position of T in a list of distinct types, by overload resolution against a map built once
 /// per list (one base class per element): no per-lookup pack instantiation, no constexpr loop.
 template <std::size_t I, class T> struct slot_ {};
-template <class L, class Seq = std::make_index_sequence<L::size>> struct slot_map;
+template <class L, class Seq> struct slot_map;
 template <class... U, std::size_t... I> struct slot_map<list<U...>, std::index_sequence<I...>> : slot_<I, U>... {};
+/// The map of list L, named through a class (memoized per list): a default template argument
+/// `std::make_index_sequence<L::size>` would build the list's index pack again at every lookup.
+template <class L> struct slot_map_of {
+    using type = slot_map<L, std::make_index_sequence<L::size>>;
+};
 template <class T, std::size_t I> std::integral_constant<std::size_t, I> slot_of(const slot_<I, T> *);
 template <class T> std::integral_constant<std::size_t, std::size_t(-1)> slot_of(const void *);
 
 template <std::size_t Found, std::size_t Size> using found_or_size = std::integral_constant<std::size_t, Found == std::size_t(-1) ? Size : Found>;
 /// Position of T in the list (the list's size when absent), as std::integral_constant: an alias,
 /// so a lookup creates no static member named after T and the list. g++ gives every such member
-/// (and every variable template specialization, index_v included) a mangled name at the end of
+/// (and every variable template specialization) a mangled name at the end of
 /// the translation unit, used or not: a program's lookups of its nodes in its node list made
 /// O(N^2) characters of names (29 million for the 16-block residual MLP).
 template <class T, class L>
-using index_of = found_or_size<decltype(meta::slot_of<T>(static_cast<const slot_map<L> *>(nullptr)))::value, L::size>;
-template <class T, class L> inline constexpr std::size_t index_v = index_of<T, L>::value;
+using index_of = found_or_size<decltype(meta::slot_of<T>(static_cast<const typename slot_map_of<L>::type *>(nullptr)))::value, L::size>;
 
 /// I-th element.
 template <std::size_t I, class L> struct at;
@@ -76,8 +89,13 @@ template <class Seq, class... T> struct indexer_;
 template <std::size_t... I, class... T>
 struct indexer_<std::index_sequence<I...>, T...> : indexed_<I, T>... {};
 template <std::size_t I, class T> indexed_<I, T> select_(indexed_<I, T>);
+/// The indexer of a list, built once per list (see slot_map_of).
+template <class L> struct indexer_of;
+template <class... T> struct indexer_of<list<T...>> {
+    using type = indexer_<std::index_sequence_for<T...>, T...>;
+};
 template <std::size_t I, class... T> struct at<I, list<T...>> {
-    using type = typename decltype(select_<I>(indexer_<std::index_sequence_for<T...>, T...>{}))::type;
+    using type = typename decltype(select_<I>(typename indexer_of<list<T...>>::type{}))::type;
 };
 #endif
 template <std::size_t I, class L> using at_t = typename at<I, L>::type;

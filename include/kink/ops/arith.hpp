@@ -53,55 +53,56 @@ template <class A, class B> using mul_t = typename mul_s<A, B>::type;
 template <class A, class B> using div_t = typename div_s<A, B>::type;
 
 namespace detail {
-template <class A, class B> struct add_rules {
-    static auto pick() {
-        if constexpr (KINK_SAME(A, zero_t)) return meta::type_c_<B>{};
-        else if constexpr (KINK_SAME(B, zero_t)) return meta::type_c_<A>{};
-        else if constexpr (is_lit_v<A> && is_lit_v<B>)
-            return meta::type_c_<lit_t<A::num * B::den + B::num * A::den, A::den * B::den>>{};
-        else if constexpr (KINK_SAME(A, B)) return meta::type_c_<typename mul_s<lit_leaf<2>, A>::type>{};
-        else if constexpr (KINK_SAME(op_t<B>, neg_op)) return meta::type_c_<typename sub_s<A, arg_t<0, B>>::type>{};
-        else if constexpr (KINK_SAME(op_t<A>, neg_op)) return meta::type_c_<typename sub_s<B, arg_t<0, A>>::type>{};
-        else return meta::type_c_<node<add_op, A, B>>{};
-    }
-    using type = typename decltype(pick())::type;
-};
-template <class A, class B> struct sub_rules {
-    static auto pick() {
-        if constexpr (KINK_SAME(B, zero_t)) return meta::type_c_<A>{};
-        else if constexpr (KINK_SAME(A, zero_t)) return meta::type_c_<neg_t<B>>{};
-        else if constexpr (is_lit_v<A> && is_lit_v<B>)
-            return meta::type_c_<lit_t<A::num * B::den - B::num * A::den, A::den * B::den>>{};
-        else if constexpr (KINK_SAME(A, B)) return meta::type_c_<zero_t>{};
-        else if constexpr (KINK_SAME(op_t<B>, neg_op)) return meta::type_c_<typename add_s<A, arg_t<0, B>>::type>{};
-        else return meta::type_c_<node<sub_op, A, B>>{};
-    }
-    using type = typename decltype(pick())::type;
-};
-template <class A, class B> struct mul_rules {
-    static auto pick() {
-        if constexpr (KINK_SAME(A, zero_t) || KINK_SAME(B, zero_t)) return meta::type_c_<zero_t>{};
-        else if constexpr (KINK_SAME(A, one_t)) return meta::type_c_<B>{};
-        else if constexpr (KINK_SAME(B, one_t)) return meta::type_c_<A>{};
-        else if constexpr (is_lit_v<A> && is_lit_v<B>) return meta::type_c_<lit_t<A::num * B::num, A::den * B::den>>{};
-        else if constexpr (KINK_SAME(A, lit_leaf<-1>)) return meta::type_c_<neg_t<B>>{};
-        else if constexpr (KINK_SAME(B, lit_leaf<-1>)) return meta::type_c_<neg_t<A>>{};
-        else if constexpr (is_lit_v<B>) return meta::type_c_<typename mul_s<B, A>::type>{};
-        else if constexpr (KINK_SAME(op_t<A>, neg_op)) return meta::type_c_<neg_t<typename mul_s<arg_t<0, A>, B>::type>>{};
-        else if constexpr (KINK_SAME(op_t<B>, neg_op)) return meta::type_c_<neg_t<typename mul_s<A, arg_t<0, B>>::type>>{};
-        else return meta::type_c_<node<mul_op, A, B>>{};
-    }
-    using type = typename decltype(pick())::type;
-};
-template <class A, class B> struct div_rules {
-    static auto pick() {
-        if constexpr (KINK_SAME(B, one_t)) return meta::type_c_<A>{};
-        else if constexpr (KINK_SAME(A, zero_t)) return meta::type_c_<zero_t>{};
-        else if constexpr (is_lit_v<A> && is_lit_v<B>) return meta::type_c_<lit_t<A::num * B::den, A::den * B::num>>{};
-        else return meta::type_c_<node<div_op, A, B>>{};
-    }
-    using type = typename decltype(pick())::type;
-};
+// Each rule set picks the first case whose condition holds (meta::first_true over the conditions;
+// the last case, "otherwise", keeps the node), and each case is a partial specialization: class
+// templates only, since g++ names every function instantiated on these (graph-sized) types.
+template <std::size_t Case, class A, class B> struct add_case { using type = node<add_op, A, B>; };
+template <class A, class B> struct add_case<0, A, B> { using type = B; };
+template <class A, class B> struct add_case<1, A, B> { using type = A; };
+template <class A, class B> struct add_case<2, A, B> { using type = lit_t<A::num * B::den + B::num * A::den, A::den * B::den>; };
+template <class A, class B> struct add_case<3, A, B> { using type = typename mul_s<lit_leaf<2>, A>::type; };
+template <class A, class B> struct add_case<4, A, B> { using type = typename sub_s<A, arg_t<0, B>>::type; };
+template <class A, class B> struct add_case<5, A, B> { using type = typename sub_s<B, arg_t<0, A>>::type; };
+template <class A, class B>
+struct add_rules : add_case<meta::first_true(std::array<bool, 7>{KINK_SAME(A, zero_t), KINK_SAME(B, zero_t), is_lit<A>::value && is_lit<B>::value,
+                                                                 KINK_SAME(A, B), KINK_SAME(op_t<B>, neg_op), KINK_SAME(op_t<A>, neg_op), false}),
+                            A, B> {};
+
+template <std::size_t Case, class A, class B> struct sub_case { using type = node<sub_op, A, B>; };
+template <class A, class B> struct sub_case<0, A, B> { using type = A; };
+template <class A, class B> struct sub_case<1, A, B> { using type = neg_t<B>; };
+template <class A, class B> struct sub_case<2, A, B> { using type = lit_t<A::num * B::den - B::num * A::den, A::den * B::den>; };
+template <class A, class B> struct sub_case<3, A, B> { using type = zero_t; };
+template <class A, class B> struct sub_case<4, A, B> { using type = typename add_s<A, arg_t<0, B>>::type; };
+template <class A, class B>
+struct sub_rules : sub_case<meta::first_true(std::array<bool, 6>{KINK_SAME(B, zero_t), KINK_SAME(A, zero_t), is_lit<A>::value && is_lit<B>::value,
+                                                                 KINK_SAME(A, B), KINK_SAME(op_t<B>, neg_op), false}),
+                            A, B> {};
+
+template <std::size_t Case, class A, class B> struct mul_case { using type = node<mul_op, A, B>; };
+template <class A, class B> struct mul_case<0, A, B> { using type = zero_t; };
+template <class A, class B> struct mul_case<1, A, B> { using type = B; };
+template <class A, class B> struct mul_case<2, A, B> { using type = A; };
+template <class A, class B> struct mul_case<3, A, B> { using type = lit_t<A::num * B::num, A::den * B::den>; };
+template <class A, class B> struct mul_case<4, A, B> { using type = neg_t<B>; };
+template <class A, class B> struct mul_case<5, A, B> { using type = neg_t<A>; };
+template <class A, class B> struct mul_case<6, A, B> { using type = typename mul_s<B, A>::type; };
+template <class A, class B> struct mul_case<7, A, B> { using type = neg_t<typename mul_s<arg_t<0, A>, B>::type>; };
+template <class A, class B> struct mul_case<8, A, B> { using type = neg_t<typename mul_s<A, arg_t<0, B>>::type>; };
+template <class A, class B>
+struct mul_rules
+    : mul_case<meta::first_true(std::array<bool, 10>{KINK_SAME(A, zero_t) || KINK_SAME(B, zero_t), KINK_SAME(A, one_t), KINK_SAME(B, one_t),
+                                                     is_lit<A>::value && is_lit<B>::value, KINK_SAME(A, lit_leaf<-1>), KINK_SAME(B, lit_leaf<-1>),
+                                                     is_lit<B>::value, KINK_SAME(op_t<A>, neg_op), KINK_SAME(op_t<B>, neg_op), false}),
+               A, B> {};
+
+template <std::size_t Case, class A, class B> struct div_case { using type = node<div_op, A, B>; };
+template <class A, class B> struct div_case<0, A, B> { using type = A; };
+template <class A, class B> struct div_case<1, A, B> { using type = zero_t; };
+template <class A, class B> struct div_case<2, A, B> { using type = lit_t<A::num * B::den, A::den * B::num>; };
+template <class A, class B>
+struct div_rules
+    : div_case<meta::first_true(std::array<bool, 4>{KINK_SAME(B, one_t), KINK_SAME(A, zero_t), is_lit<A>::value && is_lit<B>::value, false}), A, B> {};
 } // namespace detail
 
 // The rules apply whenever a leaf or a node is involved; the primary templates above are only

@@ -286,15 +286,15 @@ template <class E> std::string dot_label() {
 template <class Topo, class N, class Children = children_t<N>> struct dot_edges;
 template <class Topo, class N, class... A> struct dot_edges<Topo, N, meta::list<A...>> {
     static void add(std::string &out) {
-        const std::size_t from[] = {meta::index_v<A, Topo>..., 0};
+        const std::size_t from[] = {meta::index_of<A, Topo>::value..., 0};
         for (std::size_t slot = 0; slot < sizeof...(A); ++slot)
-            out += fmt::format("  n{} -> n{} [label=\"{}\"];\n", from[slot], meta::index_v<N, Topo>, slot);
+            out += fmt::format("  n{} -> n{} [label=\"{}\"];\n", from[slot], meta::index_of<N, Topo>::value, slot);
     }
 };
 template <class Topo, class N> void dot_node(std::string &out) {
     std::string label = dot_label<N>();
     replace_all(label, "\"", "\\\"");
-    out += fmt::format("  n{} [label=\"{}\"{}];\n", meta::index_v<N, Topo>, label, is_leaf_v<N> ? ", shape=box" : "");
+    out += fmt::format("  n{} [label=\"{}\"{}];\n", meta::index_of<N, Topo>::value, label, is_leaf_v<N> ? ", shape=box" : "");
     dot_edges<Topo, N>::add(out);
 }
 template <class Topo> struct dot_graph;

@@ -28,12 +28,16 @@ template <> struct kernel<matmul_op> {
     static constexpr std::size_t weight_slot = 0;
     template <std::size_t K> static constexpr bool accepts_strided = K == 0;
 
-    template <class N> static constexpr std::size_t m = shape_of_t<N>::size;
-    template <class N> static constexpr std::size_t k = shape_of_t<arg_t<1, N>>::size;
-    template <class N> static constexpr std::array<std::size_t, 2> fans() { return {k<N>, m<N>}; }
+    /// The product's output size m and input size k. A class named after the two numbers, not a
+    /// member template over the node, whose instantiations g++ names after the node's whole graph.
+    template <std::size_t M, std::size_t K> struct dims {
+        static constexpr std::size_t m = M, k = K;
+    };
+    template <class N> using dims_of = dims<shape_of_t<N>::size, shape_of_t<arg_t<1, N>>::size>;
+    template <class N> static constexpr std::array<std::size_t, 2> fans() { return {dims_of<N>::k, dims_of<N>::m}; }
     /// Workspace of the three products for a batch of n.
     template <class N, class T> static constexpr std::size_t work_size(std::size_t n) {
-        constexpr std::size_t M = m<N>, K = k<N>;
+        constexpr std::size_t M = dims_of<N>::m, K = dims_of<N>::k;
         if constexpr (is_narrow_v<T>) {
             const std::size_t r = batched_v<N> ? n : 1;
             return std::max({gemm::narrow_workspace(r, M, K), gemm::narrow_workspace(M, K, r), gemm::narrow_workspace(K, M, r),
@@ -56,20 +60,21 @@ template <> struct kernel<matmul_op> {
     /// compile with inline epilogues, 10.2 s without, and the step time the same within the noise
     /// (about 620 us at batch 64), where bench case 2 (19 nodes) spends 13% of its step in the call.
     static constexpr std::size_t inline_program_nodes = 64;
-    template <class N, class C>
-    static constexpr bool inline_epilogue = m<N> * k<N> <= 1024 && C::program_nodes <= inline_program_nodes;
+    static constexpr bool inline_epilogue(std::size_t m, std::size_t k, std::size_t program_nodes) {
+        return m * k <= 1024 && program_nodes <= inline_program_nodes;
+    }
 
     template <class C> static gemm::view<typename C::T> matrix(C &c) {
         using N = typename C::node;
-        if constexpr (C::template arg_strided<0>) return {c.template in<0>(), 1, m<N>}; // W = A^T, A is k x m
-        else return {c.template in<0>(), k<N>, 1};
+        if constexpr (C::template arg_strided<0>) return {c.template in<0>(), 1, dims_of<N>::m}; // W = A^T, A is k x m
+        else return {c.template in<0>(), dims_of<N>::k, 1};
     }
 
     template <class C> static void forward(C &c) {
         using N = typename C::node;
         using T = typename C::T;
         using Vec = gemm::view<T>;
-        constexpr std::size_t M = m<N>, K = k<N>;
+        constexpr std::size_t M = dims_of<N>::m, K = dims_of<N>::k;
         static_assert(shape_of_t<arg_t<1, N>>::rank == 1, "kink: compile: a matrix product takes a vector on the right (W * x)");
         static_assert(!C::template arg_batched<0>, "kink: compile: the matrix of a product must not be batched");
         const Vec w = matrix(c);
@@ -85,7 +90,7 @@ template <> struct kernel<matmul_op> {
             c.epilogue(s0, s0 + rows, j0, j0 + cols);
         };
         const auto run = [&](auto epi) {
-            gemm::run<T, C::options.fma, inline_epilogue<N, C>>(c.rows(), M, K, Vec{c.template in<1>(), K, 1}, Vec{w.p, w.cs, w.rs}, out,
+            gemm::run<T, C::options.fma, inline_epilogue(M, K, C::program_nodes)>(c.rows(), M, K, Vec{c.template in<1>(), K, 1}, Vec{w.p, w.cs, w.rs}, out,
                                                              M, false, C::bias_first ? bias : nullptr, c.work(), epi);
         };
         if constexpr ((C::affine && !C::bias_first) || C::hosts_epilogue) run(bias_and_epilogue);
@@ -96,7 +101,7 @@ template <> struct kernel<matmul_op> {
         using N = typename C::node;
         using T = typename C::T;
         using Vec = gemm::view<T>;
-        constexpr std::size_t M = m<N>, K = k<N>;
+        constexpr std::size_t M = dims_of<N>::m, K = dims_of<N>::k;
         const T *g = c.grad();
         const std::size_t rows = c.rows();
         if constexpr (C::needs_bias) {
@@ -124,10 +129,10 @@ template <> struct kernel<matmul_op> {
         if constexpr (C::template needs<0>) {
             const bool acc = !C::template assign<0> || c.template continues<0>();
             if constexpr (C::template arg_strided<0>) // A (k x m) += X^T G
-                gemm::run<T, C::options.fma, inline_epilogue<N, C>>(K, M, rows, Vec{c.template in<1>(), 1, K}, Vec{g, M, 1},
+                gemm::run<T, C::options.fma, inline_epilogue(M, K, C::program_nodes)>(K, M, rows, Vec{c.template in<1>(), 1, K}, Vec{g, M, 1},
                                                                  c.template arg_grad<0>(), M, acc, nullptr, c.work(), gemm::no_epilogue{});
             else // W (m x k) += G^T X
-                gemm::run<T, C::options.fma, inline_epilogue<N, C>>(M, K, rows, Vec{g, 1, M}, Vec{c.template in<1>(), K, 1},
+                gemm::run<T, C::options.fma, inline_epilogue(M, K, C::program_nodes)>(M, K, rows, Vec{g, 1, M}, Vec{c.template in<1>(), K, 1},
                                                                  c.template arg_grad<0>(), K, acc, nullptr, c.work(), gemm::no_epilogue{});
         }
         if constexpr (C::template needs<1>) { // dX += G W
@@ -136,7 +141,7 @@ template <> struct kernel<matmul_op> {
                 c.grad_epilogue(s0, s0 + r, j0, j0 + cols);
             };
             const auto run = [&](auto epi) {
-                gemm::run<T, C::options.fma, inline_epilogue<N, C>>(rows, K, M, Vec{g, M, 1}, matrix(c), c.template arg_grad<1>(), K, acc,
+                gemm::run<T, C::options.fma, inline_epilogue(M, K, C::program_nodes)>(rows, K, M, Vec{g, M, 1}, matrix(c), c.template arg_grad<1>(), K, acc,
                                                                  nullptr, c.work(), epi);
             };
             if constexpr (C::hosts_grad_epilogue) run(grad_epilogue_rows);
