@@ -148,9 +148,6 @@ template <class T> constexpr std::size_t workspace(std::size_t n) {
 /// packing would cost as much as the products of a narrow layer.
 inline constexpr std::size_t direct_a_elements = 4096;
 
-/// The blocked product. With TC, the result is stored transposed: tile (i, j) of A B goes to
-/// c[j * ldc + i], `col_init` holds one value per row of A B, and the epilogue is called with
-/// C's coordinates (the transposed tile).
 /// A non-owning reference to a tile epilogue `epi(i0, rows, j0, cols)`. The blocked kernel takes
 /// this instead of the callable's type, so it is compiled once per (type, contraction, width,
 /// layout) for every program and layer, not once per layer of every program: a network of many
@@ -177,9 +174,16 @@ struct no_epilogue {
     void operator()(std::size_t, std::size_t, std::size_t, std::size_t) const {}
 };
 
-template <class T, contraction F, std::size_t NV, bool TC, class E>
-void run_impl(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b, T *c, std::size_t ldc, bool accumulate,
+/// The blocked product. With TC, the result is stored transposed: tile (i, j) of A B goes to
+/// c[j * ldc + i], `col_init` holds one value per row of A B, and the epilogue is called with
+/// C's coordinates (the transposed tile).
+/// Extents known at compile time (0: known at run time only) for a product's m, n and k.
+template <std::size_t M = 0, std::size_t N = 0, std::size_t K = 0> struct extents {};
+
+template <class T, contraction F, std::size_t NV, bool TC, class E, std::size_t Mc = 0, std::size_t Nc = 0, std::size_t Kc = 0>
+void run_impl(std::size_t m_, std::size_t n_, std::size_t k_, view<T> a, view<T> b, T *c, std::size_t ldc, bool accumulate,
               const T *col_init, T *work, E &epi) {
+    const std::size_t m = Mc ? Mc : m_, n = Nc ? Nc : n_, k = Kc ? Kc : k_;
     constexpr std::size_t mr = tile_rows, nr = NV * lanes<T>;
     T *pa = work;
     T *pb = pa + kc_block * mc_block;
@@ -243,44 +247,99 @@ void run_impl(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b,
     }
 }
 
-/// C = A B (or C += A B when `accumulate`), A m x k, B k x n, C row-major with row stride ldc.
-/// `col_init` (optional, n values) starts every row's accumulation (a bias added first).
-/// After the last k-block of each tile, `epi(i0, rows, j0, cols)` runs on the finished tile while
-/// it is in cache: the fused elementwise epilogue. Narrow products (n <= one vector) use a
-/// one-vector-wide tile.
-///
-/// `Inline`: the epilogue is compiled into the kernel (a kernel per call site) instead of called
-/// through an epilogue_ref; for tiny products (a few hundred multiply-adds per tile), where the
-/// call costs about 13% of a step (bench case 2).
-template <class T, contraction F, bool Inline = false, class Epi>
-    requires(!is_narrow_v<T>)
-void run(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b, T *c, std::size_t ldc, bool accumulate,
-         const T *col_init, T *work, Epi &&epi_fn) {
-    constexpr std::size_t mr = tile_rows, nr = tile_cols<T>;
-    using E = std::conditional_t<Inline || KINK_SAME(std::remove_cvref_t<Epi>, no_epilogue), std::remove_cvref_t<Epi>, const epilogue_ref>;
-    E epi(epi_fn);
-    if (m == 0 || n == 0) return;
+/// How `run` computes a product of m x n outputs: transposed (C^T = B^T A^T, when B is stored
+/// column-major and A is the smaller operand, so that B^T is read in place and A transposed),
+/// and with tiles of one or tile_vectors vectors when the tile's width (the columns, or the
+/// rows when transposed) fits in one vector.
+struct layout {
+    bool transposed;
+    bool narrow_tile;
+};
+template <class T> constexpr layout layout_of(std::size_t m, std::size_t n, view<T> a, view<T> b) {
+    const bool t = b.cs != 1 && b.rs == 1 && a.cs == 1 && m < n;
+    return {t, (t ? m : n) <= lanes<T>};
+}
+
+/// Calls epi(i0, rows, j0, cols) on the tiles of an m x n product in the order run_impl finishes
+/// them (row blocks of mc_block, then column panels of nr, then row tiles; a transposed product's
+/// tiles in C's coordinates): an epilogue run after the product sees the tiles in the same order
+/// as one run inside it, so its sums (a broadcast argument's adjoint) are the same, bit for bit.
+template <class Epi> void each_tile(std::size_t m, std::size_t n, std::size_t nr, bool transposed, Epi &epi) {
+    constexpr std::size_t mr = tile_rows;
+    for (std::size_t i0 = 0; i0 < m; i0 += mc_block) {
+        const std::size_t mc = std::min(mc_block, m - i0);
+        for (std::size_t jp = 0; jp < n; jp += nr)
+            for (std::size_t ip = 0; ip < mc; ip += mr) {
+                const std::size_t rows = std::min(mr, mc - ip), cols = std::min(nr, n - jp);
+                if (transposed) epi(jp, cols, i0 + ip, rows);
+                else epi(i0 + ip, rows, jp, cols);
+            }
+    }
+}
+
+/// run's body, compiled once per (type, contraction) and kind of epilogue (none, or an
+/// epilogue_ref); returns the product's layout.
+template <class T, contraction F, class E, std::size_t Mc = 0, std::size_t Nc = 0, std::size_t Kc = 0>
+layout run_shared(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b, T *c, std::size_t ldc, bool accumulate,
+                  const T *col_init, T *work, E &epi) {
     if (k == 0) { // an empty sum: C = init (or unchanged when accumulating)
         for (std::size_t i = 0; i < m; ++i)
             for (std::size_t j = 0; j < n; ++j)
                 if (!accumulate) c[i * ldc + j] = col_init ? col_init[j] : T(0);
-        for (std::size_t i = 0; i < m; i += mr)
-            for (std::size_t j = 0; j < n; j += nr) epi(i, std::min(mr, m - i), j, std::min(nr, n - j));
-        return;
+        each_tile(m, n, tile_cols<T>, false, epi);
+        return {false, false};
     }
-    // B stored column-major (B^T row-major, e.g. the weights of a forward pass X W^T) would need
-    // a transposing copy of all of B; compute C^T = B^T A^T instead, reading B^T in place and
-    // transposing A, when A is the smaller one.
-    if (b.cs != 1 && b.rs == 1 && a.cs == 1 && m < n) {
+    const layout l = layout_of(m, n, a, b);
+    if (l.transposed) {
         const view<T> at{b.p, b.cs, 1}, bt{a.p, 1, a.rs};
-        if (m <= lanes<T>) run_impl<T, F, 1, true>(n, m, k, at, bt, c, ldc, accumulate, col_init, work, epi);
-        else run_impl<T, F, tile_vectors, true>(n, m, k, at, bt, c, ldc, accumulate, col_init, work, epi);
-        return;
+        if (l.narrow_tile) run_impl<T, F, 1, true, E, Nc, Mc, Kc>(n, m, k, at, bt, c, ldc, accumulate, col_init, work, epi);
+        else run_impl<T, F, tile_vectors, true, E, Nc, Mc, Kc>(n, m, k, at, bt, c, ldc, accumulate, col_init, work, epi);
+    } else if (l.narrow_tile) {
+        run_impl<T, F, 1, false, E, Mc, Nc, Kc>(m, n, k, a, b, c, ldc, accumulate, col_init, work, epi);
+    } else {
+        run_impl<T, F, tile_vectors, false, E, Mc, Nc, Kc>(m, n, k, a, b, c, ldc, accumulate, col_init, work, epi);
     }
-    if (n <= lanes<T>) run_impl<T, F, 1, false>(m, n, k, a, b, c, ldc, accumulate, col_init, work, epi);
-    else run_impl<T, F, tile_vectors, false>(m, n, k, a, b, c, ldc, accumulate, col_init, work, epi);
+    return l;
 }
 
+/// C = A B (or C += A B when `accumulate`), A m x k, B k x n, C row-major with row stride ldc.
+/// `col_init` (optional, n values) starts every row's accumulation (a bias added first).
+/// After the last k-block of each tile, `epi(i0, rows, j0, cols)` runs on the finished tile while
+/// it is in cache: the fused elementwise epilogue. Narrow products (n <= one vector) use a
+/// one-vector-wide tile. The kernel calls the epilogue through an epilogue_ref, so one kernel
+/// per (type, contraction, tile width, layout) serves every product of every program.
+///
+/// `After`: the product is computed first and the epilogue then runs compiled into the caller,
+/// and the product's extents that `Ext` (an `extents<M, N, K>`) fixes are compiled into its
+/// kernel (one kernel for every product of those extents). For tiny products (a few hundred
+/// multiply-adds per tile), whose outputs are still in L1 when the product ends, and where one
+/// indirect call per tile costs about a tenth of a step (bench case 2). The epilogue runs once
+/// on all of C when C is one panel wide (its tiles are C's rows in order), else on the tiles in
+/// the kernel's order (each_tile). Either way its sums (a broadcast argument's adjoint) have one
+/// order, whatever the threads.
+template <class T, contraction F, bool After = false, class Ext = extents<>, class Epi>
+    requires(!is_narrow_v<T>)
+void run(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b, T *c, std::size_t ldc, bool accumulate,
+         const T *col_init, T *work, Epi &&epi) {
+    if (m == 0 || n == 0) return;
+    const no_epilogue none;
+    if constexpr (After) {
+        const layout l = [&]<std::size_t M, std::size_t N, std::size_t K>(extents<M, N, K>) {
+            return run_shared<T, F, const no_epilogue, M, N, K>(m, n, k, a, b, c, ldc, accumulate, col_init, work, none);
+        }(Ext{});
+        if constexpr (!KINK_SAME(std::remove_cvref_t<Epi>, no_epilogue)) {
+            const std::size_t nr = k == 0 || !l.narrow_tile ? tile_cols<T> : lanes<T>;
+            if (l.transposed) each_tile(n, m, nr, true, epi);
+            else if (n <= nr) epi(std::size_t(0), m, std::size_t(0), n);
+            else each_tile(m, n, nr, false, epi);
+        }
+    } else if constexpr (KINK_SAME(std::remove_cvref_t<Epi>, no_epilogue)) {
+        run_shared<T, F>(m, n, k, a, b, c, ldc, accumulate, col_init, work, none);
+    } else {
+        const epilogue_ref ref(epi);
+        run_shared<T, F>(m, n, k, a, b, c, ldc, accumulate, col_init, work, ref);
+    }
+}
 
 /// The element type of a product's workspace: the narrow formats multiply in float.
 template <class T> using work_t = accumulate_t<T>;
@@ -295,7 +354,7 @@ constexpr std::size_t narrow_workspace(std::size_t m, std::size_t n, std::size_t
 /// (exactly), multiplied and accumulated in float by the same kernel (`col_init` included, so a
 /// bias added first is part of the float sum), and each element of C is rounded to the format
 /// once. The epilogue then runs on the rounded C, in one call.
-template <class T, contraction F, bool Inline = false, class Epi>
+template <class T, contraction F, bool After = false, class Ext = extents<>, class Epi>
     requires is_narrow_v<T>
 void run(std::size_t m, std::size_t n, std::size_t k, view<T> a, view<T> b, T *c, std::size_t ldc, bool accumulate,
          const T *col_init, float *work, Epi &&epi) {

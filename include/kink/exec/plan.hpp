@@ -144,6 +144,13 @@ template <std::size_t N> struct node_set {
     std::size_t size = 0;
     constexpr void add(std::size_t i) { at[size++] = i; }
 };
+/// The nodes i < N for which keep(i) holds, in topological order (or reversed).
+template <std::size_t N, class Keep> constexpr node_set<N> nodes_where(Keep keep, bool reversed = false) {
+    node_set<N> r{};
+    for (std::size_t k = 0; k < N; ++k)
+        if (const std::size_t i = reversed ? N - 1 - k : k; keep(i)) r.add(i);
+    return r;
+}
 
 template <class Topo, class Wrt> struct plan;
 template <class... N, class Wrt> struct plan<meta::list<N...>, Wrt> {
@@ -211,6 +218,11 @@ template <class... N, class Wrt> struct plan<meta::list<N...>, Wrt> {
         while (is_view(i)) i = args[i][0];
         return i;
     }
+    static constexpr auto sources = [] {
+        std::array<std::size_t, count> r{};
+        for (std::size_t i = 0; i < count; ++i) r[i] = source(i);
+        return r;
+    }();
 
     static constexpr auto needs = [] {
         std::array<bool, count> g{};
@@ -300,30 +312,12 @@ template <class... N, class Wrt> struct plan<meta::list<N...>, Wrt> {
     /// (leaves, views, nodes fused into a kernel): those that run at their own position forward
     /// and backward, the constants written before a chunk, the adjoints zeroed before the
     /// backward pass (see `zeroed`), the inputs and labels a step binds.
-    static constexpr auto forward_runs = [] {
-        node_set<count> r{};
-        for (std::size_t i = 0; i < count; ++i)
-            if (fwd_work(i) && fwd_host[i] == none) r.add(i);
-        return r;
-    }();
-    static constexpr auto backward_runs = [] {
-        node_set<count> r{};
-        for (std::size_t i = count; i-- > 0;)
-            if (needs[i] && fwd_work(i) && bwd_host[i] == none) r.add(i);
-        return r;
-    }();
-    static constexpr auto constants = [] {
-        node_set<count> r{};
-        for (std::size_t i = 0; i < count; ++i)
-            if (base[i] == role::constant) r.add(i);
-        return r;
-    }();
-    static constexpr auto data_leaves = [] {
-        node_set<count> r{};
-        for (std::size_t i = 0; i < count; ++i)
-            if (base[i] == role::input || base[i] == role::label) r.add(i);
-        return r;
-    }();
+    static constexpr auto forward_runs = nodes_where<count>([](std::size_t i) { return fwd_work(i) && fwd_host[i] == none; });
+    static constexpr auto backward_runs =
+        nodes_where<count>([](std::size_t i) { return needs[i] && fwd_work(i) && bwd_host[i] == none; }, true);
+    static constexpr auto constants = nodes_where<count>([](std::size_t i) { return base[i] == role::constant; });
+    static constexpr auto data_leaves =
+        nodes_where<count>([](std::size_t i) { return base[i] == role::input || base[i] == role::label; });
 
     // -- storage -------------------------------------------------------------------------------
     static constexpr bool has_value(std::size_t i) {
@@ -423,12 +417,7 @@ template <class... N, class Wrt> struct plan<meta::list<N...>, Wrt> {
             if (first_event[k] && !events[k].one_to_one) z[events[k].dest] = true;
         return z;
     }();
-    static constexpr auto zeroed_nodes = [] {
-        node_set<count> r{};
-        for (std::size_t i = 0; i < count; ++i)
-            if (zeroed[i]) r.add(i);
-        return r;
-    }();
+    static constexpr auto zeroed_nodes = nodes_where<count>([](std::size_t i) { return zeroed[i]; });
     /// Per node: how many contributions its adjoint receives, and the last of them.
     static constexpr auto contributions = [] {
         std::array<std::array<std::size_t, 2>, count> c{};

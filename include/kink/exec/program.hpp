@@ -79,6 +79,44 @@ template <class Name, bool Bound> struct input_bound {
 /// A compiled training step for a loss graph (per-sample scalar) in scalar type T, differentiating
 /// with respect to a list of params; `Key` names both (expr/key.hpp: key_t<list<loss, params>>),
 /// so that no function of the program spells out the graph in its name. See `compile`.
+namespace detail {
+/// The batch size of a step's bindings, checked as each is added: functions of no program, so
+/// that every program shares them.
+class batch_extent {
+  public:
+    void add(std::string_view name, std::size_t values, std::size_t per) {
+        if (values % per != 0)
+            throw std::invalid_argument("kink: step: input '" + std::string(name) + "' has " + std::to_string(values) +
+                                        " values, not a multiple of its size " + std::to_string(per));
+        const std::size_t m = values / per;
+        if (n_ != none && m != n_)
+            throw std::invalid_argument("kink: step: '" + std::string(name) + "' holds a batch of " + std::to_string(m) + ", '" +
+                                        std::string(first_) + "' a batch of " + std::to_string(n_));
+        if (n_ == none) first_ = name;
+        n_ = m;
+    }
+    std::size_t get() const {
+        if (n_ == none || n_ == 0) throw std::invalid_argument("kink: step: empty batch (bind every input and label to batch-sized data)");
+        return n_;
+    }
+
+  private:
+    static constexpr std::size_t none = std::size_t(-1);
+    std::size_t n_ = none;
+    std::string_view first_;
+};
+/// Copies n labels into dst, each checked to be a class in [0, classes).
+template <class Labels> void copy_labels(const Labels &y, std::size_t n, std::size_t classes, std::string_view name, std::int32_t *dst) {
+    for (std::size_t s = 0; s < n; ++s) {
+        const auto v = y[s];
+        if (!(v >= 0 && static_cast<std::size_t>(v) < classes))
+            throw std::invalid_argument("kink: step: label '" + std::string(name) + "' of sample " + std::to_string(s) + " is " +
+                                        std::to_string(v) + ", outside [0, " + std::to_string(classes) + ")");
+        dst[s] = static_cast<std::int32_t>(v);
+    }
+}
+} // namespace detail
+
 template <class T, class Key, exec_options O> class program : private detail::state<T, Key, O> {
     using state = detail::state<T, Key, O>;
     using role = detail::role;
@@ -320,32 +358,18 @@ template <class T, class Key, exec_options O> class program : private detail::st
 
     // -- binding -------------------------------------------------------------------------------
     template <class... B> void bind(const B &...b) {
-        std::size_t n = std::size_t(-1);
-        std::string_view first_name;
-        auto extent = [&](std::string_view name, std::size_t values, std::size_t per) {
-            if (values % per != 0)
-                throw std::invalid_argument("kink: step: input '" + std::string(name) + "' has " + std::to_string(values) +
-                                            " values, not a multiple of its size " + std::to_string(per));
-            const std::size_t m = values / per;
-            if (n != std::size_t(-1) && m != n)
-                throw std::invalid_argument("kink: step: '" + std::string(name) + "' holds a batch of " + std::to_string(m) +
-                                            ", '" + std::string(first_name) + "' a batch of " + std::to_string(n));
-            if (n == std::size_t(-1)) first_name = name;
-            n = m;
-        };
+        detail::batch_extent n;
         (
             [&] {
                 using L = typename B::leaf;
                 static_assert(leaf_in_graph<typename detail::leaf_name_chars<L>::type, meta::in_list_v<L, topo>>::value,
                               "kink: step: a binding names a leaf the graph does not use (leaf_in_graph<its name>)");
-                if constexpr (is_input_v<L>) extent(L::name(), b.value.size(), shape_of_t<L>::size);
-                else extent(L::name(), b.value.size(), 1);
+                if constexpr (is_input_v<L>) n.add(L::name(), b.value.size(), shape_of_t<L>::size);
+                else n.add(L::name(), b.value.size(), 1);
             }(),
             ...);
-        if (n == std::size_t(-1) || n == 0)
-            throw std::invalid_argument("kink: step: empty batch (bind every input and label to batch-sized data)");
-        reserve(n);
-        batch_ = n;
+        reserve(n.get());
+        batch_ = n.get();
         (
             [&] {
                 using L = typename B::leaf;
@@ -355,15 +379,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
                                   "kink: step: bind an input to contiguous values of the program's scalar type");
                     this->inputs_[i] = b.value.data();
                 } else {
-                    std::int32_t *dst = labels_all_.data() + plan::leaf_slot[i] * cap_;
-                    for (std::size_t s = 0; s < n; ++s) {
-                        const auto y = b.value[s];
-                        if (!(y >= 0 && static_cast<std::size_t>(y) < L::classes))
-                            throw std::invalid_argument("kink: step: label '" + std::string(L::name()) + "' of sample " +
-                                                        std::to_string(s) + " is " + std::to_string(y) + ", outside [0, " +
-                                                        std::to_string(L::classes) + ")");
-                        dst[s] = static_cast<std::int32_t>(y);
-                    }
+                    detail::copy_labels(b.value, batch_, L::classes, L::name(), labels_all_.data() + plan::leaf_slot[i] * cap_);
                 }
             }(),
             ...);
@@ -567,7 +583,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
     /// The backward pass of worker w's chunk, into w.grads_.
     template <std::size_t I> static void zero_adjoint(state &w) {
         if constexpr (plan::zeroed[I]) {
-            T *d = w.template dst<I>();
+            T *d = w.dst(I);
             std::fill(d, d + plan::size[I] * w.rows_of(I), T(0));
         }
     }

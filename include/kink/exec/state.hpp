@@ -50,8 +50,9 @@ template <class S, std::size_t I> struct node_ctx;
 template <std::size_t K> struct stored_leaf {
     static constexpr std::size_t index = K;
 };
-template <class G> inline constexpr bool is_stored_v = false;
-template <std::size_t K> inline constexpr bool is_stored_v<stored_leaf<K>> = true;
+template <class G> struct is_stored : std::false_type {};
+template <std::size_t K> struct is_stored<stored_leaf<K>> : std::true_type {};
+template <class G> concept is_stored_v = is_stored<G>::value;
 /// Graph G (a local derivative, built from a node of Topo and its arguments) with every subgraph
 /// that Topo stores replaced by a stored_leaf of its position: the elementwise loops are
 /// instantiated on these short types, never on graph-sized ones (expr/key.hpp says why).
@@ -63,6 +64,130 @@ template <class G, class Topo> struct localize<G, Topo, false> {
 };
 template <class Op, class... A, class Topo> struct localize<node<Op, A...>, Topo, false> {
     using type = node<Op, typename localize<A, Topo>::type...>;
+};
+
+// -- elementwise loops ---------------------------------------------------------------------------
+// An elementwise node's forward loop and each of its vector-Jacobian products are functions of
+// the op (or of the local derivative's graph), the node's size and how each value is read, not of
+// the node's position: every node of the same op and shapes, in every block of a network and in
+// every program of a translation unit, shares one compiled loop. A local derivative reads its
+// values through numbered slots (slot_leaf), which the node's caller points at the values.
+
+/// Value K of the pointers an elementwise loop is given.
+template <std::size_t K> struct slot_leaf {
+    static constexpr std::size_t index = K;
+};
+template <class G> struct is_slot : std::false_type {};
+template <std::size_t K> struct is_slot<slot_leaf<K>> : std::true_type {};
+/// How a loop of N elements per row reads a value at (s, j): row s of a batched value (row 0 of
+/// an unbatched one), element j of a vector of N or the one element of a scalar (broadcast).
+enum reach : unsigned { shared_vector = 0, shared_scalar = 1, row_vector = 2, row_scalar = 3 };
+template <unsigned R, std::size_t N, class T> inline T read_at(const T *p, std::size_t s, std::size_t j) {
+    constexpr bool rows = R & 2, scalar = R & 1;
+    return p[(rows ? s * (scalar ? 1 : N) : 0) + (scalar ? 0 : j)];
+}
+template <unsigned R, std::size_t N, class T> inline T &write_at(T *p, std::size_t s, std::size_t j) {
+    constexpr bool rows = R & 2, scalar = R & 1;
+    return p[(rows ? s * (scalar ? 1 : N) : 0) + (scalar ? 0 : j)];
+}
+
+/// The leaves of a local derivative that its loop reads (stored nodes and runtime constants), in
+/// order of first appearance: Seen is the list so far.
+template <class G, class Seen> struct slots_of {
+    using type = Seen;
+};
+template <class G, class Seen>
+    requires(is_stored_v<G> || is_rconst_v<G>)
+struct slots_of<G, Seen> {
+    using type = meta::add_unique_t<Seen, G>;
+};
+template <class Op, class A0, class... A, class Seen> struct slots_of<node<Op, A0, A...>, Seen> {
+    using type = typename slots_of<node<Op, A...>, typename slots_of<A0, Seen>::type>::type;
+};
+/// G with each of its slots' leaves replaced by slot_leaf<its position in Slots>.
+template <class G, class Slots> struct to_slots {
+    using type = G;
+};
+template <class G, class Slots>
+    requires(is_stored_v<G> || is_rconst_v<G>)
+struct to_slots<G, Slots> {
+    using type = slot_leaf<meta::index_of<G, Slots>::value>;
+};
+template <class Op, class... A, class Slots> struct to_slots<node<Op, A...>, Slots> {
+    using type = node<Op, typename to_slots<A, Slots>::type...>;
+};
+
+/// Elementwise loops of N elements per row over values of type T.
+template <class T, std::size_t N> struct ew_loops {
+    /// Calls f(j) for j in [j0, j1), whose calls write distinct elements: in blocks of 16 marked
+    /// independent, then the rest one by one. g++ -O2 (the default of meson and of most builds)
+    /// vectorizes only loops that need neither a scalar remainder nor a run-time alias check (its
+    /// very-cheap cost model), so the plain loop over a layer's elements stayed scalar there,
+    /// while -O3 and clang vectorized it (the CNN example's step at -O2, AVX2, callgrind: 270 M
+    /// instructions with the plain loop, 245 M blocked, 221 M at -O3).
+    template <class F> static void each_element(std::size_t j0, std::size_t j1, F &&f) {
+        constexpr std::size_t B = 16;
+        const std::size_t blocks = (j1 - j0) / B;
+        for (std::size_t b = 0; b < blocks; ++b) {
+            const std::size_t j = j0 + b * B;
+#if !defined(__clang__) // clang vectorizes the loop at -O2 (with its alias checks) and would
+#pragma GCC ivdep       // warn where a loop cannot be (a throwing `trap` policy, 16-bit formats)
+#endif
+            for (std::size_t k = 0; k < B; ++k) f(j + k);
+        }
+        for (std::size_t j = j0 + blocks * B; j < j1; ++j) f(j);
+    }
+
+    /// Op's values on rows [s0, s1), elements [j0, j1): out(s, j) = Op(in_k(s, j)...), argument
+    /// k read as R[k]. With Count, adds how many elements sat on a kink and had a NaN argument.
+    template <class Op, bool Count, unsigned... R>
+    static void forward(T *out, const T *const *in, std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1,
+                        std::uint64_t &hits, std::uint64_t &nans) {
+        [&]<std::size_t... K>(std::index_sequence<K...>) {
+            for (std::size_t s = s0; s < s1; ++s)
+                each_element(j0, j1, [&](std::size_t j) {
+                    if constexpr (Count) {
+                        hits += Op::at_kink(read_at<R, N>(in[K], s, j)...);
+                        nans += any_nan(read_at<R, N>(in[K], s, j)...);
+                    }
+                    out[s * N + j] = static_cast<T>(Op::eval(read_at<R, N>(in[K], s, j)...));
+                });
+        }(std::make_index_sequence<sizeof...(R)>{});
+    }
+
+    /// Local graph G (its leaves slot_leaf<K>, read as R[K]) at element (s, j).
+    template <class G, unsigned... R> static T value(const T *const *in, std::size_t s, std::size_t j) {
+        if constexpr (is_slot<G>::value) {
+            constexpr unsigned codes[] = {R..., 0};
+            return read_at<codes[G::index], N>(in[G::index], s, j);
+        } else if constexpr (is_lit_v<G>) {
+            return G::template value<T>();
+        } else {
+            return [&]<class Op, class... A>(std::type_identity<node<Op, A...>>) {
+                return static_cast<T>(Op::eval(value<A, R...>(in, s, j)...));
+            }(std::type_identity<G>{});
+        }
+    }
+
+    /// One vector-Jacobian product on rows [s0, s1), elements [j0, j1): d(s, j) (+)= g(s, j) *
+    /// D(s, j), where D is a local derivative over slots read as R, and the adjoint d is read and
+    /// written as Dst (a broadcast argument's adjoint is one sum per row, in order).
+    template <class D, unsigned Dst, bool Assign, unsigned... R>
+    static void vjp(const T *g, T *d, const T *const *in, std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1) {
+        const auto one = [&](std::size_t s, std::size_t j) {
+            T v;
+            if constexpr (KINK_SAME(D, one_t)) v = g[s * N + j];
+            else if constexpr (KINK_SAME(D, lit_leaf<-1>)) v = -g[s * N + j];
+            else v = g[s * N + j] * value<D, R...>(in, s, j);
+            T &o = write_at<Dst, N>(d, s, j);
+            o = Assign ? v : o + v;
+        };
+        for (std::size_t s = s0; s < s1; ++s) {
+            if constexpr (Dst & 1)
+                for (std::size_t j = j0; j < j1; ++j) one(s, j);
+            else each_element(j0, j1, [&](std::size_t j) { one(s, j); });
+        }
+    }
 };
 
 /// What one thread of a program works with while it runs a chunk of the batch: pointers into
@@ -130,119 +255,76 @@ template <class T, class Key, exec_options O> struct state {
         const auto &l = plan::adj_layout;
         return plan::batched[i] ? adj_ + stride_ * l.off[i] + s0_ * plan::size[i] : unb_adj_.data() + l.off[i];
     }
-    /// Read pointer of any node's values (parameters, inputs and views included).
-    template <std::size_t I> const T *src() {
-        constexpr std::size_t S = plan::source(I);
-        constexpr role k = plan::roles[S];
-        if constexpr (k == role::param) return param_ptr_[plan::leaf_slot[S]];
-        else if constexpr (k == role::input) return inputs_[S] + s0_ * plan::size[S];
-        else return val(S);
+    /// Read pointer of any node's values (parameters, inputs and views included). Functions of a
+    /// position, not templates over it: one function for every node (a constant position folds
+    /// the tables away where it is inlined).
+    const T *src(std::size_t i) {
+        const std::size_t k = plan::sources[i];
+        switch (plan::roles[k]) {
+        case role::param: return param_ptr_[plan::leaf_slot[k]];
+        case role::input: return inputs_[k] + s0_ * plan::size[k];
+        default: return val(k);
+        }
     }
     /// Adjoint pointer of any node that takes gradients (a trained parameter: its gradient).
-    template <std::size_t I> T *dst() {
-        constexpr std::size_t S = plan::dest_of(I);
-        if constexpr (plan::roles[S] == role::param) return (direct_dest[S] ? direct_ : grads_) + params_type::offsets[plan::leaf_slot[S]];
-        else return adj(S);
+    T *dst(std::size_t i) {
+        const std::size_t k = plan::sources[i];
+        if (plan::roles[k] == role::param) return (direct_dest[k] ? direct_ : grads_) + params_type::offsets[plan::leaf_slot[k]];
+        return adj(k);
     }
-    template <std::size_t I> const std::int32_t *labels() { return labels_ + plan::leaf_slot[I] * label_cap_ + s0_; }
-    /// Element (s, j) of node I's values, broadcast to a consumer's index space.
-    template <std::size_t I> T at(std::size_t s, std::size_t j) {
-        constexpr std::size_t n = plan::size[I];
-        return src<I>()[(plan::batched[I] ? s * n : 0) + (n == 1 ? 0 : j)];
-    }
+    const std::int32_t *labels(std::size_t i) { return labels_ + plan::leaf_slot[i] * label_cap_ + s0_; }
 
     // -- elementwise ---------------------------------------------------------------------------
-    /// Calls f(j) for j in [j0, j1), whose calls write distinct elements: in blocks of 16 marked
-    /// independent, then the rest one by one. g++ -O2 (the default of meson and of most builds)
-    /// vectorizes only loops that need neither a scalar remainder nor a run-time alias check (its
-    /// very-cheap cost model), so the plain loop over a layer's elements stayed scalar there,
-    /// while -O3 and clang vectorized it (the CNN example's step at -O2, AVX2, callgrind: 270 M
-    /// instructions with the plain loop, 245 M blocked, 221 M at -O3).
-    template <class F> static void each_element(std::size_t j0, std::size_t j1, F &&f) {
-        constexpr std::size_t B = 16;
-        const std::size_t blocks = (j1 - j0) / B;
-        for (std::size_t b = 0; b < blocks; ++b) {
-            const std::size_t j = j0 + b * B;
-#if !defined(__clang__) // clang vectorizes the loop at -O2 (with its alias checks) and would
-#pragma GCC ivdep       // warn where a loop cannot be (a throwing `trap` policy, 16-bit formats)
-#endif
-            for (std::size_t k = 0; k < B; ++k) f(j + k);
-        }
-        for (std::size_t j = j0 + blocks * B; j < j1; ++j) f(j);
-    }
-    /// Value of local graph G (see localize) at element (s, j): a stored node is read, any other
-    /// graph (a local derivative) is computed from its arguments.
-    template <class G> T peval(std::size_t s, std::size_t j) {
-        if constexpr (is_stored_v<G>) {
-            return at<G::index>(s, j);
-        } else if constexpr (is_lit_v<G>) {
-            return G::template value<T>();
-        } else if constexpr (is_rconst_v<G>) { // a policy::runtime kink value
-            return static_cast<T>(pool_[meta::index_of<G, rconsts_t<Root>>::value]);
+    /// How a loop over node I's elements reads node A's values (see reach).
+    template <std::size_t A> static constexpr unsigned reach_of = (plan::batched[A] ? 2u : 0u) | (plan::size[A] == 1 ? 1u : 0u);
+    /// A pointer to slot leaf L's values: a stored node's, or a runtime constant's value in `tmp`.
+    template <class L> const T *slot_ptr(T &tmp) {
+        if constexpr (is_stored_v<L>) {
+            return src(L::index);
         } else {
-            static_assert(is_node_v<G>, "kink: compile: a local derivative uses a leaf the loss does not have");
-            return [&]<class Op, class... A>(std::type_identity<node<Op, A...>>) {
-                return static_cast<T>(Op::eval(peval<A>(s, j)...));
-            }(std::type_identity<G>{});
+            tmp = static_cast<T>(pool_[meta::index_of<L, rconsts_t<Root>>::value]);
+            return &tmp;
         }
+    }
+    template <class L> static constexpr unsigned slot_reach() {
+        if constexpr (is_stored_v<L>) return reach_of<L::index>;
+        else return shared_scalar;
     }
     /// Node I (elementwise) on rows [s0, s1) and elements [j0, j1).
     template <std::size_t I> void ew_forward(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1) {
         using Nd = meta::at_t<I, topo>;
-        using Op = op_t<Nd>;
-        constexpr std::size_t n = plan::size[I];
-        T *out = val(I);
+        constexpr bool counted = is_counted<Nd>::value;
         std::uint64_t hits = 0, nans = 0;
         [&]<std::size_t... K>(std::index_sequence<K...>) {
-            for (std::size_t s = s0; s < s1; ++s)
-                each_element(j0, j1, [&](std::size_t j) {
-                    if constexpr (is_counted<Nd>::value) {
-                        hits += Op::at_kink(at<plan::args[I][K]>(s, j)...);
-                        nans += any_nan(at<plan::args[I][K]>(s, j)...);
-                    }
-                    out[s * n + j] = static_cast<T>(Op::eval(at<plan::args[I][K]>(s, j)...));
-                });
+            const T *in[] = {src(plan::args[I][K])..., nullptr};
+            ew_loops<T, plan::size[I]>::template forward<op_t<Nd>, counted, reach_of<plan::args[I][K]>...>(val(I), in, s0, s1, j0,
+                                                                                                         j1, hits, nans);
         }(std::make_index_sequence<plan::nargs[I]>{});
-        if constexpr (is_counted<Nd>::value) {
+        if constexpr (counted) {
             kink_counter<Nd>::hits += hits;
             kink_counter<Nd>::evals += (s1 - s0) * (j1 - j0);
             kink_counter<Nd>::nans += nans;
-        } else {
-            (void)hits, (void)nans;
         }
     }
     /// The vector-Jacobian product of elementwise node I on rows [s0, s1), elements [j0, j1).
     template <std::size_t I> void ew_backward(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1) {
-        using Nd = meta::at_t<I, topo>;
-        using Op = op_t<Nd>;
-        constexpr std::size_t n = plan::size[I];
-        const T *g = adj(I);
-        [&]<std::size_t... K>(std::index_sequence<K...>) {
-            (
-                [&] {
-                    constexpr std::size_t a = plan::args[I][K];
-                    if constexpr (plan::needs[a]) {
-                        using D = typename localize<typename Op::template partial<K, Nd>, topo>::type;
-                        constexpr std::size_t na = plan::size[a];
-                        constexpr bool assign = plan::assigns(I, K);
-                        T *d = dst<a>();
-                        auto vjp = [&](std::size_t s, std::size_t j) {
-                            T v;
-                            if constexpr (KINK_SAME(D, one_t)) v = g[s * n + j];
-                            else if constexpr (KINK_SAME(D, lit_leaf<-1>)) v = -g[s * n + j];
-                            else v = g[s * n + j] * peval<D>(s, j);
-                            T &o = d[(plan::batched[a] ? s * na : 0) + (na == 1 ? 0 : j)];
-                            o = assign ? v : o + v;
-                        };
-                        for (std::size_t s = s0; s < s1; ++s) {
-                            if constexpr (na == 1) // a broadcast argument: one sum, in order
-                                for (std::size_t j = j0; j < j1; ++j) vjp(s, j);
-                            else each_element(j0, j1, [&](std::size_t j) { vjp(s, j); });
-                        }
-                    }
-                }(),
-                ...);
-        }(std::make_index_sequence<plan::nargs[I]>{});
+        [&]<std::size_t... K>(std::index_sequence<K...>) { (ew_vjp<I, K>(s0, s1, j0, j1), ...); }(std::make_index_sequence<plan::nargs[I]>{});
+    }
+    template <std::size_t I, std::size_t K> void ew_vjp(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1) {
+        constexpr std::size_t a = plan::args[I][K];
+        if constexpr (plan::needs[a]) {
+            using Nd = meta::at_t<I, topo>;
+            using D = typename localize<typename op_t<Nd>::template partial<K, Nd>, topo>::type;
+            using Slots = typename slots_of<D, meta::list<>>::type;
+            [&]<class... L>(meta::list<L...>) {
+                [[maybe_unused]] T tmp[sizeof...(L) + 1];
+                [&]<std::size_t... J>(std::index_sequence<J...>) {
+                    const T *in[] = {slot_ptr<L>(tmp[J])..., nullptr};
+                    ew_loops<T, plan::size[I]>::template vjp<typename to_slots<D, Slots>::type, reach_of<a>, plan::assigns(I, K),
+                                                             slot_reach<L>()...>(adj(I), dst(a), in, s0, s1, j0, j1);
+                }(std::index_sequence_for<L...>{});
+            }(Slots{});
+        }
     }
     /// The elementwise nodes hosted by node G's forward epilogue, on a finished rectangle.
     template <std::size_t G> void fused_forward(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1) {
@@ -269,7 +351,6 @@ template <class S, std::size_t I> struct node_ctx {
     /// The node whose op runs (the product of an affine node).
     using node = meta::at_t<op_index, typename S::topo>;
     static constexpr exec_options options = S::options;
-    static constexpr std::size_t program_nodes = S::count; ///< the nodes of the whole program
     static constexpr bool counting = is_counted<node>::value;
     static constexpr bool affine = plan::roles[I] == role::affine;
     template <std::size_t K> static constexpr std::size_t arg = plan::args[op_index][K];
@@ -288,20 +369,20 @@ template <class S, std::size_t I> struct node_ctx {
 
     S &s;
     std::size_t rows() const { return s.rows_of(I); }
-    template <std::size_t K> const T *in() { return s.template src<arg<K>>(); }
+    template <std::size_t K> const T *in() { return s.src(arg<K>); }
     T *out() { return s.val(I); }
     T *aux() { return s.aux(I); }
     const T *grad() { return s.adj(I); }
-    template <std::size_t K> T *arg_grad() { return s.template dst<arg<K>>(); }
+    template <std::size_t K> T *arg_grad() { return s.dst(arg<K>); }
     const T *bias() {
-        if constexpr (affine) return s.template src<plan::bias_of(I)>();
+        if constexpr (affine) return s.src(plan::bias_of(I));
         else return nullptr;
     }
     T *bias_grad() {
-        if constexpr (affine) return s.template dst<plan::bias_of(I)>();
+        if constexpr (affine) return s.dst(plan::bias_of(I));
         else return nullptr;
     }
-    template <std::size_t K> const std::int32_t *labels() { return s.template labels<arg<K>>(); }
+    template <std::size_t K> const std::int32_t *labels() { return s.labels(arg<K>); }
     /// Whether argument K's adjoint already holds earlier chunks' sums, so that a kernel asked to
     /// assign it (assign<K>) must add instead; only for kernels that declare adds_once.
     template <std::size_t K> bool continues() const { return S::direct_dest[plan::dest_of(arg<K>)] && s.continuing_; }

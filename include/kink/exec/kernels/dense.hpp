@@ -52,17 +52,13 @@ template <> struct kernel<matmul_op> {
     template <std::size_t A, class T> static constexpr bool adds_once(std::size_t rows) {
         return A == 0 && !is_narrow_v<T> && rows <= gemm::kc_block;
     }
-    /// Products of at most 1024 weights compile their epilogue into the kernel (see gemm::run), in
-    /// programs of at most inline_program_nodes nodes. Each such product is a GEMM of its own,
-    /// which the optimiser compiles again for every node; a deep program calls its epilogues through
-    /// gemm::epilogue_ref instead, and all its products share one GEMM per direction. Measured on a
-    /// residual MLP of 8 pre-norm blocks, 32 wide (144 nodes, g++ 12 -O2, one run): 15.5 s to
-    /// compile with inline epilogues, 10.2 s without, and the step time the same within the noise
-    /// (about 620 us at batch 64), where bench case 2 (19 nodes) spends 13% of its step in the call.
-    static constexpr std::size_t inline_program_nodes = 64;
-    static constexpr bool inline_epilogue(std::size_t m, std::size_t k, std::size_t program_nodes) {
-        return m * k <= 1024 && program_nodes <= inline_program_nodes;
-    }
+    /// Products of at most 1024 weights run their epilogue after the product, tile by tile in the
+    /// product's order, compiled into this kernel (gemm::run's `After`); larger ones call it from
+    /// inside the product through a gemm::epilogue_ref, on each tile while it is in cache. Either
+    /// way all products of a program, and of every program in a translation unit, share one GEMM
+    /// per (type, contraction, tile width, layout): a GEMM compiled per product with its epilogue
+    /// inside made up 60% of the code of the program tests (327 of them in one test file).
+    static constexpr bool epilogue_after(std::size_t m, std::size_t k) { return m * k <= 1024; }
 
     template <class C> static gemm::view<typename C::T> matrix(C &c) {
         using N = typename C::node;
@@ -90,7 +86,7 @@ template <> struct kernel<matmul_op> {
             c.epilogue(s0, s0 + rows, j0, j0 + cols);
         };
         const auto run = [&](auto epi) {
-            gemm::run<T, C::options.fma, inline_epilogue(M, K, C::program_nodes)>(c.rows(), M, K, Vec{c.template in<1>(), K, 1}, Vec{w.p, w.cs, w.rs}, out,
+            gemm::run<T, C::options.fma, epilogue_after(M, K), gemm::extents<0, M, K>>(c.rows(), M, K, Vec{c.template in<1>(), K, 1}, Vec{w.p, w.cs, w.rs}, out,
                                                              M, false, C::bias_first ? bias : nullptr, c.work(), epi);
         };
         if constexpr ((C::affine && !C::bias_first) || C::hosts_epilogue) run(bias_and_epilogue);
@@ -129,10 +125,10 @@ template <> struct kernel<matmul_op> {
         if constexpr (C::template needs<0>) {
             const bool acc = !C::template assign<0> || c.template continues<0>();
             if constexpr (C::template arg_strided<0>) // A (k x m) += X^T G
-                gemm::run<T, C::options.fma, inline_epilogue(M, K, C::program_nodes)>(K, M, rows, Vec{c.template in<1>(), 1, K}, Vec{g, M, 1},
+                gemm::run<T, C::options.fma, epilogue_after(M, K), gemm::extents<K, M, 0>>(K, M, rows, Vec{c.template in<1>(), 1, K}, Vec{g, M, 1},
                                                                  c.template arg_grad<0>(), M, acc, nullptr, c.work(), gemm::no_epilogue{});
             else // W (m x k) += G^T X
-                gemm::run<T, C::options.fma, inline_epilogue(M, K, C::program_nodes)>(M, K, rows, Vec{g, 1, M}, Vec{c.template in<1>(), K, 1},
+                gemm::run<T, C::options.fma, epilogue_after(M, K), gemm::extents<M, K, 0>>(M, K, rows, Vec{g, 1, M}, Vec{c.template in<1>(), K, 1},
                                                                  c.template arg_grad<0>(), K, acc, nullptr, c.work(), gemm::no_epilogue{});
         }
         if constexpr (C::template needs<1>) { // dX += G W
@@ -141,7 +137,7 @@ template <> struct kernel<matmul_op> {
                 c.grad_epilogue(s0, s0 + r, j0, j0 + cols);
             };
             const auto run = [&](auto epi) {
-                gemm::run<T, C::options.fma, inline_epilogue(M, K, C::program_nodes)>(rows, K, M, Vec{g, M, 1}, matrix(c), c.template arg_grad<1>(), K, acc,
+                gemm::run<T, C::options.fma, epilogue_after(M, K), gemm::extents<0, K, M>>(rows, K, M, Vec{g, M, 1}, matrix(c), c.template arg_grad<1>(), K, acc,
                                                                  nullptr, c.work(), epi);
             };
             if constexpr (C::hosts_grad_epilogue) run(grad_epilogue_rows);
