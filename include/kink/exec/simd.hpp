@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstring>
 #include <string_view>
+#include <type_traits>
 
 #if defined(__AVX512F__) || defined(__AVX2__) || defined(__SSE2__)
 #include <immintrin.h>
@@ -139,6 +140,24 @@ template <class V> inline V sqrt_v(V a) {
     return r;
 }
 
+/// x, as a value the compiler must take as computed: an expression built from it is not
+/// contracted with x's own operation (a product stays rounded on its own, not fused into an FMA
+/// with the sum it enters). g++ contracts `a * b + c` across statements wherever FMA is
+/// available (its default for C++ is -ffp-contract=fast), clang within an expression, and
+/// whether it does depends on the code around it (inlining, vectorization), so the same source
+/// gave different bits in different contexts.
+/// (The narrow formats are classes whose every operation rounds: nothing to keep apart.)
+template <class V> inline V apart(V x) {
+    if constexpr (!std::is_class_v<V>) {
+#if defined(__x86_64__) || defined(__i386__)
+        __asm__("" : "+x"(x));
+#else
+        __asm__("" : "+w"(x));
+#endif
+    }
+    return x;
+}
+
 /// c + a * b with the requested rounding.
 template <contraction F, class T, class V> inline V mul_add(V a, V b, V c) {
     if constexpr (F == contraction::fused) {
@@ -156,13 +175,7 @@ template <contraction F, class T, class V> inline V mul_add(V a, V b, V c) {
         }
         return r;
     } else {
-        V p = a * b;
-#if defined(__x86_64__) || defined(__i386__)
-        __asm__("" : "+x"(p)); // the product is rounded on its own: no contraction into an FMA
-#else
-        __asm__("" : "+w"(p));
-#endif
-        return c + p;
+        return c + apart(a * b); // the product is rounded on its own: no contraction into an FMA
     }
 }
 } // namespace simd

@@ -99,21 +99,21 @@ template <class T> struct adam {
             for (std::size_t i = 0; i < nv; i += L) {
                 V pi = simd::load<V>(pp + i);
                 V gi = simd::load<V>(gp + i);
-                if (l2 != T(0)) gi = gi + l2 * pi;
-                if (shrink != T(1)) pi = pi * shrink;
-                const V mi = b1 * simd::load<V>(mp + i) + (T(1) - b1) * gi;
-                const V vi = b2 * simd::load<V>(vp + i) + (T(1) - b2) * gi * gi;
+                if (l2 != T(0)) gi = gi + simd::apart(l2 * pi);
+                if (shrink != T(1)) pi = simd::apart(pi * shrink);
+                const V mi = simd::apart(b1 * simd::load<V>(mp + i)) + simd::apart((T(1) - b1) * gi);
+                const V vi = simd::apart(b2 * simd::load<V>(vp + i)) + simd::apart((T(1) - b2) * gi * gi);
                 simd::store<V>(mp + i, mi);
                 simd::store<V>(vp + i, vi);
                 const V denom = simd::sqrt_v(vi) / c2 + e;
-                simd::store<V>(pp + i, pi - step_size * mi / denom);
+                simd::store<V>(pp + i, pi - simd::apart(step_size * mi / denom));
             }
             for (std::size_t i = nv; i < n; ++i) {
-                T gi = gp[i] + l2 * pp[i];
-                pp[i] *= shrink;
-                mp[i] = b1 * mp[i] + (T(1) - b1) * gi;
-                vp[i] = b2 * vp[i] + (T(1) - b2) * gi * gi;
-                pp[i] -= step_size * mp[i] / (std::sqrt(vp[i]) / c2 + e);
+                T gi = gp[i] + simd::apart(l2 * pp[i]);
+                pp[i] = simd::apart(pp[i] * shrink);
+                mp[i] = simd::apart(b1 * mp[i]) + simd::apart((T(1) - b1) * gi);
+                vp[i] = simd::apart(b2 * vp[i]) + simd::apart((T(1) - b2) * gi * gi);
+                pp[i] -= simd::apart(step_size * mp[i] / (std::sqrt(vp[i]) / c2 + e));
             }
         }
     }
@@ -156,12 +156,12 @@ template <class T> struct sgd {
         run([&](std::size_t k, std::size_t of) {
             const auto [a, e] = update_share(p.size(), k, of);
             for (std::size_t i = a; i < e; ++i) {
-                T d = g[i] + weight_decay * p[i];
+                T d = g[i] + simd::apart(weight_decay * p[i]);
                 if (momentum != T(0)) {
-                    buf[i] = first ? d : momentum * buf[i] + (T(1) - dampening) * d;
-                    d = nesterov ? d + momentum * buf[i] : buf[i];
+                    buf[i] = first ? d : simd::apart(momentum * buf[i]) + simd::apart((T(1) - dampening) * d);
+                    d = nesterov ? d + simd::apart(momentum * buf[i]) : buf[i];
                 }
-                p[i] -= lr * d;
+                p[i] -= simd::apart(lr * d);
             }
         });
     }
