@@ -174,12 +174,12 @@ struct no_epilogue {
     void operator()(std::size_t, std::size_t, std::size_t, std::size_t) const {}
 };
 
-/// The blocked product. With TC, the result is stored transposed: tile (i, j) of A B goes to
-/// c[j * ldc + i], `col_init` holds one value per row of A B, and the epilogue is called with
-/// C's coordinates (the transposed tile).
 /// Extents known at compile time (0: known at run time only) for a product's m, n and k.
 template <std::size_t M = 0, std::size_t N = 0, std::size_t K = 0> struct extents {};
 
+/// The blocked product. With TC, the result is stored transposed: tile (i, j) of A B goes to
+/// c[j * ldc + i], `col_init` holds one value per row of A B, and the epilogue is called with
+/// C's coordinates (the transposed tile).
 template <class T, contraction F, std::size_t NV, bool TC, class E, std::size_t Mc = 0, std::size_t Nc = 0, std::size_t Kc = 0>
 void run_impl(std::size_t m_, std::size_t n_, std::size_t k_, view<T> a, view<T> b, T *c, std::size_t ldc, bool accumulate,
               const T *col_init, T *work, E &epi) {

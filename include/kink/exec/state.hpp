@@ -82,13 +82,9 @@ template <std::size_t K> struct is_slot<slot_leaf<K>> : std::true_type {};
 /// How a loop of N elements per row reads a value at (s, j): row s of a batched value (row 0 of
 /// an unbatched one), element j of a vector of N or the one element of a scalar (broadcast).
 enum reach : unsigned { shared_vector = 0, shared_scalar = 1, row_vector = 2, row_scalar = 3 };
-template <unsigned R, std::size_t N, class T> inline T read_at(const T *p, std::size_t s, std::size_t j) {
+template <unsigned R, std::size_t N> constexpr std::size_t offset_at(std::size_t s, std::size_t j) {
     constexpr bool rows = R & 2, scalar = R & 1;
-    return p[(rows ? s * (scalar ? 1 : N) : 0) + (scalar ? 0 : j)];
-}
-template <unsigned R, std::size_t N, class T> inline T &write_at(T *p, std::size_t s, std::size_t j) {
-    constexpr bool rows = R & 2, scalar = R & 1;
-    return p[(rows ? s * (scalar ? 1 : N) : 0) + (scalar ? 0 : j)];
+    return (rows ? s * (scalar ? 1 : N) : 0) + (scalar ? 0 : j);
 }
 
 /// The leaves of a local derivative that its loop reads (stored nodes and runtime constants), in
@@ -147,10 +143,10 @@ template <class T, std::size_t N> struct ew_loops {
             for (std::size_t s = s0; s < s1; ++s)
                 each_element(j0, j1, [&](std::size_t j) {
                     if constexpr (Count) {
-                        hits += Op::at_kink(read_at<R, N>(in[K], s, j)...);
-                        nans += any_nan(read_at<R, N>(in[K], s, j)...);
+                        hits += Op::at_kink(in[K][offset_at<R, N>(s, j)]...);
+                        nans += any_nan(in[K][offset_at<R, N>(s, j)]...);
                     }
-                    out[s * N + j] = static_cast<T>(Op::eval(read_at<R, N>(in[K], s, j)...));
+                    out[s * N + j] = static_cast<T>(Op::eval(in[K][offset_at<R, N>(s, j)]...));
                 });
         }(std::make_index_sequence<sizeof...(R)>{});
     }
@@ -159,10 +155,11 @@ template <class T, std::size_t N> struct ew_loops {
     template <class G, unsigned... R> static T value(const T *const *in, std::size_t s, std::size_t j) {
         if constexpr (is_slot<G>::value) {
             constexpr unsigned codes[] = {R..., 0};
-            return read_at<codes[G::index], N>(in[G::index], s, j);
+            return in[G::index][offset_at<codes[G::index], N>(s, j)];
         } else if constexpr (is_lit_v<G>) {
             return G::template value<T>();
         } else {
+            static_assert(is_node_v<G>, "kink: compile: a local derivative uses a leaf the loss does not have");
             return [&]<class Op, class... A>(std::type_identity<node<Op, A...>>) {
                 return static_cast<T>(Op::eval(value<A, R...>(in, s, j)...));
             }(std::type_identity<G>{});
@@ -179,7 +176,7 @@ template <class T, std::size_t N> struct ew_loops {
             if constexpr (KINK_SAME(D, one_t)) v = g[s * N + j];
             else if constexpr (KINK_SAME(D, lit_leaf<-1>)) v = -g[s * N + j];
             else v = g[s * N + j] * value<D, R...>(in, s, j);
-            T &o = write_at<Dst, N>(d, s, j);
+            T &o = d[offset_at<Dst, N>(s, j)];
             o = Assign ? v : o + v;
         };
         for (std::size_t s = s0; s < s1; ++s) {
