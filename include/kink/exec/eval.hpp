@@ -40,6 +40,14 @@ template <class Node> struct kink_counter {
     inline static thread_local std::uint64_t live = 0;
 };
 
+/// Node Node's counters on the calling thread, for a kernel that counts (kernel_ctx::counts()).
+struct kink_cells {
+    std::uint64_t *hits = nullptr, *evals = nullptr, *nans = nullptr, *live = nullptr;
+    template <class Node> static kink_cells of() {
+        return {&kink_counter<Node>::hits, &kink_counter<Node>::evals, &kink_counter<Node>::nans, &kink_counter<Node>::live};
+    }
+};
+
 /// Whether any of the values is NaN.
 template <class... T> constexpr bool any_nan(const T &...v) { return (!(v == v) || ...); }
 

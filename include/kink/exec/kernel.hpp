@@ -34,13 +34,17 @@
 ///                     element (d = d + p, p summed from zero), so adding straight into a
 ///                     gradient gives the bits of storing p and adding it later (see program.hpp)
 ///
-/// The context `c` gives the kernel its node's data (exec/state.hpp): `c.in<K>()`,
-/// `c.out()`, `c.aux()`, `c.grad()`, `c.arg_grad<K>()`, `c.rows()` (the batch, or 1),
-/// `c.assign<K>` (the first contribution to that adjoint: assign instead of add),
+/// The context `c` (a `detail::kernel_ctx`, exec/kernel_ctx.hpp) gives the kernel its node's data:
+/// `c.in<K>()`, `c.out()`, `c.aux()`, `c.grad()`, `c.arg_grad<K>()`, `c.rows()` (the batch, or
+/// 1), `c.assign<K>` (the first contribution to that adjoint: assign instead of add),
 /// `c.continues<K>()` (run time: add even so, for kernels that declare adds_once),
-/// `c.labels<K>()`, `c.work()`, `c.scratch()`, `c.counting`, the compile-time `node`, and
-/// `c.hosts_epilogue` / `c.hosts_grad_epilogue` (whether any elementwise node runs in c.epilogue /
-/// c.grad_epilogue: a kernel with none can pass gemm::no_epilogue, a type all such products share).
+/// `c.labels<K>()`, `c.work()`, `c.scratch()`, `c.constant<C>()` (the value of the op's runtime
+/// constant C), `c.counting` and `c.counts()` (the node's kink counters, when counting), the
+/// compile-time `node` (the op over stand-ins of its arguments' shapes, `detail::shaped_leaf`),
+/// and `c.hosts_epilogue` / `c.hosts_grad_epilogue` (whether any elementwise node runs in
+/// c.epilogue / c.grad_epilogue: a kernel with none can pass gemm::no_epilogue, a type all such
+/// products share). The context's type holds no position and no graph: every node of the same
+/// op, shapes and placement calls one compiled kernel.
 
 #include <array>
 #include <cstddef>

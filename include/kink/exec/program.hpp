@@ -4,8 +4,8 @@
 ///
 /// The program is the open executor's driver: it binds inputs, points at the parameters, and
 /// runs the sweep the plan (exec/plan.hpp) ordered, calling for each node either the generic
-/// elementwise loop or its op's kernel (`kernel<Op>`, exec/kernel.hpp), with a `node_ctx`
-/// addressing the node's storage (exec/state.hpp). It names no op: adding a tensor op adds its
+/// elementwise loop or its op's kernel (`kernel<Op>`, exec/kernel.hpp), with a `kernel_ctx`
+/// addressing the node's storage (exec/kernel_ctx.hpp). It names no op: adding a tensor op adds its
 /// ops/ header and its kernel header, and no branch here. Elementwise local derivatives are the
 /// ops' own `partial` graphs (policies included), evaluated from the values the forward pass
 /// stored; nothing is recomputed.
@@ -37,6 +37,7 @@
 #include <kink/exec/kernels/dense.hpp>
 #include <kink/exec/kernels/pool.hpp>
 #include <kink/exec/kernels/reduce.hpp>
+#include <kink/exec/kernel_ctx.hpp>
 #include <kink/exec/state.hpp>
 #include <kink/exec/team.hpp>
 
@@ -550,14 +551,13 @@ template <class T, class Key, exec_options O> class program : private detail::st
     }
 
     // -- the passes ----------------------------------------------------------------------------
-    template <std::size_t I> using kernel_of = kernel<op_t<meta::at_t<plan::op_node(I), topo>>>;
     template <std::size_t I> static void node_forward(state &w) {
         if constexpr (!plan::fwd_work(I) || plan::fwd_host[I] != detail::none) {
         } else if constexpr (plan::roles[I] == role::elementwise) {
             w.template ew_forward<I>(0, w.rows_of(I), 0, plan::size[I]);
         } else {
-            detail::node_ctx<state, I> c{w};
-            kernel_of<I>::forward(c);
+            auto c = detail::node_call<state, I>::template make<false>(w);
+            kernel<typename decltype(c)::op>::forward(c);
         }
     }
     template <std::size_t I> static void node_backward(state &w) {
@@ -565,8 +565,8 @@ template <class T, class Key, exec_options O> class program : private detail::st
         } else if constexpr (plan::roles[I] == role::elementwise) {
             w.template ew_backward<I>(0, w.rows_of(I), 0, plan::size[I]);
         } else {
-            detail::node_ctx<state, I> c{w};
-            kernel_of<I>::backward(c);
+            auto c = detail::node_call<state, I>::template make<true>(w);
+            kernel<typename decltype(c)::op>::backward(c);
         }
     }
     static void chunk_forward(state &w) {

@@ -1,10 +1,9 @@
 #pragma once
 /// \file
-/// The runtime state of a compiled program (its arenas, bound inputs, parameter pointers) and
-/// the view a kernel gets of it: `node_ctx`, one per node, with the node's values, adjoints and
-/// arguments addressed as the plan laid them out. Also the generic elementwise loops (every
-/// elementwise op's value rule and `partial` graphs over a rectangle of rows and elements), which
-/// run at a node's own position or inside a kernel's epilogue.
+/// The runtime state of a compiled program: its arenas, bound inputs and parameter pointers
+/// (the view a kernel gets of it is exec/kernel_ctx.hpp's `kernel_ctx`). Also the generic
+/// elementwise loops (every elementwise op's value rule and `partial` graphs over a rectangle of
+/// rows and elements), which run at a node's own position or inside a kernel's epilogue.
 
 #include <algorithm>
 #include <array>
@@ -43,8 +42,6 @@ struct exec_options {
 };
 
 namespace detail {
-
-template <class S, std::size_t I> struct node_ctx;
 
 /// Node K of a program's topological order as a leaf of a local graph.
 template <std::size_t K> struct stored_leaf {
@@ -136,32 +133,31 @@ template <class T, std::size_t N> struct ew_loops {
 
     /// Op's values on rows [s0, s1), elements [j0, j1): out(s, j) = Op(in_k(s, j)...), argument
     /// k read as R[k]. With Count, adds how many elements sat on a kink and had a NaN argument.
-    template <class Op, bool Count, unsigned... R>
+    template <class Op, bool Count, auto R>
     static void forward(T *out, const T *const *in, std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1,
                         std::uint64_t &hits, std::uint64_t &nans) {
         [&]<std::size_t... K>(std::index_sequence<K...>) {
             for (std::size_t s = s0; s < s1; ++s)
                 each_element(j0, j1, [&](std::size_t j) {
                     if constexpr (Count) {
-                        hits += Op::at_kink(in[K][offset_at<R, N>(s, j)]...);
-                        nans += any_nan(in[K][offset_at<R, N>(s, j)]...);
+                        hits += Op::at_kink(in[K][offset_at<R[K], N>(s, j)]...);
+                        nans += any_nan(in[K][offset_at<R[K], N>(s, j)]...);
                     }
-                    out[s * N + j] = static_cast<T>(Op::eval(in[K][offset_at<R, N>(s, j)]...));
+                    out[s * N + j] = static_cast<T>(Op::eval(in[K][offset_at<R[K], N>(s, j)]...));
                 });
-        }(std::make_index_sequence<sizeof...(R)>{});
+        }(std::make_index_sequence<R.size()>{});
     }
 
     /// Local graph G (its leaves slot_leaf<K>, read as R[K]) at element (s, j).
-    template <class G, unsigned... R> static T value(const T *const *in, std::size_t s, std::size_t j) {
+    template <class G, auto R> static T value(const T *const *in, std::size_t s, std::size_t j) {
         if constexpr (is_slot<G>::value) {
-            constexpr unsigned codes[] = {R..., 0};
-            return in[G::index][offset_at<codes[G::index], N>(s, j)];
+            return in[G::index][offset_at<R[G::index], N>(s, j)];
         } else if constexpr (is_lit_v<G>) {
             return G::template value<T>();
         } else {
             static_assert(is_node_v<G>, "kink: compile: a local derivative uses a leaf the loss does not have");
             return [&]<class Op, class... A>(std::type_identity<node<Op, A...>>) {
-                return static_cast<T>(Op::eval(value<A, R...>(in, s, j)...));
+                return static_cast<T>(Op::eval(value<A, R>(in, s, j)...));
             }(std::type_identity<G>{});
         }
     }
@@ -169,13 +165,13 @@ template <class T, std::size_t N> struct ew_loops {
     /// One vector-Jacobian product on rows [s0, s1), elements [j0, j1): d(s, j) (+)= g(s, j) *
     /// D(s, j), where D is a local derivative over slots read as R, and the adjoint d is read and
     /// written as Dst (a broadcast argument's adjoint is one sum per row, in order).
-    template <class D, unsigned Dst, bool Assign, unsigned... R>
+    template <class D, unsigned Dst, bool Assign, auto R>
     static void vjp(const T *g, T *d, const T *const *in, std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1) {
         const auto one = [&](std::size_t s, std::size_t j) {
             T v;
             if constexpr (KINK_SAME(D, one_t)) v = g[s * N + j];
             else if constexpr (KINK_SAME(D, lit_leaf<-1>)) v = -g[s * N + j];
-            else v = g[s * N + j] * value<D, R...>(in, s, j);
+            else v = g[s * N + j] * value<D, R>(in, s, j);
             T &o = d[offset_at<Dst, N>(s, j)];
             o = Assign ? v : o + v;
         };
@@ -272,40 +268,63 @@ template <class T, class Key, exec_options O> struct state {
     const std::int32_t *labels(std::size_t i) { return labels_ + plan::leaf_slot[i] * label_cap_ + s0_; }
 
     // -- elementwise ---------------------------------------------------------------------------
-    /// How a loop over node I's elements reads node A's values (see reach).
-    template <std::size_t A> static constexpr unsigned reach_of = (plan::batched[A] ? 2u : 0u) | (plan::size[A] == 1 ? 1u : 0u);
-    /// A pointer to slot leaf L's values: a stored node's, or a runtime constant's value in `tmp`.
-    template <class L> const T *slot_ptr(T &tmp) {
-        if constexpr (is_stored_v<L>) {
-            return src(L::index);
-        } else {
-            tmp = static_cast<T>(pool_[meta::index_of<L, rconsts_t<Root>>::value]);
-            return &tmp;
-        }
-    }
-    template <class L> static constexpr unsigned slot_reach() {
-        if constexpr (is_stored_v<L>) return reach_of<L::index>;
-        else return shared_scalar;
-    }
+    // The calls below fill their pointers in run-time loops over the plan's tables and pass how
+    // each value is read as one array (an `auto` template argument): no lambda and no pack
+    // expansion per node and argument, whose functions g++ and clang compile one by one.
+    /// How a loop reads node a's values (see reach).
+    static constexpr unsigned reach_of(std::size_t a) { return (plan::batched[a] ? 2u : 0u) | (plan::size[a] == 1 ? 1u : 0u); }
     /// Node I (elementwise) on rows [s0, s1) and elements [j0, j1).
     template <std::size_t I> void ew_forward(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1) {
         using Nd = meta::at_t<I, topo>;
         constexpr bool counted = is_counted<Nd>::value;
+        constexpr std::size_t n = plan::nargs[I];
+        constexpr auto reach = [] {
+            std::array<unsigned, n> r{};
+            for (std::size_t k = 0; k != n; ++k) r[k] = reach_of(plan::args[I][k]);
+            return r;
+        }();
+        const T *in[n + 1] = {};
+        for (std::size_t k = 0; k != n; ++k) in[k] = src(plan::args[I][k]);
         std::uint64_t hits = 0, nans = 0;
-        [&]<std::size_t... K>(std::index_sequence<K...>) {
-            const T *in[] = {src(plan::args[I][K])..., nullptr};
-            ew_loops<T, plan::size[I]>::template forward<op_t<Nd>, counted, reach_of<plan::args[I][K]>...>(val(I), in, s0, s1, j0,
-                                                                                                         j1, hits, nans);
-        }(std::make_index_sequence<plan::nargs[I]>{});
+        ew_loops<T, plan::size[I]>::template forward<op_t<Nd>, counted, reach>(val(I), in, s0, s1, j0, j1, hits, nans);
         if constexpr (counted) {
             kink_counter<Nd>::hits += hits;
             kink_counter<Nd>::evals += (s1 - s0) * (j1 - j0);
             kink_counter<Nd>::nans += nans;
         }
     }
-    /// The vector-Jacobian product of elementwise node I on rows [s0, s1), elements [j0, j1).
+    /// The vector-Jacobian products of elementwise node I on rows [s0, s1), elements [j0, j1).
     template <std::size_t I> void ew_backward(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1) {
-        [&]<std::size_t... K>(std::index_sequence<K...>) { (ew_vjp<I, K>(s0, s1, j0, j1), ...); }(std::make_index_sequence<plan::nargs[I]>{});
+        ew_vjps<I>(s0, s1, j0, j1, std::make_index_sequence<plan::nargs[I]>{});
+    }
+    template <std::size_t I, std::size_t... K>
+    void ew_vjps(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1, std::index_sequence<K...>) {
+        (ew_vjp<I, K>(s0, s1, j0, j1), ...);
+    }
+    /// Runtime constant i of the pool (programs without any have an empty pool).
+    double constant_at(std::size_t i) const {
+        if constexpr (rconsts_t<Root>::size != 0) return pool_[i];
+        else return (void)i, 0.0;
+    }
+    /// Where a local derivative's slots read: a stored node's position, or a runtime constant's
+    /// place in the pool.
+    struct slot_source {
+        bool stored = false;
+        std::size_t index = 0;
+    };
+    template <class... L> static constexpr std::array<slot_source, sizeof...(L) + 1> slot_sources(meta::list<L...>) {
+        return {slot_source{is_stored_v<L>, [] {
+                                if constexpr (is_stored_v<L>) return L::index;
+                                else return meta::index_of<L, rconsts_t<Root>>::value;
+                            }()}...,
+                slot_source{}};
+    }
+    /// How a local derivative's loop reads each slot (a runtime constant: a broadcast scalar).
+    template <class... L> static constexpr std::array<unsigned, sizeof...(L)> slot_reaches(meta::list<L...>) {
+        return {[] {
+            if constexpr (is_stored_v<L>) return reach_of(L::index);
+            else return unsigned(shared_scalar);
+        }()...};
     }
     template <std::size_t I, std::size_t K> void ew_vjp(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1) {
         constexpr std::size_t a = plan::args[I][K];
@@ -313,87 +332,40 @@ template <class T, class Key, exec_options O> struct state {
             using Nd = meta::at_t<I, topo>;
             using D = typename localize<typename op_t<Nd>::template partial<K, Nd>, topo>::type;
             using Slots = typename slots_of<D, meta::list<>>::type;
-            [&]<class... L>(meta::list<L...>) {
-                [[maybe_unused]] T tmp[sizeof...(L) + 1];
-                [&]<std::size_t... J>(std::index_sequence<J...>) {
-                    const T *in[] = {slot_ptr<L>(tmp[J])..., nullptr};
-                    ew_loops<T, plan::size[I]>::template vjp<typename to_slots<D, Slots>::type, reach_of<a>, plan::assigns(I, K),
-                                                             slot_reach<L>()...>(adj(I), dst(a), in, s0, s1, j0, j1);
-                }(std::index_sequence_for<L...>{});
-            }(Slots{});
+            constexpr std::size_t m = Slots::size;
+            constexpr auto from = slot_sources(Slots{});
+            T tmp[m + 1] = {};
+            const T *in[m + 1] = {};
+            for (std::size_t k = 0; k != m; ++k) {
+                if (from[k].stored) {
+                    in[k] = src(from[k].index);
+                } else {
+                    tmp[k] = static_cast<T>(constant_at(from[k].index));
+                    in[k] = &tmp[k];
+                }
+            }
+            using G = typename to_slots<D, Slots>::type;
+            ew_loops<T, plan::size[I]>::template vjp<G, reach_of(a), plan::assigns(I, K), slot_reaches(Slots{})>(adj(I), dst(a), in, s0,
+                                                                                                             s1, j0, j1);
         }
     }
     /// The elementwise nodes hosted by node G's forward epilogue, on a finished rectangle.
     template <std::size_t G> void fused_forward(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1) {
+        fused_forward_at<G>(s0, s1, j0, j1, std::make_index_sequence<plan::fwd_hosted.size(G)>{});
+    }
+    template <std::size_t G, std::size_t... K>
+    void fused_forward_at(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1, std::index_sequence<K...>) {
         constexpr auto &h = plan::fwd_hosted;
-        [&]<std::size_t... K>(std::index_sequence<K...>) {
-            (ew_forward<h.nodes[h.first[G] + K]>(s0, s1, j0, j1), ...);
-        }(std::make_index_sequence<h.size(G)>{});
+        (ew_forward<h.nodes[h.first[G] + K]>(s0, s1, j0, j1), ...);
     }
     /// The elementwise vector-Jacobian products hosted by node G's grad epilogue, last node first.
     template <std::size_t G> void fused_backward(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1) {
+        fused_backward_at<G>(s0, s1, j0, j1, std::make_index_sequence<plan::bwd_hosted.size(G)>{});
+    }
+    template <std::size_t G, std::size_t... K>
+    void fused_backward_at(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1, std::index_sequence<K...>) {
         constexpr auto &h = plan::bwd_hosted;
-        [&]<std::size_t... K>(std::index_sequence<K...>) {
-            (ew_backward<h.nodes[h.first[G + 1] - 1 - K]>(s0, s1, j0, j1), ...);
-        }(std::make_index_sequence<h.size(G)>{});
-    }
-};
-
-/// What the kernel of node I sees (exec/kernel.hpp lists the members). For an affine node, the
-/// op and arguments are those of its product, and bias() is the added vector.
-template <class S, std::size_t I> struct node_ctx {
-    using plan = typename S::plan;
-    using T = std::remove_cvref_t<decltype(*std::declval<S &>().fwd_)>; ///< the scalar type
-    static constexpr std::size_t index = I, op_index = plan::op_node(I);
-    /// The node whose op runs (the product of an affine node).
-    using node = meta::at_t<op_index, typename S::topo>;
-    static constexpr exec_options options = S::options;
-    static constexpr bool counting = is_counted<node>::value;
-    static constexpr bool affine = plan::roles[I] == role::affine;
-    template <std::size_t K> static constexpr std::size_t arg = plan::args[op_index][K];
-    template <std::size_t K> static constexpr bool needs = plan::needs[arg<K>];
-    template <std::size_t K> static constexpr bool assign = plan::assigns(I, K);
-    template <std::size_t K> static constexpr bool arg_batched = plan::batched[arg<K>];
-    template <std::size_t K> static constexpr bool arg_strided = plan::roles[arg<K>] == role::strided;
-    static constexpr bool batched = plan::batched[I];
-    static constexpr bool needs_bias = affine && plan::needs[plan::bias_of(affine ? I : 0)];
-    static constexpr bool assign_bias = affine && plan::assigns(I, plan::bias_slot);
-    static constexpr bool bias_first = affine && S::options.bias == bias_at::start;
-    /// Whether elementwise nodes run in this kernel's forward epilogue (grad epilogue): a kernel
-    /// without any passes gemm::no_epilogue, whose kernels every such product shares.
-    static constexpr bool hosts_epilogue = plan::fwd_hosted.size(I) != 0;
-    static constexpr bool hosts_grad_epilogue = plan::bwd_hosted.size(I) != 0;
-
-    S &s;
-    std::size_t rows() const { return s.rows_of(I); }
-    template <std::size_t K> const T *in() { return s.src(arg<K>); }
-    T *out() { return s.val(I); }
-    T *aux() { return s.aux(I); }
-    const T *grad() { return s.adj(I); }
-    template <std::size_t K> T *arg_grad() { return s.dst(arg<K>); }
-    const T *bias() {
-        if constexpr (affine) return s.src(plan::bias_of(I));
-        else return nullptr;
-    }
-    T *bias_grad() {
-        if constexpr (affine) return s.dst(plan::bias_of(I));
-        else return nullptr;
-    }
-    template <std::size_t K> const std::int32_t *labels() { return s.labels(arg<K>); }
-    /// Whether argument K's adjoint already holds earlier chunks' sums, so that a kernel asked to
-    /// assign it (assign<K>) must add instead; only for kernels that declare adds_once.
-    template <std::size_t K> bool continues() const { return S::direct_dest[plan::dest_of(arg<K>)] && s.continuing_; }
-    /// The value of runtime constant C (an rconst_leaf: a policy::runtime kink value or rule).
-    template <class C> double constant() const { return s.pool_[meta::index_of<C, rconsts_t<typename S::root>>::value]; }
-    gemm::work_t<T> *work() { return s.work_.data(); }
-    T *scratch() { return s.scratch_.data(); }
-    /// Runs the elementwise nodes fused after this one on rows [s0, s1), elements [e0, e1).
-    void epilogue(std::size_t s0, std::size_t s1, std::size_t e0, std::size_t e1) {
-        s.template fused_forward<I>(s0, s1, e0, e1);
-    }
-    /// Runs the elementwise vector-Jacobian products fused into this node's grad epilogue.
-    void grad_epilogue(std::size_t s0, std::size_t s1, std::size_t e0, std::size_t e1) {
-        s.template fused_backward<I>(s0, s1, e0, e1);
+        (ew_backward<h.nodes[h.first[G + 1] - 1 - K]>(s0, s1, j0, j1), ...);
     }
 };
 

@@ -244,9 +244,9 @@ template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct ke
                     }
             }
         if constexpr (C::counting) {
-            kink_counter<Nd>::evals += c.rows() * D::out_size;
-            kink_counter<Nd>::hits += ties;
-            kink_counter<Nd>::nans += nans;
+            *c.counts().evals += c.rows() * D::out_size;
+            *c.counts().hits += ties;
+            *c.counts().nans += nans;
         } else {
             (void)ties, (void)nans;
         }
@@ -329,7 +329,7 @@ template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct ke
                 }
                 c.grad_epilogue(s, s + 1, 0, D::in_size);
             }
-            if constexpr (C::counting) kink_counter<Nd>::live += live;
+            if constexpr (C::counting) *c.counts().live += live;
             else (void)live;
         }
     }

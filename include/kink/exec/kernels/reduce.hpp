@@ -71,9 +71,9 @@ template <class P> struct kernel<max_reduce_op<P>> {
         for (std::size_t s = 0; s < c.rows(); ++s) {
             y[s] = Op::forward(x + s * n, n);
             if constexpr (C::counting) {
-                ++kink_counter<Nd>::evals;
-                kink_counter<Nd>::hits += Op::ties(x + s * n, n, y[s]) > 1;
-                kink_counter<Nd>::nans += y[s] != y[s];
+                ++*c.counts().evals;
+                *c.counts().hits += Op::ties(x + s * n, n, y[s]) > 1;
+                *c.counts().nans += y[s] != y[s];
             }
         }
     }
