@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -278,4 +279,22 @@ TEST_CASE("threads: an optimizer's update on the program's threads gives the sam
     s1.momentum = s2.momentum = 0.9f;
     s1.nesterov = s2.nesterov = true;
     check(s1, s2);
+}
+
+TEST_CASE("a team runs a job on every member, rethrows the lowest member's exception and stays usable") {
+    team crew(3);
+    REQUIRE(crew.size() == 3);
+    std::vector<int> seen(3, 0);
+    crew.run([&](std::size_t t) { seen[t] += int(t) + 1; });
+    CHECK(seen == std::vector<int>{1, 2, 3});
+    // members 1 and 2 throw: the caller gets member 1's exception, whichever finished first
+    CHECK_THROWS_WITH(crew.run([&](std::size_t t) {
+        if (t != 0) throw std::runtime_error("member " + std::to_string(t));
+    }),
+                      "member 1");
+    crew.run([&](std::size_t t) { seen[t] += 10; });
+    CHECK(seen == std::vector<int>{11, 12, 13});
+    team alone(1); // no threads: the job runs on the calling thread
+    alone.run([&](std::size_t t) { seen[t] = -1; });
+    CHECK(seen == std::vector<int>{-1, 12, 13});
 }

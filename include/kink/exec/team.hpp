@@ -51,8 +51,14 @@ class team {
             return;
         }
         using Fn = std::remove_reference_t<F>;
-        job_ctx_ = static_cast<void *>(&f);
-        job_ = [](void *ctx, std::size_t t) { (*static_cast<Fn *>(ctx))(t); };
+        run_job(static_cast<void *>(&f), [](void *ctx, std::size_t t) { (*static_cast<Fn *>(ctx))(t); });
+    }
+
+  private:
+    /// run's body, a function of no callable type: one copy for every caller, not one per lambda.
+    void run_job(void *ctx, void (*job)(void *, std::size_t)) {
+        job_ctx_ = ctx;
+        job_ = job;
         pending_.store(threads_.size(), std::memory_order_relaxed);
         gen_.fetch_add(1, std::memory_order_release);
         gen_.notify_all();
@@ -68,8 +74,6 @@ class team {
                 std::rethrow_exception(first);
             }
     }
-
-  private:
     /// About 20 to 50 µs of spinning before a member sleeps: long enough to span the gap between
     /// two steps (an optimizer update), short enough not to hold a core while the caller is away.
     static constexpr int spins = 20000;
