@@ -40,7 +40,8 @@ template <class Node> struct kink_counter {
     inline static thread_local std::uint64_t live = 0;
 };
 
-/// Node Node's counters on the calling thread, for a kernel that counts (kernel_ctx::counts()).
+/// Pointers to the calling thread's kink counters of one node, for a kernel that counts
+/// (kernel_ctx::counts()).
 struct kink_cells {
     std::uint64_t *hits = nullptr, *evals = nullptr, *nans = nullptr, *live = nullptr;
     template <class Node> static kink_cells of() {
