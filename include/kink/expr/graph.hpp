@@ -3,33 +3,110 @@
 /// Graph algorithms over expression types: the distinct nodes of one or several roots in
 /// topological order (arguments before their users), each node once however often it is used.
 
+#include <array>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
 #include <kink/expr/expr.hpp>
 
 namespace kink {
 
 namespace detail {
-/// The nodes found so far, in order, as the bases of one class: whether E was already found is one
-/// builtin base-class test (`__is_base_of`), not a search of the list by constant evaluation.
-/// With the direct append below, building the order of the depth-64 shared chain's value and
-/// derivative (767 nodes) went from about 11 s to 3.5 s with g++ 12 -O2.
-template <class... U> struct topo_set : meta::type_c_<U>... {
-    using list = meta::list<U...>;
+// The topological order is found by a depth-first search evaluated as a constant expression over
+// a small record per distinct node (its key and its arguments' records), not by template
+// recursion over a growing list of the nodes found: that list, a new class of k elements after
+// each of the N nodes, cost O(N^2) (about 2 s and 500 MB of g++'s time and memory for the
+// 1100-node 64-block residual MLP). Each record is a class named after a key (expr/key.hpp), and
+// the order comes back as types through the keys: O(N) classes of constant-length names.
+
+/// One distinct node: its key and its arguments' records, in order.
+struct topo_vertex {
+    std::uint64_t hi, lo;
+    std::size_t arity;
+    const topo_vertex *const *args;
 };
-template <class Acc, class E, bool Seen = __is_base_of(meta::type_c_<E>, Acc)> struct topo_visit { using type = Acc; };
-template <class Acc, class L> struct topo_children;
-template <class Acc> struct topo_children<Acc, meta::list<>> { using type = Acc; };
-template <class Acc, class C, class... Cs> struct topo_children<Acc, meta::list<C, Cs...>> {
-    using type = typename topo_children<typename topo_visit<Acc, C>::type, meta::list<Cs...>>::type;
+template <class... K> struct key_pack {};
+template <class E> struct arg_keys {
+    using type = key_pack<>;
 };
-template <class... U, class E> struct topo_visit<topo_set<U...>, E, false> {
-    using after_children = typename topo_children<topo_set<U...>, children_t<E>>::type;
-    using type = typename meta::push_back<after_children, E>::type; // E is not below itself: appended, not searched
+template <class Op, class... A> struct arg_keys<node<Op, A...>> {
+    using type = key_pack<key_t<A>...>;
+};
+template <class Key, class Args = typename arg_keys<keyed_graph_t<Key>>::type> struct vertex_of;
+template <class Key, class... K> struct vertex_of<Key, key_pack<K...>> {
+    static constexpr const topo_vertex *args[] = {&vertex_of<K>::value..., nullptr};
+    static constexpr topo_vertex value{Key::hi, Key::lo, sizeof...(K), args};
+};
+
+struct key_pair {
+    std::uint64_t hi = 0, lo = 0;
+};
+/// The nodes reachable from the roots, children first (arguments in order, each node once at its
+/// first visit; the roots' own order kept): written to `out` when it is not null; their number.
+constexpr std::size_t topo_walk(const topo_vertex *const *roots, key_pair *out) {
+    std::vector<key_pair> seen(64); // open addressing by key, linear probing; {0, 0}: empty
+    std::size_t filled = 0;
+    const auto insert = [&](const topo_vertex *v) { // false when v was already there
+        if (2 * (filled + 1) > seen.size()) {
+            std::vector<key_pair> old(2 * seen.size());
+            old.swap(seen);
+            for (const key_pair &k : old)
+                if (k.hi != 0 || k.lo != 0)
+                    for (std::size_t i = k.lo & (seen.size() - 1);; i = (i + 1) & (seen.size() - 1))
+                        if (seen[i].hi == 0 && seen[i].lo == 0) {
+                            seen[i] = k;
+                            break;
+                        }
+        }
+        for (std::size_t i = v->lo & (seen.size() - 1);; i = (i + 1) & (seen.size() - 1)) {
+            if (seen[i].hi == v->hi && seen[i].lo == v->lo) return false;
+            if (seen[i].hi == 0 && seen[i].lo == 0) {
+                seen[i] = {v->hi, v->lo};
+                ++filled;
+                return true;
+            }
+        }
+    };
+    struct frame {
+        const topo_vertex *v;
+        std::size_t next;
+    };
+    std::vector<frame> stack;
+    std::size_t n = 0;
+    for (; *roots != nullptr; ++roots) {
+        if (!insert(*roots)) continue;
+        stack.push_back({*roots, 0});
+        while (!stack.empty()) {
+            frame &f = stack.back();
+            if (f.next < f.v->arity) {
+                const topo_vertex *c = f.v->args[f.next++];
+                if (insert(c)) stack.push_back({c, 0});
+            } else {
+                if (out != nullptr) out[n] = {f.v->hi, f.v->lo};
+                ++n;
+                stack.pop_back();
+            }
+        }
+    }
+    return n;
+}
+template <class... RootKeys> struct topo_of_keys {
+    static constexpr const topo_vertex *roots[] = {&vertex_of<RootKeys>::value..., nullptr};
+    static constexpr std::size_t count = topo_walk(roots, nullptr);
+    static constexpr auto keys = [] {
+        std::array<key_pair, count + 1> k{};
+        topo_walk(roots, k.data());
+        return k;
+    }();
+    template <std::size_t... I> static meta::list<keyed_graph_t<graph_key<keys[I].hi, keys[I].lo>>...> make(std::index_sequence<I...>);
+    using type = decltype(make(std::make_index_sequence<count>{}));
 };
 } // namespace detail
 
 /// Distinct nodes reachable from the roots, children first; the roots' own order is kept.
 template <class... Roots> struct topo {
-    using type = typename detail::topo_children<detail::topo_set<>, meta::list<Roots...>>::type::list;
+    using type = typename detail::topo_of_keys<key_t<Roots>...>::type;
 };
 template <class... Roots> using topo_t = typename topo<Roots...>::type;
 

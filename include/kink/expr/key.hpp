@@ -101,4 +101,69 @@ template <class G> using key_t = typename detail::bind_key<typename detail::key_
 /// The graph a key was bound to (by key_t).
 template <class Key> using keyed_graph_t = typename decltype(keyed_graph(detail::key_slot<Key>{}))::type;
 
+namespace detail {
+/// The positions of a list's elements by their keys, and their keys by position: an open-addressing table (linear probing)
+/// of at least twice the list's size, built once per list, in one pass.
+template <std::size_t N> struct key_table {
+    static constexpr std::size_t capacity = [] {
+        std::size_t c = 16;
+        while (c < 2 * N) c *= 2;
+        return c;
+    }();
+    std::array<std::uint64_t, capacity> hi{}, lo{};
+    std::array<std::size_t, capacity> at{};
+    std::array<std::uint64_t, N + 1> hi_at, lo_at; // element i's key
+    constexpr key_table(const std::array<std::uint64_t, N + 1> &h, const std::array<std::uint64_t, N + 1> &l) : hi_at(h), lo_at(l) {
+        for (auto &x : at) x = std::size_t(-1);
+        for (std::size_t i = 0; i < N; ++i)
+            for (std::size_t k = l[i] & (capacity - 1);; k = (k + 1) & (capacity - 1)) {
+                if (at[k] == std::size_t(-1)) {
+                    hi[k] = h[i], lo[k] = l[i], at[k] = i;
+                    break;
+                }
+                if (hi[k] == h[i] && lo[k] == l[i]) break; // a repeated element: its first position
+            }
+    }
+    /// The position of the element with key (h, l); N when there is none.
+    constexpr std::size_t find(std::uint64_t h, std::uint64_t l) const {
+        for (std::size_t k = l & (capacity - 1);; k = (k + 1) & (capacity - 1)) {
+            if (at[k] == std::size_t(-1)) return N;
+            if (hi[k] == h && lo[k] == l) return at[k];
+        }
+    }
+};
+/// The table of the list a key is bound to: a class named after the key (a static member of a
+/// class over the list itself would carry the list's name; see meta::sized).
+template <class ListKey> struct list_index {
+    static constexpr auto table = []<class... U>(meta::list<U...>) {
+        return key_table<sizeof...(U)>{{key_t<U>::hi..., 0}, {key_t<U>::lo..., 0}};
+    }(keyed_graph_t<ListKey>{});
+};
+template <class T, class L, bool Long = (L::size >= 48)> struct index_lookup {
+    using type = meta::scan_index_of<T, L>;
+};
+template <class T, class L> struct index_lookup<T, L, true> {
+    using type = std::integral_constant<std::size_t, list_index<key_t<L>>::table.find(key_of<T>::type::hi, key_of<T>::type::lo)>;
+};
+template <std::size_t I, class L, bool Long = (L::size >= 48)> struct element_lookup {
+    using type = meta::scan_at_t<I, L>;
+};
+template <std::size_t I, class L> struct element_lookup<I, L, true> {
+    using type = keyed_graph_t<graph_key<list_index<key_t<L>>::table.hi_at[I], list_index<key_t<L>>::table.lo_at[I]>>;
+};
+} // namespace detail
+
+namespace meta {
+/// The I-th element of a list: long lists by the key their table holds for it (see index_of),
+/// short ones by their pack.
+template <std::size_t I, class L> using at_t = typename detail::element_lookup<I, L>::type;
+/// Position of T in a list of distinct types (the list's size when absent), as
+/// std::integral_constant. Short lists are searched (meta::scan_index_of); long ones, such as a
+/// program's node list, are looked up by key in a table built once per list, so that N lookups
+/// in a list of N nodes cost O(N) and not O(N^2): the search of a 1100-node list cost about
+/// 0.6 ms of g++'s time per lookup. Keys are 128-bit structural hashes (see key_of): two
+/// different types with one key are not a practical concern.
+template <class T, class L> using index_of = typename detail::index_lookup<T, L>::type;
+} // namespace meta
+
 } // namespace kink

@@ -64,13 +64,14 @@ template <class T, std::size_t I> std::integral_constant<std::size_t, I> slot_of
 template <class T> std::integral_constant<std::size_t, std::size_t(-1)> slot_of(const void *);
 
 template <std::size_t Found, std::size_t Size> using found_or_size = std::integral_constant<std::size_t, Found == std::size_t(-1) ? Size : Found>;
-/// Position of T in the list (the list's size when absent), as std::integral_constant: an alias,
-/// so a lookup creates no static member named after T and the list. g++ gives every such member
+/// Position of T in the list (the list's size when absent), as std::integral_constant, by a search
+/// of the list's bases: each lookup costs O(size) (meta::index_of, expr/key.hpp, hashes long lists).
+/// An alias, so a lookup creates no static member named after T and the list. g++ gives every such member
 /// (and every variable template specialization) a mangled name at the end of
 /// the translation unit, used or not: a program's lookups of its nodes in its node list made
 /// O(N^2) characters of names (29 million for the 16-block residual MLP).
 template <class T, class L>
-using index_of = found_or_size<decltype(meta::slot_of<T>(static_cast<const typename slot_map_of<L>::type *>(nullptr)))::value, L::size>;
+using scan_index_of = found_or_size<decltype(meta::slot_of<T>(static_cast<const typename slot_map_of<L>::type *>(nullptr)))::value, L::size>;
 
 /// I-th element.
 template <std::size_t I, class L> struct at;
@@ -98,7 +99,9 @@ template <std::size_t I, class... T> struct at<I, list<T...>> {
     using type = typename decltype(select_<I>(typename indexer_of<list<T...>>::type{}))::type;
 };
 #endif
-template <std::size_t I, class L> using at_t = typename at<I, L>::type;
+/// The I-th element by the list's pack: O(size) per distinct (I, list); meta::at_t (expr/key.hpp)
+/// looks long lists up by key.
+template <std::size_t I, class L> using scan_at_t = typename at<I, L>::type;
 
 /// Append T unless it is already there (a set that keeps first-insertion order).
 template <class L, class T, bool = in_list_v<T, L>> struct add_unique { using type = L; };
@@ -125,7 +128,7 @@ template <class... L> using merge_t = typename merge_all<L...>::type;
 /// The elements at the given positions, in that order.
 template <class L, class Seq> struct pick;
 template <class L, std::size_t... I> struct pick<L, std::index_sequence<I...>> {
-    using type = list<at_t<I, L>...>;
+    using type = list<scan_at_t<I, L>...>;
 };
 
 /// Positions where a constexpr bool array is true, as an index_sequence. Flat: no recursion
@@ -159,7 +162,7 @@ template <template <class> class Pred, class L> using filter_t = typename filter
 /// The list reversed.
 template <class L, class Seq = std::make_index_sequence<L::size>> struct reverse;
 template <class L, std::size_t... I> struct reverse<L, std::index_sequence<I...>> {
-    using type = list<at_t<L::size - 1 - I, L>...>;
+    using type = list<scan_at_t<L::size - 1 - I, L>...>;
 };
 template <class L> using reverse_t = typename reverse<L>::type;
 
