@@ -74,6 +74,43 @@ TEST_CASE("second derivatives of smooth parts; piecewise parts have zero second 
     CHECK(eval(grad(grad(pow<2>(x) * pow<3>(y), x), y), x = 1.5, y = -2.0) == 6 * 1.5 * 4.0);
 }
 
+/// Whether every node of list L comes after its arguments, and meta::index_of and meta::at_t
+/// agree with the list's own order (long lists take the key-table path, short ones the search).
+template <class N, class L, class Args = children_t<N>> struct args_before;
+template <class N, class L, class... A> struct args_before<N, L, meta::list<A...>> {
+    static constexpr bool value = ((meta::index_of<A, L>::value < meta::index_of<N, L>::value) && ... && true);
+};
+template <class... N> constexpr bool consistent_order(meta::list<N...>) {
+    using L = meta::list<N...>;
+    constexpr std::size_t pos[] = {meta::index_of<N, L>::value..., 0};
+    constexpr bool round_trip[] = {KINK_SAME(meta::at_t<meta::index_of<N, L>::value, L>, N)..., true};
+    constexpr bool args_first[] = {args_before<N, L>::value..., true};
+    for (std::size_t i = 0; i < sizeof...(N); ++i)
+        if (pos[i] != i || !round_trip[i] || !args_first[i]) return false;
+    return meta::index_of<lit_leaf<12345>, L>::value == sizeof...(N); // absent: the list's size
+}
+
+TEST_CASE("topological order: arguments first, depth first, each node once") {
+    constexpr auto e = max(x * y, x) + abs(x - y) * x;
+    using X = graph_t<decltype(x)>;
+    using Y = graph_t<decltype(y)>;
+    using XY = graph_t<decltype(x * y)>;
+    using M = graph_t<decltype(max(x * y, x))>;
+    using D = graph_t<decltype(x - y)>;
+    using A = graph_t<decltype(abs(x - y))>;
+    using P = graph_t<decltype(abs(x - y) * x)>;
+    using E = graph_t<decltype(e)>;
+    static_assert(KINK_SAME(topo_t<E>, meta::list<X, Y, XY, M, D, A, P, E>));
+    // several roots: each root's unseen nodes after the earlier roots'
+    static_assert(KINK_SAME(topo_t<P, M>, meta::list<X, Y, D, A, P, XY, M>));
+    static_assert(KINK_SAME(topo_t<X, X>, meta::list<X>));
+    static_assert(consistent_order(topo_t<E>{}));
+    using F = graph_t<decltype(shared_chain<64>(x))>;
+    using DF = graph_t<decltype(grad(shared_chain<64>(x), x))>;
+    static_assert(consistent_order(topo_t<F>{}) && consistent_order(topo_t<F, DF>{}));
+    static_assert(KINK_SAME(meta::at_t<topo_t<F>::size - 1, topo_t<F>>, F));
+}
+
 TEST_CASE("no exponential blow-up: depth-64 derivatives have O(N) nodes") {
     constexpr auto f = shared_chain<64>(x);
     constexpr auto g = mixed_chain<64>(x);

@@ -140,14 +140,15 @@ TEST_CASE("threads: a CNN's steps, node values and kink counts are the same on 1
 TEST_CASE("threads: a CNN's steps, node values and kink counts are the same on 1 to 4 threads (double)") { cnn_same_bits<double>(); }
 
 TEST_CASE("threads: the chunks' gradients are summed in chunk order, whatever the thread count") {
-    // loss = w * x per sample, chunks of one sample: the gradient is (x0 + x1 + x2) / 3 summed as
-    // ((x0 / 3 + x1 / 3) + x2 / 3). With x = 3e8, 3, -3e8 the chunks give 1e8, 1 and -1e8:
-    // 1e8 + 1 rounds to 1e8 in float, so that order gives exactly 0; adding the first and the
-    // last first (or the chunks in reverse) would give 1.
+    // loss = w * x per sample, chunks of one sample: the gradient is (x0 + x1 + x2 + x3) / 4 summed
+    // as (((x0 / 4 + x1 / 4) + x2 / 4) + x3 / 4). With x = 4e8, 4, -4e8, 0 the chunks give 1e8, 1,
+    // -1e8 and 0, each exact (a quarter, so a fused multiply-add gives the same products): 1e8 + 1
+    // rounds to 1e8 in float, so that order gives exactly 0; adding the first and the third first
+    // (or the chunks in reverse) would give 1.
     constexpr auto w = param<"w", 1>;
     constexpr auto u = input<"u", 1>;
     const auto loss = sum(w * u);
-    const std::vector<float> us{3e8f, 3.f, -3e8f};
+    const std::vector<float> us{4e8f, 4.f, -4e8f, 0.f};
     for (std::size_t t : {1, 2, 3, 4}) {
         auto net = compile<float, exec_options{.chunk = 1}>(loss);
         net.threads(t);
@@ -157,7 +158,7 @@ TEST_CASE("threads: the chunks' gradients are summed in chunk order, whatever th
         CAPTURE(t);
         CHECK(g[w][0] == 0.f);
     }
-    // one chunk of three samples: the kernel's own order, (1e8 + 1) - 1e8 again
+    // one chunk of four samples: the kernel's own order, ((1e8 + 1) - 1e8) + 0 again
     auto net = compile<float>(loss);
     auto p = net.make_params(), g = net.make_params();
     net.step(p, g, u = std::span(us));
