@@ -165,6 +165,13 @@ template <class Node, class Topo> struct node_info {
 template <class Op, class... A, class Topo> struct node_info<node<Op, A...>, Topo> {
     using positions = arg_positions<meta::index_of<A, Topo>::value...>;
 };
+/// node_info for a program's node list: looked up by key (meta::node_index_of).
+template <class Node, class Topo> struct node_args {
+    using positions = arg_positions<>;
+};
+template <class Op, class... A, class Topo> struct node_args<node<Op, A...>, Topo> {
+    using positions = arg_positions<meta::node_index_of<A, Topo>::value...>;
+};
 
 // The sweep below calls only functions whose template arguments are short (an op, a leaf, the
 // scalar type, an arity): no function is instantiated per node with the graph or the node list

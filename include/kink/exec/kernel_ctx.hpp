@@ -100,7 +100,7 @@ template <class S, std::size_t I> struct node_call {
     using plan = typename S::plan;
     using T = std::remove_cvref_t<decltype(*std::declval<S &>().fwd_)>;
     static constexpr std::size_t op_index = plan::op_node(I), arity = plan::nargs[op_index];
-    using node = meta::at_t<op_index, typename S::topo>;
+    using node = meta::node_at_t<op_index, typename S::topo>;
     static constexpr bool affine = plan::roles[I] == role::affine;
     static constexpr call_facts<arity> facts = [] {
         call_facts<arity> f;

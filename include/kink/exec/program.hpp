@@ -297,7 +297,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
     template <expression X> std::span<const T> value(const X &) const {
         using G = graph_t<X>;
         static_assert(meta::in_list_v<G, topo>, "kink: program::value: not a subexpression of the loss");
-        constexpr std::size_t i = meta::index_of<G, topo>::value;
+        constexpr std::size_t i = meta::node_index_of<G, topo>::value;
         static_assert(plan::has_value(i), "kink: program::value: this node is not stored (a leaf, a transpose or a "
                                           "product absorbed into an affine node: ask for the affine node)");
         return {const_cast<program *>(this)->whole_val(i), plan::size[i] * (plan::batched[i] ? batch_ : 1)};
@@ -308,7 +308,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
         using G = graph_t<X>;
         static_assert(is_input_v<G> && meta::in_list_v<G, Wrt>,
                       "kink: program::input_grad: compile with the input among the leaves: compile(loss, W, b, x)");
-        constexpr std::size_t i = meta::index_of<G, topo>::value;
+        constexpr std::size_t i = meta::node_index_of<G, topo>::value;
         return {adj_all_.data() + batch_ * plan::adj_layout.off[i], plan::size[i] * batch_};
     }
     /// Per parameter (in param_store order): the fan-in (out = false) or fan-out of the op it is
@@ -374,7 +374,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
         (
             [&] {
                 using L = typename B::leaf;
-                constexpr std::size_t i = meta::index_of<L, topo>::value;
+                constexpr std::size_t i = meta::node_index_of<L, topo>::value;
                 if constexpr (is_input_v<L>) {
                     static_assert(std::is_convertible_v<decltype(b.value.data()), const T *>,
                                   "kink: step: bind an input to contiguous values of the program's scalar type");
@@ -390,7 +390,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
         (void)std::initializer_list<int>{0, (check_bound_at<plan::data_leaves.at[K], B...>(), 0)...};
     }
     template <std::size_t I, class... B> static void check_bound_at() {
-        using L = meta::at_t<I, topo>;
+        using L = meta::node_at_t<I, topo>;
         if constexpr (is_input_v<L> || is_label_v<L>)
             static_assert(input_bound<typename detail::leaf_name_chars<L>::type, detail::bound_v<L, B...>>::value,
                           "kink: step: an input or label of the graph is not bound (input_bound<its name>): "
@@ -538,7 +538,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
     }
 
     template <std::size_t I> static void write_constant(state &w) {
-        using L = meta::at_t<I, topo>;
+        using L = meta::node_at_t<I, topo>;
         if constexpr (is_lit_v<L>) w.val(I)[0] = L::template value<T>();
         else if constexpr (is_rconst_v<L>) w.val(I)[0] = static_cast<T>(w.pool_[meta::index_of<L, rconsts_t<Root>>::value]);
     }
@@ -608,12 +608,12 @@ template <class T, class Key, exec_options O> class program : private detail::st
         for (std::size_t i = 0; i <= I; ++i)
             k += !(plan::base[i] == role::param || plan::base[i] == role::input || plan::base[i] == role::label ||
                    plan::base[i] == role::constant || plan::base[i] == role::variable);
-        return "node v" + std::to_string(k) + " (" + std::string(op_t<meta::at_t<I, topo>>::name) + ")";
+        return "node v" + std::to_string(k) + " (" + std::string(op_t<meta::node_at_t<I, topo>>::name) + ")";
     }
     /// The parameters and the whole batch's inputs, before any chunk runs.
     template <std::size_t... I> void check_leaves(std::index_sequence<I...>) { (void)std::initializer_list<int>{0, (check_leaf<I>(), 0)...}; }
     template <std::size_t I> void check_leaf() {
-        using L = meta::at_t<I, topo>;
+        using L = meta::node_at_t<I, topo>;
         if constexpr (plan::roles[I] == role::param || plan::roles[I] == role::input) {
             const std::size_t n = plan::size[I] * (plan::batched[I] ? batch_ : 1);
             const T *v = is_param_v<L> ? this->param_ptr_[plan::leaf_slot[I]] : this->inputs_[I];
@@ -631,9 +631,14 @@ template <class T, class Key, exec_options O> class program : private detail::st
                                           plan::batched[I]);
         }
     }
-    static constexpr auto trained_params = []<class... P>(meta::list<P...>) {
-        return std::array<bool, sizeof...(P) + 1>{meta::in_list_v<P, Wrt>..., false};
-    }(typename detail::params_of<topo>::type{});
+    /// Per parameter (store order): whether it is trained. Each of Wrt's leaves is looked up
+    /// among the parameters, not each parameter in Wrt (O(P |Wrt|) at compile time).
+    static constexpr auto trained_params = [] {
+        std::array<bool, params_type::count + 1> t{};
+        for (std::size_t i = 0; i < count; ++i)
+            if (plan::roles[i] == role::param && plan::trained[i]) t[plan::leaf_slot[i]] = true;
+        return t;
+    }();
     void check_gradients() {
         for (std::size_t k = 0; k < params_type::count; ++k) {
             if (!trained_params[k]) continue;

@@ -53,8 +53,8 @@ template <class G> concept is_stored_v = is_stored<G>::value;
 /// Graph G (a local derivative, built from a node of Topo and its arguments) with every subgraph
 /// that Topo stores replaced by a stored_leaf of its position: the elementwise loops are
 /// instantiated on these short types, never on graph-sized ones (expr/key.hpp says why).
-template <class G, class Topo, bool Stored = (meta::index_of<G, Topo>::value < Topo::size)> struct localize {
-    using type = stored_leaf<meta::index_of<G, Topo>::value>;
+template <class G, class Topo, bool Stored = (meta::node_index_of<G, Topo>::value < Topo::size)> struct localize {
+    using type = stored_leaf<meta::node_index_of<G, Topo>::value>;
 };
 template <class G, class Topo> struct localize<G, Topo, false> {
     using type = G;
@@ -275,7 +275,7 @@ template <class T, class Key, exec_options O> struct state {
     static constexpr unsigned reach_of(std::size_t a) { return (plan::batched[a] ? 2u : 0u) | (plan::size[a] == 1 ? 1u : 0u); }
     /// Node I (elementwise) on rows [s0, s1) and elements [j0, j1).
     template <std::size_t I> void ew_forward(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1) {
-        using Nd = meta::at_t<I, topo>;
+        using Nd = meta::node_at_t<I, topo>;
         constexpr bool counted = is_counted<Nd>::value;
         constexpr std::size_t n = plan::nargs[I];
         constexpr auto reach = [] {
@@ -329,7 +329,7 @@ template <class T, class Key, exec_options O> struct state {
     template <std::size_t I, std::size_t K> void ew_vjp(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1) {
         constexpr std::size_t a = plan::args[I][K];
         if constexpr (plan::needs[a]) {
-            using Nd = meta::at_t<I, topo>;
+            using Nd = meta::node_at_t<I, topo>;
             using D = typename localize<typename op_t<Nd>::template partial<K, Nd>, topo>::type;
             using Slots = typename slots_of<D, meta::list<>>::type;
             constexpr std::size_t m = Slots::size;

@@ -30,6 +30,7 @@
 namespace kink {
 
 template <class Op, class... A> struct node;
+template <std::int64_t N, std::int64_t D> struct lit_leaf;
 
 /// The short name of a graph (see the file's comment).
 template <std::uint64_t A, std::uint64_t B> struct graph_key {
@@ -60,8 +61,12 @@ constexpr std::uint64_t mix64(std::uint64_t z) {
 /// The key of an op applied to argument keys, in order.
 template <std::uint64_t OpA, std::uint64_t OpB, class... K> consteval std::array<std::uint64_t, 2> node_hash() {
     std::uint64_t a = mix64(OpA), b = mix64(OpB ^ 0x632be59bd9b4e019ull);
-    std::uint64_t k = 0;
-    ((++k, a = mix64(a ^ mix64(K::hi + k)), b = mix64(b + mix64(K::lo ^ (k * 0xd6e8feb86659fd93ull)))), ...);
+    // a loop, not a fold: clang limits a fold to 256 operands, and a list of nodes is longer
+    constexpr std::uint64_t hi[] = {K::hi..., 0}, lo[] = {K::lo..., 0};
+    for (std::uint64_t k = 1; k <= sizeof...(K); ++k) {
+        a = mix64(a ^ mix64(hi[k - 1] + k));
+        b = mix64(b + mix64(lo[k - 1] ^ (k * 0xd6e8feb86659fd93ull)));
+    }
     return {a, b};
 }
 
@@ -139,31 +144,51 @@ template <class ListKey> struct list_index {
         return key_table<sizeof...(U)>{{key_t<U>::hi..., 0}, {key_t<U>::lo..., 0}};
     }(keyed_graph_t<ListKey>{});
 };
-template <class T, class L, bool Long = (L::size >= 48)> struct index_lookup {
+/// Types whose key is cheap and structural: nodes, and leaves (a name, or a literal's value).
+/// Other types are keyed by their printed name, which spells out any graph inside them (the
+/// derivative's edge records, say) in full, without sharing: lists holding them are searched.
+template <class E> struct keyable : std::bool_constant<requires { E::name(); }> {};
+template <class Op, class... A> struct keyable<node<Op, A...>> : std::true_type {};
+template <std::int64_t N, std::int64_t D> struct keyable<lit_leaf<N, D>> : std::true_type {};
+template <class L> struct keyable_list;
+template <class... U> struct keyable_list<meta::list<U...>> : std::bool_constant<meta::all(std::array<bool, sizeof...(U)>{keyable<U>::value...})> {};
+template <class T, class L> struct scanned_index {
     using type = meta::scan_index_of<T, L>;
 };
-template <class T, class L> struct index_lookup<T, L, true> {
-    using type = std::integral_constant<std::size_t, list_index<key_t<L>>::table.find(key_of<T>::type::hi, key_of<T>::type::lo)>;
-};
-template <std::size_t I, class L, bool Long = (L::size >= 48)> struct element_lookup {
+template <std::size_t I, class L> struct scanned_element {
     using type = meta::scan_at_t<I, L>;
 };
-template <std::size_t I, class L> struct element_lookup<I, L, true> {
+template <class T, class L, bool Keyed = keyable_list<L>::value> struct keyed_index {
+    using type = meta::scan_index_of<T, L>;
+};
+template <class T, class L> struct keyed_index<T, L, true> {
+    using type = std::integral_constant<std::size_t, !keyable<T>::value ? L::size // not in a list of keyable types
+                                                                        : list_index<key_t<L>>::table.find(key_of<T>::type::hi, key_of<T>::type::lo)>;
+};
+template <std::size_t I, class L, bool Keyed = keyable_list<L>::value> struct keyed_element {
+    using type = meta::scan_at_t<I, L>;
+};
+template <std::size_t I, class L> struct keyed_element<I, L, true> {
     using type = keyed_graph_t<graph_key<list_index<key_t<L>>::table.hi_at[I], list_index<key_t<L>>::table.lo_at[I]>>;
 };
 } // namespace detail
 
 namespace meta {
-/// The I-th element of a list: long lists by the key their table holds for it (see index_of),
-/// short ones by their pack.
-template <std::size_t I, class L> using at_t = typename detail::element_lookup<I, L>::type;
-/// Position of T in a list of distinct types (the list's size when absent), as
-/// std::integral_constant. Short lists are searched (meta::scan_index_of); long ones, such as a
-/// program's node list, are looked up by key in a table built once per list, so that N lookups
-/// in a list of N nodes cost O(N) and not O(N^2): the search of a 1100-node list cost about
-/// 0.6 ms of g++'s time per lookup. Keys are 128-bit structural hashes (see key_of): two
-/// different types with one key are not a practical concern.
-template <class T, class L> using index_of = typename detail::index_lookup<T, L>::type;
+/// Position of T in a list of graph nodes (the list's size when absent), as
+/// std::integral_constant, and the I-th node: for long lists (a program's node list), the
+/// answer of a table of the nodes' keys built once per list, so that N lookups in a list of N
+/// nodes cost O(N) and not O(N^2) (the search of meta::index_of cost about 0.6 ms of g++'s time
+/// per lookup in the 1100-node list of a 64-block residual MLP); short lists are searched.
+/// Keys are 128-bit structural hashes: two different nodes with one key are not a practical
+/// concern. For the node lists of the executor only: a list of other types is searched, and
+/// clang spent minutes keying the symbolic derivative's lists this way.
+template <class T, class L>
+using node_index_of = typename std::conditional_t<(L::size >= 48), detail::keyed_index<T, L>, detail::scanned_index<T, L>>::type;
+template <std::size_t I, class L>
+using node_at_t = typename std::conditional_t<(L::size >= 48), detail::keyed_element<I, L>, detail::scanned_element<I, L>>::type;
 } // namespace meta
+
+namespace detail {
+} // namespace detail
 
 } // namespace kink
