@@ -43,9 +43,11 @@ template <class Key, class... K> struct vertex_of<Key, key_pack<K...>> {
 struct key_pair {
     std::uint64_t hi = 0, lo = 0;
 };
-/// The nodes reachable from the roots, children first (arguments in order, each node once at its
-/// first visit; the roots' own order kept): written to `out` when it is not null; their number.
-constexpr std::size_t topo_walk(const topo_vertex *const *roots, key_pair *out) {
+/// The nodes reachable from the n roots, children first (arguments in order, each node once at its
+/// first visit; the roots' own order kept): written to `out` when `write`; their number. (No
+/// pointer is compared with null: with -fsanitize=undefined, g++ does not take such a comparison
+/// of a static member's address as a constant expression.)
+constexpr std::size_t topo_walk(const topo_vertex *const *roots, std::size_t nroots, bool write, key_pair *out) {
     std::vector<key_pair> seen(64); // open addressing by key, linear probing; {0, 0}: empty
     std::size_t filled = 0;
     const auto insert = [&](const topo_vertex *v) { // false when v was already there
@@ -75,16 +77,16 @@ constexpr std::size_t topo_walk(const topo_vertex *const *roots, key_pair *out) 
     };
     std::vector<frame> stack;
     std::size_t n = 0;
-    for (; *roots != nullptr; ++roots) {
-        if (!insert(*roots)) continue;
-        stack.push_back({*roots, 0});
+    for (std::size_t r = 0; r < nroots; ++r) {
+        if (!insert(roots[r])) continue;
+        stack.push_back({roots[r], 0});
         while (!stack.empty()) {
             frame &f = stack.back();
             if (f.next < f.v->arity) {
                 const topo_vertex *c = f.v->args[f.next++];
                 if (insert(c)) stack.push_back({c, 0});
             } else {
-                if (out != nullptr) out[n] = {f.v->hi, f.v->lo};
+                if (write) out[n] = {f.v->hi, f.v->lo};
                 ++n;
                 stack.pop_back();
             }
@@ -94,10 +96,10 @@ constexpr std::size_t topo_walk(const topo_vertex *const *roots, key_pair *out) 
 }
 template <class... RootKeys> struct topo_of_keys {
     static constexpr const topo_vertex *roots[] = {&vertex_of<RootKeys>::value..., nullptr};
-    static constexpr std::size_t count = topo_walk(roots, nullptr);
+    static constexpr std::size_t count = topo_walk(roots, sizeof...(RootKeys), false, nullptr);
     static constexpr auto keys = [] {
         std::array<key_pair, count + 1> k{};
-        topo_walk(roots, k.data());
+        topo_walk(roots, sizeof...(RootKeys), true, k.data());
         return k;
     }();
     template <std::size_t... I> static meta::list<keyed_graph_t<graph_key<keys[I].hi, keys[I].lo>>...> make(std::index_sequence<I...>);
