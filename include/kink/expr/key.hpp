@@ -107,8 +107,8 @@ template <class G> using key_t = typename detail::bind_key<typename detail::key_
 template <class Key> using keyed_graph_t = typename decltype(keyed_graph(detail::key_slot<Key>{}))::type;
 
 namespace detail {
-/// The positions of a list's elements by their keys, and their keys by position: an open-addressing table (linear probing)
-/// of at least twice the list's size, built once per list, in one pass.
+/// The positions of a list's elements by their keys, and their keys by position: an
+/// open-addressing table (linear probing) of at least twice the list's size, built in one pass.
 template <std::size_t N> struct key_table {
     static constexpr std::size_t capacity = [] {
         std::size_t c = 16;
@@ -152,21 +152,18 @@ template <class Op, class... A> struct keyable<node<Op, A...>> : std::true_type 
 template <std::int64_t N, std::int64_t D> struct keyable<lit_leaf<N, D>> : std::true_type {};
 template <class L> struct keyable_list;
 template <class... U> struct keyable_list<meta::list<U...>> : std::bool_constant<meta::all(std::array<bool, sizeof...(U)>{keyable<U>::value...})> {};
-template <class T, class L> struct scanned_index {
-    using type = meta::scan_index_of<T, L>;
-};
-template <std::size_t I, class L> struct scanned_element {
-    using type = meta::scan_at_t<I, L>;
-};
-template <class T, class L, bool Keyed = keyable_list<L>::value> struct keyed_index {
-    using type = meta::scan_index_of<T, L>;
+/// Lists of 48 keyable types or more are looked up by key; others are searched. (A class, not a
+/// variable template, whose specialization g++ would name after the list.)
+template <class L> struct keyed_lookup : std::bool_constant<(L::size >= 48 && keyable_list<L>::value)> {};
+template <class T, class L, bool Keyed = keyed_lookup<L>::value> struct keyed_index {
+    using type = meta::index_of<T, L>;
 };
 template <class T, class L> struct keyed_index<T, L, true> {
     using type = std::integral_constant<std::size_t, !keyable<T>::value ? L::size // not in a list of keyable types
                                                                         : list_index<key_t<L>>::table.find(key_of<T>::type::hi, key_of<T>::type::lo)>;
 };
-template <std::size_t I, class L, bool Keyed = keyable_list<L>::value> struct keyed_element {
-    using type = meta::scan_at_t<I, L>;
+template <std::size_t I, class L, bool Keyed = keyed_lookup<L>::value> struct keyed_element {
+    using type = meta::at_t<I, L>;
 };
 template <std::size_t I, class L> struct keyed_element<I, L, true> {
     using type = keyed_graph_t<graph_key<list_index<key_t<L>>::table.hi_at[I], list_index<key_t<L>>::table.lo_at[I]>>;
@@ -182,13 +179,8 @@ namespace meta {
 /// Keys are 128-bit structural hashes: two different nodes with one key are not a practical
 /// concern. For the node lists of the executor only: a list of other types is searched, and
 /// clang spent minutes keying the symbolic derivative's lists this way.
-template <class T, class L>
-using node_index_of = typename std::conditional_t<(L::size >= 48), detail::keyed_index<T, L>, detail::scanned_index<T, L>>::type;
-template <std::size_t I, class L>
-using node_at_t = typename std::conditional_t<(L::size >= 48), detail::keyed_element<I, L>, detail::scanned_element<I, L>>::type;
+template <class T, class L> using node_index_of = typename detail::keyed_index<T, L>::type;
+template <std::size_t I, class L> using node_at_t = typename detail::keyed_element<I, L>::type;
 } // namespace meta
-
-namespace detail {
-} // namespace detail
 
 } // namespace kink

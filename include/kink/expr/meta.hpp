@@ -65,13 +65,14 @@ template <class T> std::integral_constant<std::size_t, std::size_t(-1)> slot_of(
 
 template <std::size_t Found, std::size_t Size> using found_or_size = std::integral_constant<std::size_t, Found == std::size_t(-1) ? Size : Found>;
 /// Position of T in the list (the list's size when absent), as std::integral_constant, by a search
-/// of the list's bases: each lookup costs O(size) (meta::index_of looks long lists up by key).
-/// An alias, so a lookup creates no static member named after T and the list. g++ gives every such member
+/// of the list's bases: O(size) per lookup (meta::node_index_of, expr/key.hpp, looks long lists of
+/// graph nodes up by key). An alias, so a lookup creates no static member named after T and the
+/// list. g++ gives every such member
 /// (and every variable template specialization) a mangled name at the end of
 /// the translation unit, used or not: a program's lookups of its nodes in its node list made
 /// O(N^2) characters of names (29 million for the 16-block residual MLP).
 template <class T, class L>
-using scan_index_of = found_or_size<decltype(meta::slot_of<T>(static_cast<const typename slot_map_of<L>::type *>(nullptr)))::value, L::size>;
+using index_of = found_or_size<decltype(meta::slot_of<T>(static_cast<const typename slot_map_of<L>::type *>(nullptr)))::value, L::size>;
 
 /// I-th element.
 template <std::size_t I, class L> struct at;
@@ -99,15 +100,9 @@ template <std::size_t I, class... T> struct at<I, list<T...>> {
     using type = typename decltype(select_<I>(typename indexer_of<list<T...>>::type{}))::type;
 };
 #endif
-/// The I-th element by the list's pack: O(size) per distinct (I, list); meta::at_t looks long
-/// lists up by key.
-template <std::size_t I, class L> using scan_at_t = typename at<I, L>::type;
-/// Position of T in a list of distinct types (the list's size when absent), as
-/// std::integral_constant. O(size) per lookup: meta::node_index_of (expr/key.hpp) looks long
-/// lists of graph nodes up by key.
-template <class T, class L> using index_of = scan_index_of<T, L>;
-/// The I-th element: O(size) per distinct (I, list); meta::node_at_t looks long node lists up.
-template <std::size_t I, class L> using at_t = scan_at_t<I, L>;
+/// The I-th element, by the list's pack: O(size) per distinct (I, list) (meta::node_at_t looks
+/// long lists of graph nodes up by key).
+template <std::size_t I, class L> using at_t = typename at<I, L>::type;
 
 /// Append T unless it is already there (a set that keeps first-insertion order).
 template <class L, class T, bool = in_list_v<T, L>> struct add_unique { using type = L; };
