@@ -111,7 +111,27 @@ int main() {
     const long cnn_steps = allocations.load() - cnn_before;
     std::printf("CNN program: 100 steps allocated %ld times (loss sum %g)\n", cnn_steps, double(closs));
     const bool ok_cnn = cnn_steps == 0;
-    const int passed = int(ok) + int(ok_program) + int(ok_predict) + int(ok_cnn);
-    std::printf("%d passed, %d failed\n", passed, 4 - passed);
-    return passed == 4 ? 0 : 1;
+    // A program with batch statistics (phases, per-chunk partial sums and adjoints): none either,
+    // on one thread and on three.
+    const auto hid = W1 * in + b1;
+    const auto cen = hid - batch_mean(hid);
+    auto bnet = compile<float, exec_options{.chunk = 8}>(
+        softmax_cross_entropy(W2 * relu(cen / sqrt(batch_mean(hadamard(cen, cen)) + lit<1, 100000>)) + b2, lab));
+    auto bp = bnet.make_params(), bg = bnet.make_params();
+    for (std::size_t i = 0; i < bp.flat().size(); ++i) bp.flat()[i] = 0.01f * float(i % 7) - 0.03f;
+    bool ok_batch = true;
+    for (std::size_t threads : {1, 3}) {
+        bnet.threads(threads);
+        bnet.reserve(32);
+        const long bn_before = allocations.load();
+        float bloss = 0;
+        for (int i = 0; i < 100; ++i) bloss += bnet.step(bp, bg, in = std::span(xs), lab = std::span(ys));
+        const long bn_steps = allocations.load() - bn_before;
+        std::printf("batch-statistics program, %zu threads: 100 steps allocated %ld times (loss sum %g)\n", threads, bn_steps,
+                    double(bloss));
+        ok_batch = ok_batch && bn_steps == 0;
+    }
+    const int passed = int(ok) + int(ok_program) + int(ok_predict) + int(ok_cnn) + int(ok_batch);
+    std::printf("%d passed, %d failed\n", passed, 5 - passed);
+    return passed == 5 ? 0 : 1;
 }

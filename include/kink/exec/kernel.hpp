@@ -29,6 +29,12 @@
 ///     work_size<N, T>(n) values of gemm::work_t<T> for a batch of n (matrix-product packing)
 ///     weight_slot, bias_slot, fans<N>()  which arguments are weights and biases, and their
 ///                     fan-in and fan-out (for the initializers)
+///     batch_reduction true: a batch statistic (an op with `reduces_batch`, ops/batch.hpp):
+///                     forward(c) adds its chunk's partial sums to c.partial() (partial_size<N>
+///                     doubles, default the node's size, zero on entry); the program adds the
+///                     chunks' partials in chunk order and calls finish(c), which writes c.out()
+///                     from the total in c.partial(); backward(c) sees the whole batch's adjoint
+///                     in c.grad(). The program runs in phases around it (exec/program.hpp)
 ///     adds_once<K, T>(rows)  true: asked to add into argument K's (unbatched) adjoint for a chunk
 ///                     of at most `rows` samples, backward adds one complete partial sum to each
 ///                     element (d = d + p, p summed from zero), so adding straight into a
@@ -38,7 +44,8 @@
 /// `c.in<K>()`, `c.out()`, `c.aux()`, `c.grad()`, `c.arg_grad<K>()`, `c.rows()` (the batch, or
 /// 1), `c.assign<K>` (the first contribution to that adjoint: assign instead of add),
 /// `c.continues<K>()` (run time: add even so, for kernels that declare adds_once),
-/// `c.labels<K>()`, `c.work()`, `c.scratch()`, `c.constant<C>()` (the value of the op's runtime
+/// `c.labels<K>()`, `c.batch()` (the whole batch), `c.partial()` (a batch statistic's partial
+/// sums), `c.work()`, `c.scratch()`, `c.constant<C>()` (the value of the op's runtime
 /// constant C), `c.counting` and `c.counts()` (the node's kink counters, when counting), the
 /// compile-time `node` (the op over stand-ins of its arguments' shapes, `detail::shaped_leaf`),
 /// and `c.hosts_epilogue` / `c.hosts_grad_epilogue` (whether any elementwise node runs in
@@ -100,6 +107,15 @@ template <class Op> struct kernel_traits {
         if constexpr (requires { K::bias_slot; }) return K::bias_slot;
         else return no_slot;
     }();
+    static constexpr bool batch_reduction = [] {
+        if constexpr (requires { K::batch_reduction; }) return K::batch_reduction;
+        else return false;
+    }();
+    template <class N> static constexpr std::size_t partial_size() {
+        if constexpr (!batch_reduction) return 0;
+        else if constexpr (requires { K::template partial_size<N>; }) return K::template partial_size<N>;
+        else return shape_of_t<N>::size;
+    }
     template <std::size_t A> static constexpr bool accepts_strided() {
         if constexpr (requires { K::template accepts_strided<A>; }) return K::template accepts_strided<A>;
         else return false;

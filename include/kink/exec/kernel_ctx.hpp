@@ -53,7 +53,8 @@ template <class Scalar, class Node, exec_options O, auto F> struct kernel_ctx {
     using rconsts = typename op_rconsts<op>::type;
     using fused_fn = void (*)(void *, std::size_t, std::size_t, std::size_t, std::size_t);
 
-    std::size_t rows_ = 0;
+    std::size_t rows_ = 0, batch_ = 0;
+    double *partial_ = nullptr;
     std::array<const T *, arity + 1> in_{};
     std::array<T *, arity + 1> arg_grad_{};
     std::array<const std::int32_t *, arity + 1> labels_{};
@@ -67,6 +68,10 @@ template <class Scalar, class Node, exec_options O, auto F> struct kernel_ctx {
     fused_fn epilogue_ = nullptr, grad_epilogue_ = nullptr;
 
     std::size_t rows() const { return rows_; }
+    /// The whole batch (rows() is the chunk's part of it).
+    std::size_t batch() const { return batch_; }
+    /// A batch statistic's partial sums (exec/kernel.hpp: batch_reduction).
+    double *partial() const { return partial_; }
     template <std::size_t K> const T *in() const { return in_[K]; }
     T *out() const { return out_; }
     T *aux() const { return aux_; }
@@ -135,7 +140,9 @@ template <class S, std::size_t I> struct node_call {
     /// The context of pass `backward` (false: forward).
     template <bool backward> static ctx make(S &s) {
         ctx c;
-        c.rows_ = s.rows_of(I);
+        c.rows_ = plan::barrier(I) ? s.n_ : s.rows_of(I); // a batch statistic reads its chunk's rows
+        c.batch_ = s.stride_;
+        if constexpr (plan::partial_size[op_index] != 0) c.partial_ = s.partial_ + plan::partial_off[I];
         for (std::size_t k = 0; k != arity; ++k) {
             const std::size_t a = plan::args[op_index][k];
             if (plan::roles[a] == role::label) c.labels_[k] = s.labels(a);

@@ -138,12 +138,25 @@ template <std::size_t N> constexpr hosted_table<N> make_hosted(const std::array<
     return t;
 }
 
+/// The phases of a sweep: phase p runs entries [start[p], start[p + 1]) of the sweep's run list.
+template <std::size_t N> struct phase_table {
+    std::array<std::size_t, N + 2> start{};
+    std::size_t n = 1;
+};
+
 /// Some of N nodes, in topological order: at[0], ..., at[size - 1].
 template <std::size_t N> struct node_set {
     std::array<std::size_t, N + 1> at{};
     std::size_t size = 0;
     constexpr void add(std::size_t i) { at[size++] = i; }
 };
+/// Per node that a sweep runs (in `runs`), its phase in table t.
+template <std::size_t N> constexpr std::array<std::size_t, N> phase_of(const phase_table<N> &t, const node_set<N> &runs) {
+    std::array<std::size_t, N> f{};
+    for (std::size_t p = 0; p < t.n; ++p)
+        for (std::size_t r = t.start[p]; r < t.start[p + 1]; ++r) f[runs.at[r]] = p;
+    return f;
+}
 /// The nodes i < N for which keep(i) holds, in topological order (or reversed).
 template <std::size_t N, class Keep> constexpr node_set<N> nodes_where(Keep keep, bool reversed = false) {
     node_set<N> r{};
@@ -185,6 +198,7 @@ template <class... N, class Wrt> struct plan<meta::list<N...>, Wrt> {
     static constexpr std::array<std::size_t, count + 1> grad_epilogue{traits_t<N>::grad_epilogue..., none};
     static constexpr std::array<std::array<bool, 3>, count + 1> strided_ok{strided_args<traits_t<N>, children_t<N>::size>()..., std::array<bool, 3>{}};
     static constexpr std::array<std::size_t, count + 1> aux_size{traits_t<N>::template aux_size<shallow_t<N>>()..., 0};
+    static constexpr std::array<std::size_t, count + 1> partial_size{traits_t<N>::template partial_size<shallow_t<N>>()..., 0};
 
     /// Per node: its position among the parameters (the parameter store's order, topological)
     /// or among the labels; none for any other node.
@@ -347,6 +361,85 @@ template <class... N, class Wrt> struct plan<meta::list<N...>, Wrt> {
     static constexpr auto backward_runs =
         nodes_where<count>([](std::size_t i) { return needs[i] && fwd_work(i) && bwd_host[i] == none; }, true);
     static constexpr auto constants = nodes_where<count>([](std::size_t i) { return base[i] == role::constant; });
+
+    // -- phases: batch statistics ---------------------------------------------------------------
+    // A batch statistic (a kernel that declares batch_reduction, such as batch_mean's) has its
+    // value only once every chunk of the batch has added its partial sums, and passes its adjoint
+    // back only once every chunk has added to it. The forward sweep is cut before the first node
+    // that reads a statistic of the current phase, the backward sweep before a statistic that
+    // received a contribution in the current phase; the program runs each phase over all chunks
+    // and combines the statistics between phases. The cuts keep the sweeps' order, so every
+    // adjoint receives its contributions in the order the plan's events list them. A program
+    // without statistics has one phase of each.
+    /// Whether node i is a batch statistic.
+    static constexpr bool barrier(std::size_t i) { return roles[i] == role::op && partial_size[i] != 0; }
+    static constexpr auto barriers = nodes_where<count>([](std::size_t i) { return barrier(i); });
+    static constexpr bool phased = barriers.size != 0;
+    /// Per statistic: its partial sums' offset in a chunk's partials (doubles, 8-aligned).
+    static constexpr auto partial_off = [] {
+        std::array<std::size_t, count> o{};
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < count; ++i)
+            if (barrier(i)) o[i] = n, n += (partial_size[i] + 7) / 8 * 8;
+        return o;
+    }();
+    static constexpr std::size_t partial_total = [] {
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < count; ++i)
+            if (barrier(i)) n += (partial_size[i] + 7) / 8 * 8;
+        return n;
+    }();
+    /// The argument adjoints node j's vector-Jacobian products add to (and the values it reads).
+    template <class F> static constexpr void each_arg(std::size_t j, F &&f) {
+        const std::size_t p = op_node(j);
+        for (std::size_t k = 0; k < nargs[p]; ++k) f(source(args[p][k]));
+        if (roles[j] == role::affine) f(source(bias_of(j)));
+    }
+    static constexpr auto fwd_phases = [] {
+        phase_table<count> t{};
+        std::array<bool, count> pending{};
+        std::array<std::size_t, count + 1> list{};
+        std::size_t np = 0;
+        for (std::size_t r = 0; r < forward_runs.size; ++r) {
+            const std::size_t g = forward_runs.at[r];
+            bool cut = false;
+            const auto reads = [&](std::size_t a) { cut = cut || pending[a]; };
+            each_arg(g, reads);
+            for (std::size_t h = fwd_hosted.first[g]; h < fwd_hosted.first[g + 1]; ++h) each_arg(fwd_hosted.nodes[h], reads);
+            if (cut) {
+                t.start[t.n++] = r;
+                while (np) pending[list[--np]] = false;
+            }
+            if (barrier(g)) pending[list[np++] = g] = true;
+        }
+        t.start[t.n] = forward_runs.size;
+        return t;
+    }();
+    /// Per node that runs forward at its own position: its forward phase.
+    static constexpr auto fwd_phase_of = phase_of(fwd_phases, forward_runs);
+    static constexpr auto bwd_phases = [] {
+        phase_table<count> t{};
+        std::array<bool, count> touched{};
+        std::array<std::size_t, 4 * count + 1> list{};
+        std::size_t nt = 0;
+        const auto touch = [&](std::size_t a) {
+            if (!touched[a]) touched[a] = true, list[nt++] = a;
+        };
+        for (std::size_t r = 0; r < backward_runs.size; ++r) {
+            const std::size_t g = backward_runs.at[r];
+            // a statistic of the last forward phase has no reader; it is combined after the
+            // chunks' first backward phase, so it must not run in it
+            if (barrier(g) && (touched[g] || (t.n == 1 && fwd_phase_of[g] + 1 == fwd_phases.n))) {
+                t.start[t.n++] = r;
+                while (nt) touched[list[--nt]] = false;
+            }
+            each_arg(g, touch);
+            for (std::size_t h = bwd_hosted.first[g]; h < bwd_hosted.first[g + 1]; ++h) each_arg(bwd_hosted.nodes[h], touch);
+        }
+        t.start[t.n] = backward_runs.size;
+        return t;
+    }();
+    static constexpr auto bwd_phase_of = phase_of(bwd_phases, backward_runs);
     static constexpr auto data_leaves =
         nodes_where<count>([](std::size_t i) { return base[i] == role::input || base[i] == role::label; });
 

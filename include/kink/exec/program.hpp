@@ -16,6 +16,12 @@
 /// the sum of the chunks' gradients in chunk order. So the result is the same, bit for bit, for
 /// every number of threads.
 ///
+/// A program with batch statistics (batch_mean: a value formed from every sample of the batch)
+/// runs in phases instead (exec/plan.hpp says where the sweeps are cut): each phase over all
+/// chunks, the statistics' partial sums added in chunk order between phases, each chunk's
+/// gradient in a slot of its own; the last forward phase and the first backward phase still run
+/// back to back per chunk. The same bits for every number of threads, as above.
+///
 /// After `reserve(batch)` (or the first step at that batch size) a step allocates nothing.
 
 #include <algorithm>
@@ -33,6 +39,7 @@
 #include <vector>
 
 #include <kink/exec/finite.hpp>
+#include <kink/exec/kernels/batch.hpp>
 #include <kink/exec/kernels/conv.hpp>
 #include <kink/exec/kernels/dense.hpp>
 #include <kink/exec/kernels/pool.hpp>
@@ -186,6 +193,10 @@ template <class T, class Key, exec_options O> class program : private detail::st
             adj_all_.resize(n * plan::adj_layout.per_sample + 16);
         }
         labels_all_.resize(n * label_count + 1);
+        if constexpr (plan::phased) {
+            partials_.resize((chunks(n) + 1) * plan::partial_total + 8);
+            if constexpr (!forward_only) uadj_all_.resize(chunks(n) * uadj_stride + 16);
+        }
         cap_ = n;
         size_workers();
     }
@@ -215,8 +226,8 @@ template <class T, class Key, exec_options O> class program : private detail::st
     static constexpr std::size_t chunk = O.chunk;
     static_assert(O.chunk >= 1, "kink: exec_options::chunk must be at least 1");
 
-    program(const program &o) : state(o), fwd_all_(o.fwd_all_), adj_all_(o.adj_all_), slots_(o.slots_),
-                                labels_all_(o.labels_all_), crew_(o.crew_), cap_(o.cap_), batch_(o.batch_) {
+    program(const program &o) : state(o), fwd_all_(o.fwd_all_), adj_all_(o.adj_all_), slots_(o.slots_), uadj_all_(o.uadj_all_),
+                                partials_(o.partials_), labels_all_(o.labels_all_), crew_(o.crew_), cap_(o.cap_), batch_(o.batch_) {
         if (o.team_) team_ = std::make_unique<team>(o.team_->size());
     }
     program &operator=(const program &o) {
@@ -254,6 +265,9 @@ template <class T, class Key, exec_options O> class program : private detail::st
             throw std::invalid_argument("kink: step_share: share " + std::to_string(part) + " of " + std::to_string(parts));
         prepare(params, bindings...);
         const std::size_t K = chunks(batch_), c0 = (part * K + parts - 1) / parts, c1 = ((part + 1) * K + parts - 1) / parts;
+        if (plan::phased && (c0 != 0 || c1 != K))
+            throw kink_error("kink: step_share: this program has batch statistics (batch_mean), which need every sample of the "
+                             "batch in one process; run it in one process (program::threads gives the same bits)");
         run_share(grads, c0, c1);
         share_ = {c0, c1};
     }
@@ -288,7 +302,8 @@ template <class T, class Key, exec_options O> class program : private detail::st
         constexpr std::size_t r = count - 1;
         static_assert(plan::has_value(r), "kink: compile_forward: the output must be computed by an op, not a leaf");
         prepare(params, bindings...);
-        run_chunks(0, chunks(batch_), [&](state &w, std::size_t) { chunk_forward(w); });
+        if constexpr (plan::phased) run_phases(nullptr);
+        else run_chunks(0, chunks(batch_), [&](state &w, std::size_t) { chunk_forward(w); });
         return {whole_val(r), plan::size[r] * (plan::batched[r] ? batch_ : 1)};
     }
 
@@ -403,7 +418,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
     /// Per-worker storage: unbatched values and adjoints, scratch, and the workspace of a chunk.
     void size_workers() {
         if constexpr (!forward_only) // a step's slots: one on one thread, at most one per chunk on several
-            slots_.resize((threads() == 1 ? 1 : chunks(std::max<std::size_t>(cap_, 1))) * flat_size + 16);
+            slots_.resize((threads() == 1 && !plan::phased ? 1 : chunks(std::max<std::size_t>(cap_, 1))) * flat_size + 16);
         const std::size_t rows = std::min(std::max<std::size_t>(cap_, 1), chunk);
         for (std::size_t t = 0; t < threads(); ++t) {
             state &w = worker(t);
@@ -430,6 +445,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
             w.labels_ = labels_all_.data();
             w.label_cap_ = cap_;
             w.stride_ = batch_;
+            w.uadj_ = w.unb_adj_.data();
             write_constants(w);
         }
     }
@@ -439,6 +455,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
     /// a slot that stays in cache). Every other chunk goes to a slot of its own; with c0 = 0
     /// they are added in order once all are done, otherwise fold_share adds them.
     void run_share(params_type &grads, std::size_t c0, std::size_t c1) {
+        if constexpr (plan::phased) return (void)c0, (void)c1, run_phases(&grads);
         const std::size_t n = std::max<std::size_t>(1, std::min(threads(), c1 - c0));
         const std::size_t first = c0 == 0 ? (c1 + n - 1) / n : c0; // chunks [c0, first): into grads
         slots_.resize((c1 > first ? 1 + c1 - first : 1) * flat_size + 16); // reserve() sized it for a step
@@ -482,6 +499,92 @@ template <class T, class Key, exec_options O> class program : private detail::st
             crew_[t - 1].counts_ = counted::get();
         });
         for (std::size_t t = 1; t < n; ++t) counted::add(crew_[t - 1].counts_);
+    }
+    // -- phases (a program with batch statistics) ------------------------------------------------
+    /// Unbatched adjoint values per chunk.
+    static constexpr std::size_t uadj_stride = plan::adj_layout.unbatched + 16;
+    /// Points worker w at chunk c's partial sums, unbatched adjoints and gradient (chunk 0's is
+    /// `grads` itself, every other chunk's a slot).
+    void enter_chunk(state &w, std::size_t c, params_type *grads) {
+        w.partial_ = partials_.data() + c * plan::partial_total;
+        if constexpr (!forward_only) {
+            w.uadj_ = uadj_all_.data() + c * uadj_stride;
+            if (grads) w.direct_ = w.grads_ = c == 0 ? grads->data() : slots_.data() + c * flat_size;
+            w.continuing_ = false;
+        }
+    }
+    /// A step (grads) or an evaluation (nullptr) of the whole batch, phase by phase.
+    void run_phases(params_type *grads) {
+        const std::size_t K = chunks(batch_);
+        std::fill(partials_.data(), partials_.data() + (K + 1) * plan::partial_total, 0.0);
+        [&]<std::size_t... P>(std::index_sequence<P...>) {
+            (run_forward_phase<P>(grads), ...);
+        }(std::make_index_sequence<plan::fwd_phases.n>{});
+        if constexpr (!forward_only) {
+            if (!grads) return;
+            [&]<std::size_t... Q>(std::index_sequence<Q...>) {
+                (run_backward_phase<Q + 1>(grads), ...);
+            }(std::make_index_sequence<plan::bwd_phases.n - 1>{});
+            if (K > 1) on_threads([&](std::size_t t, std::size_t n) { fold_slots(grads->data(), slots_.data() + flat_size, K - 1, t, n, false); });
+            this->grads_ = grads->data();
+        }
+    }
+    /// Forward phase P over all chunks (the last one with each chunk's first backward phase),
+    /// then the statistics it formed.
+    template <std::size_t P> void run_forward_phase(params_type *grads) {
+        run_chunks(0, chunks(batch_), [&](state &w, std::size_t c) {
+            enter_chunk(w, c, grads);
+            phase_forward<P>(w);
+            if constexpr (!forward_only && P + 1 == plan::fwd_phases.n)
+                if (grads) phase_backward<0>(w);
+        });
+        [&]<std::size_t... K>(std::index_sequence<K...>) {
+            (void)std::initializer_list<int>{0, (combine_value<P, plan::barriers.at[K]>(), 0)...};
+        }(std::make_index_sequence<plan::barriers.size>{});
+    }
+    /// Backward phase Q >= 1 over all chunks, after the adjoints of the statistics it starts with.
+    template <std::size_t Q> void run_backward_phase(params_type *grads) {
+        [&]<std::size_t... K>(std::index_sequence<K...>) {
+            (void)std::initializer_list<int>{0, (combine_adjoint<Q, plan::barriers.at[K]>(), 0)...};
+        }(std::make_index_sequence<plan::barriers.size>{});
+        run_chunks(0, chunks(batch_), [&](state &w, std::size_t c) {
+            enter_chunk(w, c, grads);
+            phase_backward<Q>(w);
+        });
+    }
+    /// Statistic I of forward phase P: the chunks' partial sums added in chunk order, its kernel's
+    /// finish, and the value copied to every worker.
+    template <std::size_t P, std::size_t I> void combine_value() {
+        if constexpr (plan::fwd_phase_of[I] == P) {
+            const std::size_t K = chunks(batch_);
+            constexpr std::size_t off = plan::partial_off[I], m = plan::partial_size[I];
+            const double *part = partials_.data() + off;
+            double *total = partials_.data() + K * plan::partial_total + off;
+            for (std::size_t j = 0; j < m; ++j) {
+                double a = 0;
+                for (std::size_t c = 0; c < K; ++c) a += part[c * plan::partial_total + j];
+                total[j] = a;
+            }
+            state &w0 = worker(0);
+            w0.partial_ = partials_.data() + K * plan::partial_total;
+            auto c = detail::node_call<state, I>::template make<false>(w0);
+            kernel<typename decltype(c)::op>::finish(c);
+            for (std::size_t t = 1; t < threads(); ++t) std::copy(w0.val(I), w0.val(I) + plan::size[I], worker(t).val(I));
+            if constexpr (O.check_finite) check_values<I, true>(w0);
+        }
+    }
+    /// The adjoint of statistic I, if backward phase Q starts with it: the chunks' parts added in
+    /// chunk order, the sum given to every chunk.
+    template <std::size_t Q, std::size_t I> void combine_adjoint() {
+        if constexpr (plan::needs[I] && plan::bwd_phase_of[I] == Q) {
+            const std::size_t K = chunks(batch_);
+            T *a = uadj_all_.data() + plan::adj_layout.off[I];
+            for (std::size_t j = 0; j < plan::size[I]; ++j) {
+                T v = a[j];
+                for (std::size_t c = 1; c < K; ++c) v = static_cast<T>(v + a[c * uadj_stride + j]);
+                for (std::size_t c = 0; c < K; ++c) a[c * uadj_stride + j] = v;
+            }
+        }
     }
     /// Share t of n of the sum g += slot 0, slot 1, ... (`slots` slots of flat_size values),
     /// parameter by parameter: every trained one, or only those not in direct_dest.
@@ -569,15 +672,21 @@ template <class T, class Key, exec_options O> class program : private detail::st
             kernel<typename decltype(c)::op>::backward(c);
         }
     }
-    static void chunk_forward(state &w) {
-        if constexpr (O.check_finite) {
+    static void chunk_forward(state &w) { phase_forward<0>(w); }
+    /// Forward phase P of worker w's chunk (the whole forward pass in a program without batch
+    /// statistics).
+    template <std::size_t P> static void phase_forward(state &w) {
+        constexpr auto &t = plan::fwd_phases;
+        if constexpr (O.check_finite) { // every node position of the phase, checked after it runs
+            constexpr std::size_t lo = P == 0 ? 0 : plan::forward_runs.at[t.start[P]];
+            constexpr std::size_t hi = P + 1 == t.n ? count : plan::forward_runs.at[t.start[P + 1]];
             [&]<std::size_t... I>(std::index_sequence<I...>) {
-                (void)std::initializer_list<int>{0, (node_forward<I>(w), check_values<I>(w), 0)...};
-            }(std::make_index_sequence<count>{});
+                (void)std::initializer_list<int>{0, (node_forward<lo + I>(w), check_values<lo + I>(w), 0)...};
+            }(std::make_index_sequence<hi - lo>{});
         } else {
             [&]<std::size_t... K>(std::index_sequence<K...>) {
-                (void)std::initializer_list<int>{0, (node_forward<plan::forward_runs.at[K]>(w), 0)...};
-            }(std::make_index_sequence<plan::forward_runs.size>{});
+                (void)std::initializer_list<int>{0, (node_forward<plan::forward_runs.at[t.start[P] + K]>(w), 0)...};
+            }(std::make_index_sequence<t.start[P + 1] - t.start[P]>{});
         }
     }
     /// The backward pass of worker w's chunk, into w.grads_.
@@ -587,19 +696,24 @@ template <class T, class Key, exec_options O> class program : private detail::st
             std::fill(d, d + plan::size[I] * w.rows_of(I), T(0));
         }
     }
-    static void chunk_backward(state &w) {
-        [&]<std::size_t... K>(std::index_sequence<K...>) {
-            (void)std::initializer_list<int>{0, (zero_adjoint<plan::zeroed_nodes.at[K]>(w), 0)...};
-        }(std::make_index_sequence<plan::zeroed_nodes.size>{});
-        constexpr std::size_t r = count - 1;
-        if constexpr (plan::needs[r]) {
-            T *g = w.adj(r);
-            const T seed = plan::batched[r] ? T(1) / static_cast<T>(w.stride_) : T(1);
-            for (std::size_t s = 0; s < w.rows_of(r); ++s) g[s] = seed;
+    static void chunk_backward(state &w) { phase_backward<0>(w); }
+    /// Backward phase Q of worker w's chunk (the whole backward pass without batch statistics).
+    template <std::size_t Q> static void phase_backward(state &w) {
+        constexpr auto &t = plan::bwd_phases;
+        if constexpr (Q == 0) {
+            [&]<std::size_t... K>(std::index_sequence<K...>) {
+                (void)std::initializer_list<int>{0, (zero_adjoint<plan::zeroed_nodes.at[K]>(w), 0)...};
+            }(std::make_index_sequence<plan::zeroed_nodes.size>{});
+            constexpr std::size_t r = count - 1;
+            if constexpr (plan::needs[r]) {
+                T *g = w.adj(r);
+                const T seed = plan::batched[r] ? T(1) / static_cast<T>(w.stride_) : T(1);
+                for (std::size_t s = 0; s < w.rows_of(r); ++s) g[s] = seed;
+            }
         }
         [&]<std::size_t... K>(std::index_sequence<K...>) {
-            (void)std::initializer_list<int>{0, (node_backward<plan::backward_runs.at[K]>(w), 0)...};
-        }(std::make_index_sequence<plan::backward_runs.size>{});
+            (void)std::initializer_list<int>{0, (node_backward<plan::backward_runs.at[t.start[Q] + K]>(w), 0)...};
+        }(std::make_index_sequence<t.start[Q + 1] - t.start[Q]>{});
     }
 
     // -- the finite check (exec_options::check_finite) -----------------------------------------
@@ -622,8 +736,9 @@ template <class T, class Key, exec_options O> class program : private detail::st
                                           i, plan::size[I], plan::batched[I]);
         }
     }
-    template <std::size_t I> static void check_values(state &w) {
-        if constexpr (plan::has_value(I) && plan::roles[I] != role::constant) {
+    /// Node I's values (a batch statistic's once combined: Combined).
+    template <std::size_t I, bool Combined = false> static void check_values(state &w) {
+        if constexpr (plan::has_value(I) && plan::roles[I] != role::constant && plan::barrier(I) == Combined) {
             const std::size_t n = plan::size[I] * w.rows_of(I);
             const T *v = w.val(I);
             if (const std::size_t i = detail::first_non_finite(v, n); i < n)
@@ -670,7 +785,8 @@ template <class T, class Key, exec_options O> class program : private detail::st
     struct crew_state : state {
         decltype(counted::get()) counts_{};
     };
-    detail::aligned_buffer<T> fwd_all_, adj_all_, slots_;
+    detail::aligned_buffer<T> fwd_all_, adj_all_, slots_, uadj_all_;
+    detail::aligned_buffer<double> partials_; ///< per chunk, then their sum: batch statistics' partial sums
     detail::aligned_buffer<std::int32_t> labels_all_;
     std::unique_ptr<team> team_;
     std::pair<std::size_t, std::size_t> share_{0, 0}; ///< the chunks of the last step_share

@@ -214,6 +214,9 @@ template <class T, class Key, exec_options O> struct state {
     std::size_t stride_ = 0;                 ///< the batch the arenas are laid out for
     std::size_t label_cap_ = 0;
     std::size_t s0_ = 0, n_ = 0;             ///< this chunk: its first sample and its rows
+    T *uadj_ = nullptr;                      ///< unbatched adjoints: unb_adj_, or the chunk's own
+                                             ///< in a program with batch statistics
+    double *partial_ = nullptr;              ///< the chunk's partial sums of batch statistics
 
     /// Per node: a trained parameter whose gradient has one contribution, from a kernel that
     /// adds_once for this chunk size and scalar type. Chunks after the first add their part of
@@ -246,7 +249,7 @@ template <class T, class Key, exec_options O> struct state {
     }
     T *adj(std::size_t i) {
         const auto &l = plan::adj_layout;
-        return plan::batched[i] ? adj_ + stride_ * l.off[i] + s0_ * plan::size[i] : unb_adj_.data() + l.off[i];
+        return plan::batched[i] ? adj_ + stride_ * l.off[i] + s0_ * plan::size[i] : uadj_ + l.off[i];
     }
     /// Read pointer of any node's values (parameters, inputs and views included). Functions of a
     /// position, not templates over it: one function for every node (a constant position folds

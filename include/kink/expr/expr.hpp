@@ -194,9 +194,13 @@ template <class Op, class... A> struct shape_of<node<Op, A...>> {
 /// Whether a graph's shape is bad_shape (a mismatch was reported when it was built).
 template <class E> concept has_bad_shape_v = KINK_SAME(shape_of_t<E>, bad_shape);
 
-/// Whether a graph depends on a batched leaf (an input or a label).
+/// Whether op Op reduces over the batch (`reduces_batch = true`: a batch statistic such as
+/// batch_mean): its value is one for the whole batch, formed from every sample.
+template <class Op> inline constexpr bool reduces_batch_v = requires { requires Op::reduces_batch; };
+/// Whether a graph depends on a batched leaf (an input or a label) other than through an op that
+/// reduces over the batch.
 template <class E> struct batched : std::bool_constant<is_input<E>::value || is_label<E>::value> {};
-template <class Op, class... A> struct batched<node<Op, A...>> : std::bool_constant<(batched<A>::value || ...)> {};
+template <class Op, class... A> struct batched<node<Op, A...>> : std::bool_constant<!reduces_batch_v<Op> && (batched<A>::value || ...)> {};
 template <class E> concept batched_v = batched<E>::value;
 
 /// The check every node passes when it is built. The failing condition names the op and the

@@ -1,0 +1,197 @@
+// Batch statistics (batch_mean) and the phased programs they make: exact means of vectors and
+// images, where the sweeps are cut, gradients against central differences, the same bytes for
+// every thread count, and a share of a batch refused.
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include <kink/kink.hpp>
+
+using namespace kink;
+
+namespace {
+
+template <class T> std::vector<T> uniform(std::size_t n, unsigned seed, double lo, double hi) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<double> u(lo, hi);
+    std::vector<T> v(n);
+    for (auto &e : v) e = static_cast<T>(u(rng));
+    return v;
+}
+/// Multiples of 1/8 in [-8, 8): sums of a few hundred of them are exact in double.
+std::vector<float> eighths(std::size_t n, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::vector<float> v(n);
+    for (auto &e : v) e = float(int(rng() % 128) - 64) / 8.0f;
+    return v;
+}
+
+constexpr auto x = input<"x", 6>;
+constexpr auto y = label<"y", 3>;
+constexpr auto W = param<"W", 6, 6>;
+constexpr auto b = param<"b", 6>;
+constexpr auto g = param<"g", 6>;
+constexpr auto beta = param<"beta", 6>;
+constexpr auto V = param<"V", 3, 6>;
+constexpr auto c0 = param<"c0", 3>;
+/// A dense layer, a batch normalisation written with batch_mean (training statistics), relu and
+/// a classifier.
+constexpr auto h = W * x + b;
+constexpr auto centred = h - batch_mean(h);
+constexpr auto normed = hadamard(g, centred / sqrt(batch_mean(hadamard(centred, centred)) + lit<1, 100000>)) + beta;
+constexpr auto loss = softmax_cross_entropy(V * relu(normed) + c0, y);
+
+template <class T, class Net> void init(Net &net, typename Net::params_type &p) {
+    const auto v = uniform<T>(p.flat().size(), 3, -0.8, 0.8);
+    std::copy(v.begin(), v.end(), p.flat().begin());
+    for (auto &e : p[g]) e = static_cast<T>(1);
+    (void)net;
+}
+std::vector<int> labels(std::size_t n) {
+    std::vector<int> l(n);
+    for (std::size_t i = 0; i < n; ++i) l[i] = int((i * 5 + 1) % 3);
+    return l;
+}
+
+} // namespace
+
+TEST_CASE("batch_mean: the per-feature and per-channel means of the whole batch, exactly") {
+    constexpr auto im = input<"im", 3, 4, 5>;
+    for (std::size_t batch : {1, 5, 32, 33, 70}) {
+        CAPTURE(batch);
+        const auto xs = eighths(batch * 6, 11), ims = eighths(batch * 60, 12);
+        auto vec = compile_forward<float, exec_options{.chunk = 4}>(batch_mean(x));
+        auto img = compile_forward<float, exec_options{.chunk = 4}>(batch_mean(im));
+        vec.threads(3);
+        const param_store<float, meta::list<>> none;
+        const auto mv = vec(none, x = std::span<const float>(xs));
+        const auto mi = img(none, im = std::span<const float>(ims));
+        REQUIRE(mv.size() == 6);
+        REQUIRE(mi.size() == 3);
+        for (std::size_t j = 0; j < 6; ++j) {
+            double s = 0;
+            for (std::size_t k = 0; k < batch; ++k) s += xs[k * 6 + j];
+            CHECK(mv[j] == float(s / double(batch)));
+        }
+        for (std::size_t c = 0; c < 3; ++c) {
+            double s = 0;
+            for (std::size_t k = 0; k < batch; ++k)
+                for (std::size_t p = 0; p < 20; ++p) s += ims[(k * 3 + c) * 20 + p];
+            CHECK(mi[c] == float(s / double(batch * 20)));
+        }
+    }
+}
+
+TEST_CASE("batch_mean: the sweeps are cut before a statistic is read and before its adjoint is passed on") {
+    using plan = decltype(compile<double>(loss))::plan;
+    // forward: up to the mean | the centred values up to the variance | the rest
+    CHECK(plan::fwd_phases.n == 3);
+    // backward: down to the variance | down to the mean | the rest (the dense layer)
+    CHECK(plan::bwd_phases.n == 3);
+    CHECK(plan::barriers.size == 2);
+    // without statistics: one phase each
+    using flat_plan = decltype(compile<double>(softmax_cross_entropy(V * relu(h) + c0, y)))::plan;
+    CHECK(flat_plan::fwd_phases.n == 1);
+    CHECK(flat_plan::bwd_phases.n == 1);
+    CHECK(!flat_plan::phased);
+    // a statistic nobody needs the adjoint of passes nothing back: training only the classifier
+    using head_plan = decltype(compile<double>(loss, V, c0))::plan;
+    CHECK(head_plan::bwd_phases.n == 1);
+}
+
+TEST_CASE("batch_mean: a batch-normalised network's gradients agree with central differences") {
+    // Central differences of the mean loss with h = 1e-6 in double: truncation h^2 |f'''| / 6 and
+    // rounding about eps |f| / h = 2e-10 for a loss near 1; 1e-7 leaves room for |f'''| ~ 100.
+    auto net = compile<double, exec_options{.chunk = 4}>(loss);
+    net.threads(2);
+    auto p = net.make_params(), gr = net.make_params();
+    init<double>(net, p);
+    const std::size_t batch = 13;
+    const auto xs = uniform<double>(batch * 6, 5, -2, 2);
+    const auto ys = labels(batch);
+    net.step(p, gr, x = std::span<const double>(xs), y = std::span<const int>(ys));
+    const double hh = 1e-6;
+    std::size_t checked = 0;
+    for (std::size_t i = 0; i < p.flat().size(); i += 3) {
+        auto q = p;
+        q.flat()[i] += hh;
+        const double up = net.forward(q, x = std::span<const double>(xs), y = std::span<const int>(ys));
+        q.flat()[i] -= 2 * hh;
+        const double down = net.forward(q, x = std::span<const double>(xs), y = std::span<const int>(ys));
+        CAPTURE(i);
+        CHECK(std::fabs((up - down) / (2 * hh) - gr.flat()[i]) <= 1e-7);
+        ++checked;
+    }
+    CHECK(checked == (p.flat().size() + 2) / 3);
+    // the statistics really are the batch's: b shifts every sample's pre-activation and the mean
+    // with it, so the loss does not depend on b
+    for (const double e : gr[b]) CHECK(std::fabs(e) <= 1e-15);
+}
+
+TEST_CASE("batch_mean: images: the gradient through a per-channel statistic agrees with central differences") {
+    constexpr auto im = input<"im", 2, 5, 5>;
+    constexpr auto K = param<"K", 3, 2, 3, 3>;
+    constexpr auto k = param<"k", 3>;
+    constexpr auto U = param<"U", 3, 3>;
+    const auto f = conv2d<conv{.padding = 1}>(im, K, k);
+    // each sample's channel means scaled by the batch's channel means
+    const auto l2 = softmax_cross_entropy(U * hadamard(global_avg_pool(f), batch_mean(f)), y);
+    auto net = compile<double, exec_options{.chunk = 3}>(l2);
+    auto p = net.make_params(), gr = net.make_params();
+    const auto pv = uniform<double>(p.flat().size(), 8, -0.7, 0.7);
+    std::copy(pv.begin(), pv.end(), p.flat().begin());
+    const std::size_t batch = 8;
+    const auto xs = uniform<double>(batch * 50, 9, -1, 1);
+    const auto ys = labels(batch);
+    net.step(p, gr, im = std::span<const double>(xs), y = std::span<const int>(ys));
+    const double hh = 1e-6;
+    for (std::size_t i = 0; i < p.flat().size(); ++i) {
+        auto q = p;
+        q.flat()[i] += hh;
+        const double up = net.forward(q, im = std::span<const double>(xs), y = std::span<const int>(ys));
+        q.flat()[i] -= 2 * hh;
+        const double down = net.forward(q, im = std::span<const double>(xs), y = std::span<const int>(ys));
+        CAPTURE(i);
+        CHECK(std::fabs((up - down) / (2 * hh) - gr.flat()[i]) <= 1e-7);
+    }
+}
+
+TEST_CASE("batch_mean: the same bytes on 1, 2, 3 and 4 threads, and a share of a batch is refused") {
+    const std::size_t batch = 37;
+    const auto xs = uniform<float>(batch * 6, 21, -2, 2);
+    const auto ys = labels(batch);
+    auto run = [&](std::size_t threads) {
+        auto net = compile<float, exec_options{.chunk = 4}>(loss);
+        net.threads(threads);
+        auto p = net.make_params(), gr = net.make_params();
+        init<float>(net, p);
+        std::vector<float> out;
+        for (int s = 0; s < 3; ++s) {
+            out.push_back(net.step(p, gr, x = std::span<const float>(xs), y = std::span<const int>(ys)));
+            for (std::size_t i = 0; i < p.flat().size(); ++i) p.flat()[i] -= 0.1f * gr.flat()[i];
+        }
+        out.insert(out.end(), gr.flat().begin(), gr.flat().end());
+        const auto v = net.value(normed);
+        out.insert(out.end(), v.begin(), v.end());
+        return out;
+    };
+    const auto one = run(1);
+    for (std::size_t t : {2, 3, 4}) {
+        CAPTURE(t);
+        const auto other = run(t);
+        REQUIRE(other.size() == one.size());
+        CHECK(std::memcmp(other.data(), one.data(), one.size() * sizeof(float)) == 0);
+    }
+    auto net = compile<float, exec_options{.chunk = 4}>(loss);
+    auto p = net.make_params(), g1 = net.make_params(), g2 = net.make_params();
+    init<float>(net, p);
+    net.step(p, g1, x = std::span<const float>(xs), y = std::span<const int>(ys));
+    net.step_share(p, g2, 0, 1, x = std::span<const float>(xs), y = std::span<const int>(ys));
+    CHECK(std::memcmp(g1.data(), g2.data(), g1.flat().size() * sizeof(float)) == 0);
+    CHECK_THROWS_WITH_AS(net.step_share(p, g2, 1, 2, x = std::span<const float>(xs), y = std::span<const int>(ys)),
+                         doctest::Contains("batch statistics (batch_mean)"), kink_error);
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Checks kink's normalisations against torch in float64: `torch_norm.py KIND norm_values`, KIND
+layer_norm (F.layer_norm over each sample) or batch_norm (batch_mean's batch normalisation against
+F.batch_norm(training=True)). tests/norm_values prints the inputs, kink's forward values and its
+gradients; torch computes the same loss and backward.
+
+Tolerance: 64 eps relative to the largest |torch| value of each quantity, eps = 2^-52. Both sides
+form a mean, a biased variance and one square root per normalised vector in double, in different
+orders (torch: one sum or Welford, rstd = 1/sqrt(var + eps); kink: two passes, per-chunk sums
+added in chunk order for batch_mean, and a division), and the backward pass sums again: a few ulp.
+Skips (exit 77) without torch unless KINK_REQUIRE_TORCH=1."""
+import os
+import subprocess
+import sys
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:
+    print("torch not importable by", sys.executable)
+    sys.exit(1 if os.environ.get("KINK_REQUIRE_TORCH") == "1" else 77)
+
+kind, program = sys.argv[1], sys.argv[2]
+out = subprocess.run([program, kind], capture_output=True, text=True, check=True).stdout
+k = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in out.splitlines()}
+n = len(k["g"])
+x = torch.tensor(k["x"], dtype=torch.float64).reshape(-1, n).requires_grad_()
+r = torch.tensor(k["r"], dtype=torch.float64).reshape(-1, n)
+g = torch.tensor(k["g"], dtype=torch.float64).requires_grad_()
+b = torch.tensor(k["b"], dtype=torch.float64).requires_grad_()
+if kind == "layer_norm":
+    y = F.layer_norm(x, (n,), g, b, eps=1e-5)
+else:
+    y = F.batch_norm(x, None, None, g, b, training=True, eps=1e-5)
+# kink's step reports the loss and gradients of the batch mean
+(y * r).sum(dim=1).mean().backward()
+ref = {"y": y.detach().flatten().tolist(), "dx": x.grad.flatten().tolist(), "dg": g.grad.tolist(), "db": b.grad.tolist()}
+eps = 2.0**-52
+failed = 0
+for name, want in ref.items():
+    got = k[name]
+    scale = max(abs(w) for w in want)
+    worst = max(abs(a - w) for a, w in zip(got, want)) / scale / eps
+    ok = len(got) == len(want) and worst <= 64
+    failed += not ok
+    print(f"{'ok  ' if ok else 'FAIL'} {kind} {name}: {len(got)} values, worst {worst:.1f} eps (torch {torch.__version__})")
+sys.exit(1 if failed else 0)
