@@ -195,3 +195,68 @@ TEST_CASE("batch_mean: the same bytes on 1, 2, 3 and 4 threads, and a share of a
     CHECK_THROWS_WITH_AS(net.step_share(p, g2, 1, 2, x = std::span<const float>(xs), y = std::span<const int>(ys)),
                          doctest::Contains("batch statistics (batch_mean)"), kink_error);
 }
+
+TEST_CASE("a per-channel vector broadcasts over an image's positions; its gradient sums them") {
+    constexpr auto im = input<"im", 2, 3, 3>;
+    constexpr auto r = input<"r", 2, 3, 3>;
+    constexpr auto s = param<"s", 2>;
+    constexpr auto t = param<"t", 2>;
+    // y = s * x + t per channel, loss = sum(r * y): ds_c = mean_k sum_p r x, dt_c = mean_k sum_p r
+    const auto yv = hadamard(s, im) + t;
+    auto net = compile<float, exec_options{.chunk = 2}>(sum(flatten(hadamard(r, yv))), s, t, im);
+    const std::size_t batch = 4;
+    const auto xs = eighths(batch * 18, 31), rs = eighths(batch * 18, 32);
+    auto p = net.make_params(), gr = net.make_params();
+    p[s][0] = 0.5f, p[s][1] = -2.0f, p[t][0] = 0.25f, p[t][1] = 3.0f;
+    net.step(p, gr, im = std::span<const float>(xs), r = std::span<const float>(rs));
+    const auto v = net.value(yv);
+    const auto dx = net.input_grad(im);
+    for (std::size_t k = 0; k < batch; ++k)
+        for (std::size_t c = 0; c < 2; ++c)
+            for (std::size_t q = 0; q < 9; ++q) {
+                const std::size_t e = (k * 2 + c) * 9 + q;
+                CHECK(v[e] == p[s][c] * xs[e] + p[t][c]);
+                CHECK(dx[e] == rs[e] * p[s][c] / float(batch));
+            }
+    for (std::size_t c = 0; c < 2; ++c) {
+        double ds = 0, dt = 0;
+        for (std::size_t k = 0; k < batch; ++k)
+            for (std::size_t q = 0; q < 9; ++q) {
+                const std::size_t e = (k * 2 + c) * 9 + q;
+                ds += double(rs[e]) * double(xs[e]) / double(batch);
+                dt += double(rs[e]) / double(batch);
+            }
+        CHECK(gr[s][c] == float(ds)); // sums of multiples of 1/256 below 2^15: exact in float
+        CHECK(gr[t][c] == float(dt));
+    }
+}
+
+TEST_CASE("batch_mean: a batch normalisation of images (per channel) agrees with central differences") {
+    constexpr auto im = input<"im", 2, 4, 4>;
+    constexpr auto K = param<"K", 3, 2, 3, 3>;
+    constexpr auto gam = param<"gam", 3>;
+    constexpr auto bet = param<"bet", 3>;
+    constexpr auto U = param<"U", 3, 3>;
+    const auto f = conv2d<conv{.padding = 1}>(im, K);
+    const auto cf = f - batch_mean(f);
+    const auto bn = hadamard(gam, cf / sqrt(batch_mean(hadamard(cf, cf)) + lit<1, 100000>)) + bet;
+    auto net = compile<double, exec_options{.chunk = 3}>(softmax_cross_entropy(U * global_avg_pool(relu(bn)), y));
+    net.threads(2);
+    auto p = net.make_params(), gr = net.make_params();
+    const auto pv = uniform<double>(p.flat().size(), 41, -0.7, 0.7);
+    std::copy(pv.begin(), pv.end(), p.flat().begin());
+    const std::size_t batch = 7;
+    const auto xs = uniform<double>(batch * 32, 42, -1, 1);
+    const auto ys = labels(batch);
+    net.step(p, gr, im = std::span<const double>(xs), y = std::span<const int>(ys));
+    const double hh = 1e-6; // as above
+    for (std::size_t i = 0; i < p.flat().size(); ++i) {
+        auto q = p;
+        q.flat()[i] += hh;
+        const double up = net.forward(q, im = std::span<const double>(xs), y = std::span<const int>(ys));
+        q.flat()[i] -= 2 * hh;
+        const double down = net.forward(q, im = std::span<const double>(xs), y = std::span<const int>(ys));
+        CAPTURE(i);
+        CHECK(std::fabs((up - down) / (2 * hh) - gr.flat()[i]) <= 1e-7);
+    }
+}

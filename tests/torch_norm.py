@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks kink's normalisations against torch in float64: `torch_norm.py KIND norm_values`, KIND
-layer_norm (F.layer_norm over each sample) or batch_norm (batch_mean's batch normalisation against
-F.batch_norm(training=True)). tests/norm_values prints the inputs, kink's forward values and its
+layer_norm (F.layer_norm over each sample), batch_norm (batch_mean's batch normalisation against
+F.batch_norm(training=True)) or batch_norm2d (the same per channel of [3, 4, 5] images). tests/norm_values prints the inputs, kink's forward values and its
 gradients; torch computes the same loss and backward.
 
 Tolerance: 64 eps relative to the largest |torch| value of each quantity, eps = 2^-52. Both sides
@@ -24,8 +24,9 @@ kind, program = sys.argv[1], sys.argv[2]
 out = subprocess.run([program, kind], capture_output=True, text=True, check=True).stdout
 k = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in out.splitlines()}
 n = len(k["g"])
-x = torch.tensor(k["x"], dtype=torch.float64).reshape(-1, n).requires_grad_()
-r = torch.tensor(k["r"], dtype=torch.float64).reshape(-1, n)
+shape = (-1, n, 4, 5) if kind == "batch_norm2d" else (-1, n)
+x = torch.tensor(k["x"], dtype=torch.float64).reshape(shape).requires_grad_()
+r = torch.tensor(k["r"], dtype=torch.float64).reshape(shape)
 g = torch.tensor(k["g"], dtype=torch.float64).requires_grad_()
 b = torch.tensor(k["b"], dtype=torch.float64).requires_grad_()
 if kind == "layer_norm":
@@ -33,7 +34,7 @@ if kind == "layer_norm":
 else:
     y = F.batch_norm(x, None, None, g, b, training=True, eps=1e-5)
 # kink's step reports the loss and gradients of the batch mean
-(y * r).sum(dim=1).mean().backward()
+(y * r).flatten(1).sum(dim=1).mean().backward()
 ref = {"y": y.detach().flatten().tolist(), "dx": x.grad.flatten().tolist(), "dg": g.grad.tolist(), "db": b.grad.tolist()}
 eps = 2.0**-52
 failed = 0

@@ -77,11 +77,19 @@ template <std::size_t K> struct slot_leaf {
 template <class G> struct is_slot : std::false_type {};
 template <std::size_t K> struct is_slot<slot_leaf<K>> : std::true_type {};
 /// How a loop of N elements per row reads a value at (s, j): row s of a batched value (row 0 of
-/// an unbatched one), element j of a vector of N or the one element of a scalar (broadcast).
-enum reach : unsigned { shared_vector = 0, shared_scalar = 1, row_vector = 2, row_scalar = 3 };
+/// an unbatched one), and element j of a vector of N, the one element of a scalar (broadcast),
+/// or, for `channel`, element j / P of a per-channel vector beside a [C, H, W] value (P = H W
+/// positions per channel, kept in the bits above the kind: `channel_reach(P)`).
+enum reach : unsigned { shared_vector = 0, shared_scalar = 1, row_vector = 2, row_scalar = 3, channel = 4 };
+constexpr unsigned channel_reach(std::size_t positions) { return channel | unsigned(positions << 3); }
 template <unsigned R, std::size_t N> constexpr std::size_t offset_at(std::size_t s, std::size_t j) {
     constexpr bool rows = R & 2, scalar = R & 1;
-    return (rows ? s * (scalar ? 1 : N) : 0) + (scalar ? 0 : j);
+    if constexpr ((R & channel) != 0) {
+        constexpr std::size_t P = R >> 3;
+        return (rows ? s * (N / P) : 0) + j / P;
+    } else {
+        return (rows ? s * (scalar ? 1 : N) : 0) + (scalar ? 0 : j);
+    }
 }
 
 /// The leaves of a local derivative that its loop reads (stored nodes and runtime constants), in
@@ -176,7 +184,7 @@ template <class T, std::size_t N> struct ew_loops {
             o = Assign ? v : o + v;
         };
         for (std::size_t s = s0; s < s1; ++s) {
-            if constexpr (Dst & 1)
+            if constexpr ((Dst & (shared_scalar | channel)) != 0) // several elements add into one
                 for (std::size_t j = j0; j < j1; ++j) one(s, j);
             else each_element(j0, j1, [&](std::size_t j) { one(s, j); });
         }
@@ -274,8 +282,12 @@ template <class T, class Key, exec_options O> struct state {
     // The calls below fill their pointers in run-time loops over the plan's tables and pass how
     // each value is read as one array (an `auto` template argument): no lambda and no pack
     // expansion per node and argument, whose functions g++ and clang compile one by one.
-    /// How a loop reads node a's values (see reach).
-    static constexpr unsigned reach_of(std::size_t a) { return (plan::batched[a] ? 2u : 0u) | (plan::size[a] == 1 ? 1u : 0u); }
+    /// How a loop of n elements per row reads node a's values (see reach).
+    static constexpr unsigned reach_of(std::size_t a, std::size_t n) {
+        const unsigned rows = plan::batched[a] ? 2u : 0u;
+        if (plan::size[a] == 1) return rows | shared_scalar;
+        return rows | (plan::size[a] == n ? 0u : channel_reach(n / plan::size[a]));
+    }
     /// Node I (elementwise) on rows [s0, s1) and elements [j0, j1).
     template <std::size_t I> void ew_forward(std::size_t s0, std::size_t s1, std::size_t j0, std::size_t j1) {
         using Nd = meta::node_at_t<I, topo>;
@@ -283,7 +295,7 @@ template <class T, class Key, exec_options O> struct state {
         constexpr std::size_t n = plan::nargs[I];
         constexpr auto reach = [] {
             std::array<unsigned, n> r{};
-            for (std::size_t k = 0; k != n; ++k) r[k] = reach_of(plan::args[I][k]);
+            for (std::size_t k = 0; k != n; ++k) r[k] = reach_of(plan::args[I][k], plan::size[I]);
             return r;
         }();
         const T *in[n + 1] = {};
@@ -323,9 +335,9 @@ template <class T, class Key, exec_options O> struct state {
                 slot_source{}};
     }
     /// How a local derivative's loop reads each slot (a runtime constant: a broadcast scalar).
-    template <class... L> static constexpr std::array<unsigned, sizeof...(L)> slot_reaches(meta::list<L...>) {
+    template <std::size_t N, class... L> static constexpr std::array<unsigned, sizeof...(L)> slot_reaches(meta::list<L...>) {
         return {[] {
-            if constexpr (is_stored_v<L>) return reach_of(L::index);
+            if constexpr (is_stored_v<L>) return reach_of(L::index, N);
             else return unsigned(shared_scalar);
         }()...};
     }
@@ -348,7 +360,7 @@ template <class T, class Key, exec_options O> struct state {
                 }
             }
             using G = typename to_slots<D, Slots>::type;
-            ew_loops<T, plan::size[I]>::template vjp<G, reach_of(a), plan::assigns(I, K), slot_reaches(Slots{})>(adj(I), dst(a), in, s0,
+            ew_loops<T, plan::size[I]>::template vjp<G, reach_of(a, plan::size[I]), plan::assigns(I, K), slot_reaches<plan::size[I]>(Slots{})>(adj(I), dst(a), in, s0,
                                                                                                              s1, j0, j1);
         }
     }

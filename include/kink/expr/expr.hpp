@@ -145,13 +145,17 @@ template <class E> struct shape_of;
 template <class E> using shape_of_t = typename shape_of<E>::type;
 
 namespace detail {
-/// Elementwise broadcasting: one common shape, scalars broadcast. `void` when shapes disagree.
+/// Elementwise broadcasting: one common shape, scalars broadcast, and a vector of C beside a
+/// [C, H, W] value broadcasts over each channel's positions. `void` when shapes disagree.
 template <class A, class B> struct bcast2 { using type = void; };
 template <class A> struct bcast2<A, A> { using type = A; };
 template <class A> struct bcast2<A, shape<>> { using type = A; };
 template <class B> struct bcast2<shape<>, B> { using type = B; };
 template <> struct bcast2<shape<>, shape<>> { using type = shape<>; };
 template <class B> struct bcast2<void, B> { using type = void; };
+/// A per-channel vector beside a [C, H, W] value: each channel's entry for all its positions.
+template <std::size_t C, std::size_t H, std::size_t W> struct bcast2<shape<C, H, W>, shape<C>> { using type = shape<C, H, W>; };
+template <std::size_t C, std::size_t H, std::size_t W> struct bcast2<shape<C>, shape<C, H, W>> { using type = shape<C, H, W>; };
 template <class... S> struct bcast { using type = shape<>; };
 template <class S, class... R> struct bcast<S, R...> { using type = typename bcast2<S, typename bcast<R...>::type>::type; };
 } // namespace detail
@@ -353,7 +357,7 @@ template <fixed_string Name, expression X> constexpr auto with_constant(const X 
 template <class Op, expression... A> constexpr ex<node<Op, graph_t<A>...>> make_node(const A &...a) {
     static_assert(shapes_agree<Op, shape_of_t<graph_t<A>>...>::value,
                   "kink: shape mismatch: shapes_agree<op, shapes...> names the op and the argument shapes "
-                  "(elementwise ops need equal shapes or scalars; see docs/site/guide-tensors.md)");
+                  "(elementwise ops need equal shapes, scalars, or a vector of C beside a [C, H, W] value; see docs/site/guide-tensors.md)");
     using Out = node<Op, graph_t<A>...>;
     return detail::gather<ex<Out>>(rconsts_t<Out>{}, a...); // no function named after Out
 }
