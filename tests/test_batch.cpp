@@ -4,7 +4,11 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <string>
+#include <string_view>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -259,4 +263,103 @@ TEST_CASE("batch_mean: a batch normalisation of images (per channel) agrees with
         CAPTURE(i);
         CHECK(std::fabs((up - down) / (2 * hh) - gr.flat()[i]) <= 1e-7);
     }
+}
+
+namespace {
+constexpr auto bn_net = nn::batch_norm<"bn">(W * x + b);
+constexpr auto bn_loss = softmax_cross_entropy(V * relu(bn_net) + c0, y);
+} // namespace
+
+TEST_CASE("nn::batch_norm: the store holds the trained parameters first, then the running statistics, each at its start") {
+    auto net = compile<double, exec_options{.chunk = 4}>(bn_loss);
+    using store = decltype(net)::params_type;
+    const std::vector<std::string_view> names(store::names.begin(), store::names.end());
+    CHECK(names == std::vector<std::string_view>{"V", "bn.weight", "W", "b", "bn.bias", "c0", "bn.running_mean", "bn.running_var"});
+    CHECK(store::trained_count == 6);
+    CHECK(decltype(net)::keeps_running);
+    auto p = net.make_params();
+    auto all = [](std::span<const double> s, double v) { return std::all_of(s.begin(), s.end(), [&](double e) { return e == v; }); };
+    CHECK(all(p[param_from<"bn.weight", 1, 6>], 1.0));
+    CHECK(all(p[param_from<"bn.bias", 0, 6>], 0.0));
+    CHECK(all(p[running<"bn.running_mean", 0, 6>], 0.0));
+    CHECK(all(p[running<"bn.running_var", 1, 6>], 1.0));
+    // an initializer draws the weights and leaves the norm's scale, shift and statistics at their start
+    nn::init_he(net, p, 3);
+    CHECK(!all(p[W], 0.0));
+    CHECK(all(p[param_from<"bn.weight", 1, 6>], 1.0));
+    CHECK(all(p[running<"bn.running_var", 1, 6>], 1.0));
+    // a step updates the running statistics; an optimizer (with weight decay) leaves them alone
+    auto gr = net.make_params();
+    const std::size_t batch = 10;
+    const auto xs = uniform<double>(batch * 6, 51, -2, 2);
+    const auto ys = labels(batch);
+    net.step(p, gr, x = std::span<const double>(xs), y = std::span<const int>(ys));
+    CHECK(!all(p[running<"bn.running_mean", 0, 6>], 0.0));
+    const std::vector<double> before(p.flat().begin(), p.flat().end());
+    nn::adamw<double> opt;
+    opt.weight_decay = 0.5;
+    opt.step(p, gr);
+    const std::size_t stats = store::offsets[store::trained_count];
+    CHECK(std::memcmp(p.flat().data() + stats, before.data() + stats, (before.size() - stats) * sizeof(double)) == 0);
+    CHECK(std::memcmp(p.flat().data(), before.data(), stats * sizeof(double)) != 0);
+}
+
+TEST_CASE("nn::batch_norm: steps and running statistics give the same bytes on 1 to 4 threads and survive a checkpoint") {
+    const std::size_t batch = 45;
+    const auto xs = uniform<float>(batch * 6, 61, -2, 2);
+    const auto ys = labels(batch);
+    auto train = [&](std::size_t threads) {
+        auto net = compile<float, exec_options{.chunk = 4}>(bn_loss);
+        net.threads(threads);
+        auto p = net.make_params(), gr = net.make_params();
+        nn::init_he(net, p, 5);
+        nn::adam<float> opt;
+        for (int s = 0; s < 3; ++s) {
+            net.step(p, gr, x = std::span<const float>(xs), y = std::span<const int>(ys));
+            opt.step(p, gr, net);
+        }
+        return std::pair{std::vector<float>(p.flat().begin(), p.flat().end()), std::vector<float>(gr.flat().begin(), gr.flat().end())};
+    };
+    const auto one = train(1);
+    for (std::size_t t : {2, 3, 4}) {
+        CAPTURE(t);
+        const auto other = train(t);
+        CHECK(std::memcmp(other.first.data(), one.first.data(), one.first.size() * sizeof(float)) == 0);
+        CHECK(std::memcmp(other.second.data(), one.second.data(), one.second.size() * sizeof(float)) == 0);
+    }
+    // a model file keeps the running statistics with the parameters
+    auto net = compile<float, exec_options{.chunk = 4}>(bn_loss);
+    auto p = net.make_params(), q = net.make_params();
+    std::copy(one.first.begin(), one.first.end(), p.flat().begin());
+    const std::string path = "test_batch_model.safetensors";
+    nn::save_model(path, net, p);
+    nn::load_model(path, net, q);
+    std::remove(path.c_str());
+    CHECK(std::memcmp(p.data(), q.data(), p.flat().size() * sizeof(float)) == 0);
+}
+
+TEST_CASE("eval_mode: each sample is normalised with the running statistics, whatever else is in the batch") {
+    auto net = compile<double, exec_options{.chunk = 4}>(bn_loss);
+    auto p = net.make_params(), gr = net.make_params();
+    nn::init_he(net, p, 7);
+    const std::size_t batch = 12;
+    const auto xs = uniform<double>(batch * 6, 71, -2, 2);
+    const auto ys = labels(batch);
+    for (int s = 0; s < 2; ++s) net.step(p, gr, x = std::span<const double>(xs), y = std::span<const int>(ys));
+    auto infer = compile_forward<double>(eval_mode(bn_net));
+    const auto out = std::vector<double>(infer(p, x = std::span<const double>(xs)).begin(), infer(p, x = std::span<const double>(xs)).end());
+    const auto rm = p[running<"bn.running_mean", 0, 6>], rv = p[running<"bn.running_var", 1, 6>];
+    const auto wt = p[param_from<"bn.weight", 1, 6>], bs = p[param_from<"bn.bias", 0, 6>];
+    for (std::size_t k = 0; k < batch; ++k)
+        for (std::size_t j = 0; j < 6; ++j) {
+            double h0 = p[b][j];
+            for (std::size_t i = 0; i < 6; ++i) h0 += p[W][j * 6 + i] * xs[k * 6 + i];
+            const double want = wt[j] * ((h0 - rm[j]) / std::sqrt(rv[j] + 1.0 / 100000.0)) + bs[j];
+            CHECK(std::fabs(out[k * 6 + j] - want) <= 1e-14 * (1 + std::fabs(want)));
+        }
+    // one sample alone gives its bytes in the batch
+    const auto alone = infer(p, x = std::span<const double>(xs).subspan(6 * 5, 6));
+    CHECK(std::memcmp(alone.data(), out.data() + 6 * 5, 6 * sizeof(double)) == 0);
+    // the rewrite leaves no batch statistic: the program has one phase
+    CHECK(!decltype(infer)::plan::phased);
 }

@@ -55,6 +55,7 @@ template <class Scalar, class Node, exec_options O, auto F> struct kernel_ctx {
 
     std::size_t rows_ = 0, batch_ = 0;
     double *partial_ = nullptr;
+    bool training_ = false;
     std::array<const T *, arity + 1> in_{};
     std::array<T *, arity + 1> arg_grad_{};
     std::array<const std::int32_t *, arity + 1> labels_{};
@@ -72,6 +73,14 @@ template <class Scalar, class Node, exec_options O, auto F> struct kernel_ctx {
     std::size_t batch() const { return batch_; }
     /// A batch statistic's partial sums (exec/kernel.hpp: batch_reduction).
     double *partial() const { return partial_; }
+    /// In a batch statistic's finish: whether this is a training step (program::step), whose
+    /// statistics update their running averages; evaluations (forward, compile_forward) do not.
+    bool training() const { return training_; }
+    /// Argument K, a running statistic (a `running` leaf), for its op to update in a training
+    /// step: the step takes the parameter store non-const for a program that has one.
+    template <std::size_t K> T *running() const {
+        return const_cast<T *>(in_[K]);
+    }
     template <std::size_t K> const T *in() const { return in_[K]; }
     T *out() const { return out_; }
     T *aux() const { return aux_; }

@@ -179,8 +179,8 @@ template <class... N, class Wrt> struct plan<meta::list<N...>, Wrt> {
     /// O(N |Wrt|) at compile time: about 1.7 s for the 64-block residual MLP). When Wrt is every
     /// parameter (compile(loss)), it is the parameter nodes.
     static constexpr std::array<bool, count> trained = [] {
-        if constexpr (KINK_SAME(Wrt, typename params_of<topo>::type)) {
-            return std::array<bool, count>{is_param<N>::value...};
+        if constexpr (KINK_SAME(Wrt, typename params_of<topo>::trained)) {
+            return std::array<bool, count>{is_trained_param<N>::value...};
         } else {
             return []<class... W>(meta::list<W...>) {
                 std::array<bool, count> t{};
@@ -200,13 +200,17 @@ template <class... N, class Wrt> struct plan<meta::list<N...>, Wrt> {
     static constexpr std::array<std::size_t, count + 1> aux_size{traits_t<N>::template aux_size<shallow_t<N>>()..., 0};
     static constexpr std::array<std::size_t, count + 1> partial_size{traits_t<N>::template partial_size<shallow_t<N>>()..., 0};
 
-    /// Per node: its position among the parameters (the parameter store's order, topological)
-    /// or among the labels; none for any other node.
+    /// Per node: its position among the parameters (the parameter store's order: the trained
+    /// ones, then the running statistics, each in topological order) or among the labels; none
+    /// for any other node.
     static constexpr auto leaf_slot = [] {
+        constexpr std::array<bool, count> running{is_running<N>::value...};
+        std::size_t trained_params = 0;
+        for (std::size_t i = 0; i < count; ++i) trained_params += base[i] == role::param && !running[i];
         std::array<std::size_t, count> p{};
-        std::size_t params = 0, labels = 0;
+        std::size_t params = 0, stats = trained_params, labels = 0;
         for (std::size_t i = 0; i < count; ++i)
-            p[i] = base[i] == role::param ? params++ : base[i] == role::label ? labels++ : none;
+            p[i] = base[i] == role::param ? (running[i] ? stats++ : params++) : base[i] == role::label ? labels++ : none;
         return p;
     }();
     static constexpr auto uses = [] {

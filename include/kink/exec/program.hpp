@@ -139,6 +139,8 @@ template <class T, class Key, exec_options O> class program : private detail::st
     using params_type = param_store<T, typename detail::params_of<topo>::type>;
     static constexpr std::size_t count = topo::size;
     static constexpr exec_options options = O;
+    /// Whether the parameter store holds running statistics (batch_norm's), which steps update.
+    static constexpr bool keeps_running = params_type::trained_count != params_type::count;
 
     /// Whether this program only evaluates (compile_forward): no adjoints, any output shape.
     static constexpr bool forward_only = Wrt::size == 0;
@@ -243,9 +245,16 @@ template <class T, class Key, exec_options O> class program : private detail::st
     /// One training step: the forward pass, the mean loss over the batch (returned) and, in `grads`,
     /// the gradient of that mean with respect to every trained parameter. Bindings: `x = span`
     /// for every input (batch * size values) and label (batch integers).
-    template <class... B> T step(const params_type &params, params_type &grads, const B &...bindings) {
+    /// A program with running statistics (batch_norm) updates them in `params` in each step, as
+    /// PyTorch's training mode does, so it takes the store non-const.
+    template <class Store, class... B>
+        requires KINK_SAME(std::remove_const_t<Store>, params_type)
+    T step(Store &params, params_type &grads, const B &...bindings) {
         static_assert(!forward_only, "kink: program::step: this is a compile_forward program: call it, program(params, x = data)");
+        static_assert(!std::is_const_v<Store> || !keeps_running, "kink: program::step: this program keeps running statistics "
+                                                                "(batch_norm) and updates them in each step: pass the parameter store non-const");
         prepare(params, bindings...);
+        training_step_ = true;
         run_share(grads, 0, chunks(batch_));
         if constexpr (O.check_finite) check_gradients();
         return mean_loss();
@@ -258,12 +267,16 @@ template <class T, class Key, exec_options O> class program : private detail::st
     /// must then hold. The loss values of the share's samples are in losses().
     /// Share `part` of `parts` takes chunks [ceil(part K / parts), ceil((part + 1) K / parts)) of
     /// the batch's K, as threads split a step's chunks.
-    template <class... B> void step_share(const params_type &params, params_type &grads, std::size_t part, std::size_t parts,
-                                          const B &...bindings) {
+    template <class Store, class... B>
+        requires KINK_SAME(std::remove_const_t<Store>, params_type)
+    void step_share(Store &params, params_type &grads, std::size_t part, std::size_t parts, const B &...bindings) {
+        static_assert(!std::is_const_v<Store> || !keeps_running, "kink: program::step_share: this program keeps running statistics "
+                                                                "(batch_norm) and updates them in each step: pass the parameter store non-const");
         static_assert(!forward_only, "kink: program::step_share: a compile_forward program has no gradients");
         if (parts == 0 || part >= parts)
             throw std::invalid_argument("kink: step_share: share " + std::to_string(part) + " of " + std::to_string(parts));
         prepare(params, bindings...);
+        training_step_ = true;
         const std::size_t K = chunks(batch_), c0 = (part * K + parts - 1) / parts, c1 = ((part + 1) * K + parts - 1) / parts;
         if (plan::phased && (c0 != 0 || c1 != K))
             throw kink_error("kink: step_share: this program has batch statistics (batch_mean), which need every sample of the "
@@ -302,6 +315,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
         constexpr std::size_t r = count - 1;
         static_assert(plan::has_value(r), "kink: compile_forward: the output must be computed by an op, not a leaf");
         prepare(params, bindings...);
+        training_step_ = false;
         if constexpr (plan::phased) run_phases(nullptr);
         else run_chunks(0, chunks(batch_), [&](state &w, std::size_t) { chunk_forward(w); });
         return {whole_val(r), plan::size[r] * (plan::batched[r] ? batch_ : 1)};
@@ -333,9 +347,8 @@ template <class T, class Key, exec_options O> class program : private detail::st
         using P = typename detail::params_of<topo>::type;
         std::array<std::size_t, P::size> f{};
         std::array<std::size_t, count> k{}; // a parameter node's position in the store
-        std::size_t n = 0;
         for (std::size_t i = 0; i < count; ++i)
-            if (plan::roles[i] == role::param) k[i] = n, f[n++] = plan::size[i];
+            if (plan::roles[i] == role::param) k[i] = plan::leaf_slot[i], f[k[i]] = plan::size[i];
         // one pass over the kernels (the last op a parameter is the weight or bias of decides)
         for (std::size_t g = 0; g < count; ++g) {
             if (!plan::runs_kernel(g)) continue;
@@ -568,6 +581,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
             state &w0 = worker(0);
             w0.partial_ = partials_.data() + K * plan::partial_total;
             auto c = detail::node_call<state, I>::template make<false>(w0);
+            c.training_ = training_step_;
             kernel<typename decltype(c)::op>::finish(c);
             for (std::size_t t = 1; t < threads(); ++t) std::copy(w0.val(I), w0.val(I) + plan::size[I], worker(t).val(I));
             if constexpr (O.check_finite) check_values<I, true>(w0);
@@ -598,9 +612,8 @@ template <class T, class Key, exec_options O> class program : private detail::st
     /// state::direct_dest by parameter index.
     static constexpr auto direct_param = [] {
         std::array<bool, params_type::count + 1> d{};
-        std::size_t k = 0; // the store holds the parameters in topological order
         for (std::size_t i = 0; i < count; ++i)
-            if (plan::roles[i] == role::param) d[k++] = state::direct_dest[i];
+            if (plan::roles[i] == role::param) d[plan::leaf_slot[i]] = state::direct_dest[i];
         return d;
     }();
     /// g[j] += s_0[j], then s_1[j], ... (slots of flat_size values), for j in [a, e): a vector
@@ -792,6 +805,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
     std::pair<std::size_t, std::size_t> share_{0, 0}; ///< the chunks of the last step_share
     std::vector<crew_state> crew_;
     std::size_t cap_ = 0, batch_ = 0;
+    bool training_step_ = false; ///< whether the running pass is a step (statistics keep their running averages)
 };
 
 namespace detail {
@@ -836,10 +850,10 @@ auto compile(const L &loss, const P &...) {
     using G = graph_t<L>;
     using all = typename detail::params_of<topo_t<G>>::type;
     check_param_names(all{});
-    static_assert(((is_param_v<graph_t<P>> || is_input_v<graph_t<P>>) && ...),
-                  "kink: compile(loss, p...): each p must be a param<> (or input<>) leaf");
+    static_assert(((is_trained_param<graph_t<P>>::value || is_input_v<graph_t<P>>) && ...),
+                  "kink: compile(loss, p...): each p must be a param<> (or input<>) leaf; a running statistic is not trained");
     static_assert((meta::in_list_v<graph_t<P>, topo_t<G>> && ...), "kink: compile(loss, p...): a leaf the loss does not use");
-    using wrt = std::conditional_t<sizeof...(P) == 0, all, meta::list<graph_t<P>...>>;
+    using wrt = std::conditional_t<sizeof...(P) == 0, typename detail::params_of<topo_t<G>>::trained, meta::list<graph_t<P>...>>;
     if constexpr (has_bad_shape_v<G>) return detail::broken_program<T>{};
     else return program<T, key_t<meta::list<G, wrt>>, O>(loss.pool);
 }
@@ -862,6 +876,10 @@ template <class T, class Key, exec_options O> class forward_program : public pro
 /// `compile_forward(output)`: evaluation of a tensor expression (no loss, no gradients).
 /// `compile_forward<double>(output)` for another scalar type; options as for `compile`.
 template <class T = float, exec_options O = exec_options{}, expression L> auto compile_forward(const L &output) {
+    static_assert(!detail::has_training_op<graph_t<L>>::value,
+                  "kink: compile_forward: the output is in training mode (batch normalisation); for inference compile "
+                  "eval_mode(output) (the running statistics); the batch's own statistics are the training program's "
+                  "(forward, value)");
     check_param_names(typename detail::params_of<topo_t<graph_t<L>>>::type{});
     if constexpr (has_bad_shape_v<graph_t<L>>) return detail::broken_program<T>{};
     else return forward_program<T, key_t<meta::list<graph_t<L>, meta::list<>>>, O>(output.pool);

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstddef>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -68,8 +69,18 @@ template <class S> constexpr std::array<std::size_t, max_rank> padded_dims() {
     return d;
 }
 
+template <class A, class B> struct concat;
+template <class... A, class... B> struct concat<meta::list<A...>, meta::list<B...>> {
+    using type = meta::list<A..., B...>;
+};
+/// The parameters of a node list as a store holds them: the trained ones, then the running
+/// statistics, each in topological order.
 template <class L> struct params_of;
-template <class... N> struct params_of<meta::list<N...>> { using type = meta::filter_t<is_param, meta::list<N...>>; };
+template <class... N> struct params_of<meta::list<N...>> {
+    using trained = meta::filter_t<is_trained_param, meta::list<N...>>;
+    using running = meta::filter_t<is_running, meta::list<N...>>;
+    using type = typename concat<trained, running>::type;
+};
 } // namespace detail
 
 /// Name the leaf in the failing condition of a misuse (clang prints a fixed_string as codes).
@@ -103,7 +114,25 @@ template <class T, class... P> class param_store<T, meta::list<P...>> {
     template <class Q> static constexpr bool holds = meta::in_list_v<Q, meta::list<P...>>;
     template <class Q> static constexpr std::size_t offset_of = offsets[meta::index_of<Q, meta::list<P...>>::value];
 
-    param_store() { buf_.resize(offsets[count] + 1); }
+    /// How many of the parameters are trained: they come first (running statistics after them).
+    static constexpr std::size_t trained_count = (std::size_t(0) + ... + std::size_t(P::kind::trained));
+    /// Whether parameter i is drawn by the initializers (start_tag parameters and running
+    /// statistics keep their starting values), and that value.
+    static constexpr std::array<bool, count + 1> drawn{P::kind::drawn..., false};
+    static constexpr std::array<int, count + 1> start{P::kind::start..., 0};
+
+    /// Every parameter at its starting value: 0, or the V of its start_tag or running_tag (a
+    /// store of gradients holds the same; a step writes the trained parameters' entries).
+    param_store() {
+        buf_.resize(offsets[count] + 1);
+        restart(true);
+    }
+    /// Sets the parameters that are not drawn to their starting values (all of them with
+    /// `running`, else only the trained ones).
+    void restart(bool running) {
+        for (std::size_t i = 0; i < (running ? count : trained_count); ++i)
+            if (!drawn[i]) std::fill(buf_.data() + offsets[i], buf_.data() + offsets[i] + sizes[i], static_cast<T>(start[i]));
+    }
 
     template <expression X> std::span<T> operator[](const X &) {
         static_assert(param_in_store<typename detail::leaf_name_chars<graph_t<X>>::type, meta::in_list_v<graph_t<X>, list>>::value,
@@ -115,9 +144,12 @@ template <class T, class... P> class param_store<T, meta::list<P...>> {
         return {buf_.data() + offsets[i], sizes[i]};
     }
     template <std::size_t I> std::span<T> at() { return {buf_.data() + offsets[I], sizes[I]}; }
-    /// Every value including the zero padding between parameters (for optimizers).
+    /// Every value including the zero padding between parameters.
     std::span<T> flat() { return {buf_.data(), offsets[count]}; }
     std::span<const T> flat() const { return {buf_.data(), offsets[count]}; }
+    /// The trained parameters' values including their padding: what an optimizer updates.
+    std::span<T> trained() { return {buf_.data(), offsets[trained_count]}; }
+    std::span<const T> trained() const { return {buf_.data(), offsets[trained_count]}; }
     T *data() { return buf_.data(); }
     const T *data() const { return buf_.data(); }
 

@@ -111,9 +111,30 @@ template <std::size_t... D> struct shape {
     static constexpr std::array<std::size_t, sizeof...(D)> dims{D...};
 };
 
-/// A trainable parameter with a compile-time shape: `param<"W1", 256, 784>`.
-template <fixed_string Name, class Shape> struct param_leaf {
+/// How a parameter leaf starts and whether it is trained (its `kind`):
+///   drawn_tag         trained; the initializers draw it (nn/init.hpp); a new store holds 0
+///   start_tag<V>      trained; starts at V in a new store and after every initializer: a
+///                     normalisation's scale (1) and shift (0), as PyTorch starts them
+///   running_tag<V>    not trained: a running statistic (batch_norm's running mean and variance),
+///                     starts at V, stored and saved with the parameters, changed only by the
+///                     op that keeps it; optimizers and initializers leave it alone
+struct drawn_tag {
+    static constexpr bool trained = true, drawn = true;
+    static constexpr int start = 0;
+};
+template <int V> struct start_tag {
+    static constexpr bool trained = true, drawn = false;
+    static constexpr int start = V;
+};
+template <int V> struct running_tag {
+    static constexpr bool trained = false, drawn = false;
+    static constexpr int start = V;
+};
+/// A parameter with a compile-time shape: `param<"W1", 256, 784>`; Kind says how it starts and
+/// whether it is trained (drawn_tag: a trained weight the initializers draw).
+template <fixed_string Name, class Shape, class Kind = drawn_tag> struct param_leaf {
     using shape_type = Shape;
+    using kind = Kind;
     static constexpr std::string_view name() { return Name.view(); }
 };
 /// A per-sample input (batched): `input<"x", 784>`; bound to `batch * 784` values in a step.
@@ -130,7 +151,13 @@ template <fixed_string Name, std::size_t K> struct label_leaf {
 };
 
 template <class E> struct is_param : std::false_type {};
-template <fixed_string N, class S> struct is_param<param_leaf<N, S>> : std::true_type {};
+template <fixed_string N, class S, class K> struct is_param<param_leaf<N, S, K>> : std::true_type {};
+/// Whether E is a parameter that training changes (not a running statistic).
+template <class E> struct is_trained_param : std::false_type {};
+template <fixed_string N, class S, class K> struct is_trained_param<param_leaf<N, S, K>> : std::bool_constant<K::trained> {};
+/// Whether E is a running statistic (running_tag).
+template <class E> struct is_running : std::false_type {};
+template <fixed_string N, class S, class K> struct is_running<param_leaf<N, S, K>> : std::bool_constant<!K::trained> {};
 template <class E> struct is_input : std::false_type {};
 template <fixed_string N, class S> struct is_input<input_leaf<N, S>> : std::true_type {};
 template <class E> struct is_label : std::false_type {};
@@ -189,7 +216,7 @@ template <class Op, class... S>
 struct op_shape : std::conditional_t<(is_bad_shape_v<S> || ...), detail::bad_shape_result, detail::op_shape_rule<Op, S...>> {};
 
 template <class E> struct shape_of { using type = shape<>; };
-template <fixed_string N, class S> struct shape_of<param_leaf<N, S>> { using type = S; };
+template <fixed_string N, class S, class K> struct shape_of<param_leaf<N, S, K>> { using type = S; };
 template <fixed_string N, class S> struct shape_of<input_leaf<N, S>> { using type = S; };
 template <class Op, class... A> struct shape_of<node<Op, A...>> {
     using rule = op_shape<Op, shape_of_t<A>...>;
@@ -293,6 +320,12 @@ template <class X> using graph_t = typename std::remove_cvref_t<X>::graph;
 
 /// A trainable parameter: `param<"W1", 256, 784>` (a 256 x 784 matrix), `param<"b1", 256>`.
 template <fixed_string Name, std::size_t... D> inline constexpr ex<param_leaf<Name, shape<D...>>> param{};
+/// A trained parameter that starts at V (every initializer leaves it at V): `param_from<"g", 1, 64>`
+/// for a normalisation's scale.
+template <fixed_string Name, int V, std::size_t... D> inline constexpr ex<param_leaf<Name, shape<D...>, start_tag<V>>> param_from{};
+/// A running statistic, stored with the parameters but never trained: `running<"bn.var", 1, 64>`
+/// starts at 1 (batch_norm's running variance); see running_tag.
+template <fixed_string Name, int V, std::size_t... D> inline constexpr ex<param_leaf<Name, shape<D...>, running_tag<V>>> running{};
 /// A per-sample input: `input<"x", 784>`; the batch is a runtime leading dimension.
 template <fixed_string Name, std::size_t... D> inline constexpr ex<input_leaf<Name, shape<D...>>> input{};
 /// A per-sample class label in [0, K): `label<"y", 10>`.

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <random>
 #include <type_traits>
 #include <utility>
@@ -23,10 +24,13 @@ inline double normal01(std::mt19937_64 &rng) {
     const double u1 = 1.0 - uniform01(rng), u2 = uniform01(rng);
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
 }
+/// f(values, fan_in, fan_out, is_matrix) for each parameter the initializers draw; the others
+/// (a normalisation's scale and shift, running statistics) are set to their starting values.
 template <class Program, class Store, class F> void each_param(Store &params, F &&f) {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-        (f(params.template at<I>(), Program::fan_in[I], Program::fan_out[I], Store::ranks[I] >= 2), ...);
+        (void)std::initializer_list<int>{0, (Store::drawn[I] ? f(params.template at<I>(), Program::fan_in[I], Program::fan_out[I], Store::ranks[I] >= 2) : void(), 0)...};
     }(std::make_index_sequence<Store::count>{});
+    params.restart(false);
 }
 } // namespace detail
 

@@ -65,7 +65,7 @@ template <class T> struct adam {
         beta1_t *= double(beta1);
         beta2_t *= double(beta2);
         run([&](std::size_t k, std::size_t of) {
-            const auto [a, e] = update_share(p.size(), k, of);
+            const auto [a, e] = update_share(params.trained().size(), k, of); // not the running statistics
             update(p.data(), g.data(), m.data(), v.data(), a, e);
         });
     }
@@ -154,7 +154,7 @@ template <class T> struct sgd {
         const bool first = t++ == 0;
         if (momentum != T(0) && buf.size() != p.size()) buf.assign(p.size(), T(0));
         run([&](std::size_t k, std::size_t of) {
-            const auto [a, e] = update_share(p.size(), k, of);
+            const auto [a, e] = update_share(params.trained().size(), k, of); // not the running statistics
             for (std::size_t i = a; i < e; ++i) {
                 T d = g[i] + simd::apart(weight_decay * p[i]);
                 if (momentum != T(0)) {

@@ -40,11 +40,34 @@ template <class S> struct channel_geometry {
     static constexpr std::size_t channels = S::dims[0], positions = S::size / S::dims[0];
 };
 
-/// batch_mean(x): the per-channel mean over the batch (and the positions of an image).
-struct batch_mean_op {
+/// How a batch statistic keeps a running average of itself in a running statistic (a
+/// `running<...>` leaf), PyTorch's BatchNorm convention: after each training step,
+///   running = (1 - m) running + m s,   m = Num / Den (PyTorch's momentum, 0.1 by default),
+/// s the statistic, or with Unbiased the statistic times n / (n - 1), n = B x positions values per
+/// channel (the unbiased variance PyTorch's running_var keeps while it normalises with the biased
+/// one). Computed in double from the statistic's double sum and rounded once, as PyTorch does
+/// (batch_norm_cpu_update_stats_template: momentum * mean + (1 - momentum) * running, in
+/// at::acc_type). In evaluation mode (`eval_mode`) the statistic is replaced by the running one.
+template <int Num, int Den, bool Unbiased> struct track {
+    static_assert(Den > 0 && Num >= 0 && Num <= Den, "kink: batch statistics: the momentum Num / Den must lie in [0, 1]");
+    static constexpr double momentum = double(Num) / double(Den);
+    static constexpr bool unbiased = Unbiased;
+};
+
+/// batch_mean(x): the per-channel mean over the batch (and the positions of an image); with
+/// Track a track<...>, batch_mean(x, running) also keeps its running average (see track).
+template <class Track = void> struct batch_mean_op {
     KINK_TENSOR_OP("batch_mean", "\\operatorname{bmean}")
     static constexpr bool reduces_batch = true;
-    template <class... S> using shape_rule = detail::channel_stat_shape<S...>;
+    using tracking = Track;
+    /// In evaluation mode a tracked statistic is its running statistic (argument 1; see eval_mode).
+    static constexpr std::size_t eval_arg = KINK_SAME(Track, void) ? std::size_t(-1) : 1;
+    template <class... S> struct shape_rule : detail::channel_stat_shape<S...> {};
+    template <class X, class R> struct shape_rule<X, R> {
+        using stat = detail::channel_stat_shape<X>;
+        static constexpr bool ok = !KINK_SAME(Track, void) && stat::ok && KINK_SAME(typename stat::type, R);
+        using type = std::conditional_t<ok, R, void>;
+    };
 
     /// Adds the sums of `rows` samples of x (channels x positions values each) to part[c].
     template <class T> static void accumulate(const T *x, std::size_t rows, std::size_t channels, std::size_t positions, double *part) {
@@ -59,6 +82,14 @@ struct batch_mean_op {
     /// The value from the whole batch's sums: y_c = sum_c / n, n = B * positions.
     template <class T> static void finish(const double *sum, std::size_t channels, std::size_t n, T *y) {
         for (std::size_t c = 0; c < channels; ++c) y[c] = static_cast<T>(sum[c] / static_cast<double>(n));
+    }
+    /// running_c = (1 - m) running_c + m s_c, s_c = sum_c / n or, Unbiased, sum_c / (n - 1).
+    template <class T> static void keep(const double *sum, std::size_t channels, std::size_t n, T *running) {
+        if constexpr (!KINK_SAME(Track, void)) {
+            const double m = Track::momentum, d = static_cast<double>(Track::unbiased ? n - 1 : n);
+            for (std::size_t c = 0; c < channels; ++c)
+                running[c] = static_cast<T>(m * (sum[c] / d) + (1.0 - m) * static_cast<double>(running[c]));
+        }
     }
     /// dx_{s c p} (+)= g_c / n for `rows` samples, n = B * positions.
     template <class T>
@@ -77,14 +108,59 @@ struct batch_mean_op {
     }
 };
 
+namespace detail {
+template <class X> constexpr void check_batch_stat() {
+    static_assert(shape_of_t<X>::rank == 1 || shape_of_t<X>::rank == 3 || is_bad_shape_v<shape_of_t<X>>,
+                  "kink: batch_mean: the argument must be a vector or a [C, H, W] value");
+    static_assert(batched_v<X> || has_bad_shape_v<X>,
+                  "kink: batch_mean: the argument must depend on the batch (an input), not only on parameters and constants");
+}
+} // namespace detail
+
 /// `batch_mean(x)`: the mean over the batch of a per-sample vector (per feature) or of a
 /// [C, H, W] value (per channel, over the batch and the positions).
 template <expression X> constexpr auto batch_mean(const X &x) {
-    static_assert(shape_of_t<graph_t<X>>::rank == 1 || shape_of_t<graph_t<X>>::rank == 3 || is_bad_shape_v<shape_of_t<graph_t<X>>>,
-                  "kink: batch_mean: the argument must be a vector or a [C, H, W] value");
-    static_assert(batched_v<graph_t<X>> || has_bad_shape_v<graph_t<X>>,
-                  "kink: batch_mean: the argument must depend on the batch (an input), not only on parameters and constants");
-    return make_node<batch_mean_op>(x);
+    detail::check_batch_stat<graph_t<X>>();
+    return make_node<batch_mean_op<>>(x);
+}
+/// `batch_mean<track<1, 10, false>>(x, running<"bn.mean", 0, C>)`: the same, and each training
+/// step keeps the running average `running` (see track); `eval_mode` replaces the node by it.
+template <class Track, expression X, expression R> constexpr auto batch_mean(const X &x, const R &r) {
+    detail::check_batch_stat<graph_t<X>>();
+    static_assert(is_running<graph_t<R>>::value, "kink: batch_mean(x, r): r must be a running statistic: running<\"name\", start, C>");
+    return make_node<batch_mean_op<Track>>(x, r);
+}
+
+namespace detail {
+/// The argument an op's node becomes in evaluation mode (an op that behaves differently in
+/// training declares `eval_arg`: a tracked batch statistic its running statistic, dropout its
+/// input); none for every other op.
+template <class Op> constexpr std::size_t eval_arg_of() {
+    if constexpr (requires { Op::eval_arg; }) return Op::eval_arg;
+    else return std::size_t(-1);
+}
+/// The graph in evaluation mode: every node of an op with an eval_arg replaced by that argument.
+template <class E> struct to_eval_mode {
+    using type = E;
+};
+template <class Op, class... A> struct to_eval_mode<node<Op, A...>> {
+    static constexpr std::size_t k = eval_arg_of<Op>();
+    using type = typename std::conditional_t<(k < sizeof...(A)), meta::at<(k < sizeof...(A) ? k : 0), meta::list<typename to_eval_mode<A>::type...>>,
+                                             std::type_identity<node<Op, typename to_eval_mode<A>::type...>>>::type;
+};
+/// Whether a graph has a node that behaves differently in training (an op with an eval_arg).
+template <class E> struct has_training_op : std::false_type {};
+template <class Op, class... A>
+struct has_training_op<node<Op, A...>> : std::bool_constant<(eval_arg_of<Op>() != std::size_t(-1)) || (has_training_op<A>::value || ...)> {};
+} // namespace detail
+
+/// `eval_mode(f)`: f in evaluation mode, as PyTorch's model.eval(): every node of an op that
+/// declares an `eval_arg` is replaced by that argument, so every batch statistic that keeps a
+/// running average (batch_norm's) by the running statistic, and each sample is normalised on its
+/// own. A compile-time rewrite; `f` itself is training mode.
+template <expression X> constexpr auto eval_mode(const X &f) {
+    using R = typename detail::to_eval_mode<graph_t<X>>::type;
+    return detail::gather<ex<R>>(rconsts_t<R>{}, f);
 }
 
 } // namespace kink

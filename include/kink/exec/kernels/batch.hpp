@@ -13,22 +13,26 @@
 
 namespace kink {
 
-template <> struct kernel<batch_mean_op> {
+template <class Track> struct kernel<batch_mean_op<Track>> {
+    using Op = batch_mean_op<Track>;
     static constexpr bool batch_reduction = true;
     template <class C> using geometry = channel_geometry<shape_of_t<arg_t<0, typename C::node>>>;
     template <class C> static void forward(C &c) {
         using G = geometry<C>;
-        batch_mean_op::accumulate(c.template in<0>(), c.rows(), G::channels, G::positions, c.partial());
+        Op::accumulate(c.template in<0>(), c.rows(), G::channels, G::positions, c.partial());
     }
+    /// The value, and in a training step the running average (argument 1).
     template <class C> static void finish(C &c) {
         using G = geometry<C>;
-        batch_mean_op::finish(c.partial(), G::channels, c.batch() * G::positions, c.out());
+        Op::finish(c.partial(), G::channels, c.batch() * G::positions, c.out());
+        if constexpr (!KINK_SAME(Track, void))
+            if (c.training()) Op::keep(c.partial(), G::channels, c.batch() * G::positions, c.template running<1>());
     }
     template <class C> static void backward(C &c) {
         using G = geometry<C>;
         if constexpr (C::template needs<0>)
-            batch_mean_op::backward(c.grad(), c.rows(), G::channels, G::positions, c.batch() * G::positions, c.template arg_grad<0>(),
-                                    C::template assign<0>);
+            Op::backward(c.grad(), c.rows(), G::channels, G::positions, c.batch() * G::positions, c.template arg_grad<0>(),
+                         C::template assign<0>);
     }
 };
 
