@@ -819,8 +819,13 @@ template <class T> struct broken_store {
     template <std::size_t I> std::span<T> at() { return {}; }
     template <class X> std::span<T> operator[](const X &) { return {}; }
     template <class X> std::span<const T> operator[](const X &) const { return {}; }
+    static constexpr std::size_t trained_count = 0;
+    static constexpr std::array<bool, 1> drawn{false};
+    void restart(bool) {}
     std::span<T> flat() { return {}; }
     std::span<const T> flat() const { return {}; }
+    std::span<T> trained() { return {}; }
+    std::span<const T> trained() const { return {}; }
     T *data() { return nullptr; }
     const T *data() const { return nullptr; }
 };
