@@ -102,8 +102,9 @@ template <class Model> int train(const char *prog, const options &o, const Model
     constexpr auto x = Model::x;
     constexpr auto y = Model::y;
     auto net = compile(loss);
-    auto predict = compile_forward(logits); // evaluation: forward only, no adjoints, no labels
+    auto predict = compile_forward(eval_mode(logits)); // evaluation: forward only, no adjoints, no labels
     Model::configure(net, o); // runtime constants from the options (relu'(0))
+    net.seed(o.seed);         // random draws (dropout), if the model has any
     net.threads(o.threads);
     predict.threads(o.threads);
     using store = typename decltype(net)::params_type;

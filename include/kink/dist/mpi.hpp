@@ -84,9 +84,11 @@ inline int count_of(std::size_t bytes) {
 /// shared by the ranks of `w`: afterwards every rank holds the batch's gradient in `grads` and
 /// the batch's per-sample losses in net.losses(), and the mean loss is returned, all the same
 /// bytes as net.step on one process. Node values (net.value) hold the rank's own samples
-/// (net.share_samples()).
+/// (net.share_samples()). `params` is non-const as for net.step (a program with running
+/// statistics updates them; its batch statistics need the whole batch, so such a program runs on
+/// one rank: step_share refuses a share of it).
 template <class Net, class... B>
-typename Net::scalar step(const world &w, Net &net, const typename Net::params_type &params, typename Net::params_type &grads,
+typename Net::scalar step(const world &w, Net &net, typename Net::params_type &params, typename Net::params_type &grads,
                           const B &...bindings) {
     using T = typename Net::scalar;
     const int r = w.rank(), R = w.size();

@@ -53,7 +53,8 @@ template <class Scalar, class Node, exec_options O, auto F> struct kernel_ctx {
     using rconsts = typename op_rconsts<op>::type;
     using fused_fn = void (*)(void *, std::size_t, std::size_t, std::size_t, std::size_t);
 
-    std::size_t rows_ = 0, batch_ = 0;
+    std::size_t rows_ = 0, batch_ = 0, first_ = 0;
+    std::uint64_t seed_ = 0, rng_step_ = 0;
     double *partial_ = nullptr;
     bool training_ = false;
     std::array<const T *, arity + 1> in_{};
@@ -69,8 +70,13 @@ template <class Scalar, class Node, exec_options O, auto F> struct kernel_ctx {
     fused_fn epilogue_ = nullptr, grad_epilogue_ = nullptr;
 
     std::size_t rows() const { return rows_; }
-    /// The whole batch (rows() is the chunk's part of it).
+    /// The whole batch (rows() is the chunk's part of it), and the index in it of row 0.
     std::size_t batch() const { return batch_; }
+    std::size_t first_sample() const { return first_; }
+    /// The program's random seed and step counter (program::seed, program::rng_step): with a
+    /// sample's index, all a counter-based random draw (dropout's mask) depends on.
+    std::uint64_t seed() const { return seed_; }
+    std::uint64_t rng_step() const { return rng_step_; }
     /// A batch statistic's partial sums (exec/kernel.hpp: batch_reduction).
     double *partial() const { return partial_; }
     /// In a batch statistic's finish: whether this is a training step (program::step), whose
@@ -151,6 +157,9 @@ template <class S, std::size_t I> struct node_call {
         ctx c;
         c.rows_ = plan::barrier(I) ? s.n_ : s.rows_of(I); // a batch statistic reads its chunk's rows
         c.batch_ = s.stride_;
+        c.first_ = s.s0_;
+        c.seed_ = s.seed_;
+        c.rng_step_ = s.rng_step_;
         if constexpr (plan::partial_size[op_index] != 0) c.partial_ = s.partial_ + plan::partial_off[I];
         for (std::size_t k = 0; k != arity; ++k) {
             const std::size_t a = plan::args[op_index][k];

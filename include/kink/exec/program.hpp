@@ -42,6 +42,7 @@
 #include <kink/exec/kernels/batch.hpp>
 #include <kink/exec/kernels/conv.hpp>
 #include <kink/exec/kernels/dense.hpp>
+#include <kink/exec/kernels/dropout.hpp>
 #include <kink/exec/kernels/pool.hpp>
 #include <kink/exec/kernels/reduce.hpp>
 #include <kink/exec/kernel_ctx.hpp>
@@ -184,6 +185,16 @@ template <class T, class Key, exec_options O> class program : private detail::st
     /// The value of runtime constant `Name`.
     template <fixed_string Name> double constant() const { return this->pool_[constant_slot<Name>()]; }
 
+    /// The seed of the program's random draws (dropout's masks; 0 by default). A draw depends on
+    /// the seed, the step counter and the sample's index in the batch, so it is reproducible
+    /// and the same for every number of threads.
+    void seed(std::uint64_t s) { this->seed_ = s; }
+    std::uint64_t seed() const { return this->seed_; }
+    /// The step counter of the random draws: each step uses it and then adds 1; forward and
+    /// evaluate use it as it is. Set it to resume a run (checkpoints save it) or to repeat a step.
+    void rng_step(std::uint64_t k) { this->rng_step_ = k; }
+    std::uint64_t rng_step() const { return this->rng_step_; }
+
     /// Fresh storage for the parameters (zeros) or their gradients.
     params_type make_params() const { return {}; }
 
@@ -256,6 +267,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
         prepare(params, bindings...);
         training_step_ = true;
         run_share(grads, 0, chunks(batch_));
+        ++this->rng_step_;
         if constexpr (O.check_finite) check_gradients();
         return mean_loss();
     }
@@ -282,6 +294,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
             throw kink_error("kink: step_share: this program has batch statistics (batch_mean), which need every sample of the "
                              "batch in one process; run it in one process (program::threads gives the same bits)");
         run_share(grads, c0, c1);
+        ++this->rng_step_;
         share_ = {c0, c1};
     }
     /// The samples [first, last) of the last step_share's chunks.
@@ -449,6 +462,8 @@ template <class T, class Key, exec_options O> class program : private detail::st
         for (std::size_t t = 0; t < threads(); ++t) {
             state &w = worker(t);
             if (t != 0) {
+                w.seed_ = this->seed_;
+                w.rng_step_ = this->rng_step_;
                 w.pool_ = this->pool_;
                 w.inputs_ = this->inputs_;
                 w.param_ptr_ = this->param_ptr_;
@@ -835,6 +850,10 @@ template <class T> struct broken_program {
     params_type make_params() const { return {}; }
     void reserve(std::size_t) {}
     void threads(std::size_t) {}
+    void seed(std::uint64_t) {}
+    std::uint64_t seed() const { return 0; }
+    void rng_step(std::uint64_t) {}
+    std::uint64_t rng_step() const { return 0; }
     std::size_t threads() const { return 1; }
     std::size_t batch() const { return 0; }
     template <class... A> T step(const A &...) { return T(); }

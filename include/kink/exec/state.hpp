@@ -225,6 +225,7 @@ template <class T, class Key, exec_options O> struct state {
     T *uadj_ = nullptr;                      ///< unbatched adjoints: unb_adj_, or the chunk's own
                                              ///< in a program with batch statistics
     double *partial_ = nullptr;              ///< the chunk's partial sums of batch statistics
+    std::uint64_t seed_ = 0, rng_step_ = 0;  ///< the program's random seed and step counter
 
     /// Per node: a trained parameter whose gradient has one contribution, from a kernel that
     /// adds_once for this chunk size and scalar type. Chunks after the first add their part of

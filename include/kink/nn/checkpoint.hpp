@@ -275,10 +275,12 @@ io::safetensors load_model(const std::string &path, const Program &, typename Pr
 /// Writes a whole training state: parameters `param.<name>`, the optimizer's state and its
 /// hyperparameters, the network description, and `extra` (the caller's description of the run).
 template <class Program, class Opt>
-void save_checkpoint(const std::string &path, const Program &, const typename Program::params_type &params, const Opt &opt,
+void save_checkpoint(const std::string &path, const Program &net, const typename Program::params_type &params, const Opt &opt,
                      std::map<std::string, std::string> extra = {}) {
     detail::describe<Program>(extra, "checkpoint");
     extra["optimizer"] = optimizer_state<Opt>::name(opt);
+    extra["kink.seed"] = std::to_string(net.seed()); // the random draws (dropout) resume where they were
+    extra["kink.rng_step"] = std::to_string(net.rng_step());
     std::vector<io::tensor_out> t;
     add_tensors(t, "param.", params, params.data());
     std::vector<typename Program::scalar> zeros;
@@ -286,10 +288,11 @@ void save_checkpoint(const std::string &path, const Program &, const typename Pr
     io::write_safetensors(path, t, extra);
 }
 /// Restores what save_checkpoint wrote for the same network and the same kind of optimizer,
-/// checking every tensor; returns the file (for the caller's metadata). On an error nothing of
-/// `params` or `opt` has changed.
+/// checking every tensor, and the program's seed and step counter of random draws (unless `net`
+/// is const); returns the file (for the caller's metadata). On an error nothing of `params`,
+/// `opt` or `net` has changed.
 template <class Program, class Opt>
-io::safetensors load_checkpoint(const std::string &path, const Program &, typename Program::params_type &params, Opt &opt) {
+io::safetensors load_checkpoint(const std::string &path, Program &net, typename Program::params_type &params, Opt &opt) {
     io::safetensors f = io::read_safetensors(path);
     detail::check_network<Program>(f, path, "checkpoint");
     const std::string &kind = metadata(f, "optimizer", path);
@@ -300,8 +303,13 @@ io::safetensors load_checkpoint(const std::string &path, const Program &, typena
     read_tensors<typename Program::params_type>(f, "param.", staged.data(), path);
     Opt o = opt;
     optimizer_state<Opt>::load(o, staged, f, path);
+    const auto seed = f.metadata.find("kink.seed"), step = f.metadata.find("kink.rng_step");
+    const bool draws = seed != f.metadata.end() && step != f.metadata.end();
+    const std::uint64_t s = draws ? parse_count(seed->second, "kink.seed", path) : 0, k = draws ? parse_count(step->second, "kink.rng_step", path) : 0;
     params = staged;
     opt = std::move(o);
+    if constexpr (!std::is_const_v<Program>)
+        if (draws) net.seed(s), net.rng_step(k);
     return f;
 }
 

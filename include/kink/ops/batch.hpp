@@ -18,6 +18,7 @@
 #include <string>
 #include <type_traits>
 
+#include <kink/expr/mode.hpp>
 #include <kink/ops/reduce.hpp>
 
 namespace kink {
@@ -129,38 +130,6 @@ template <class Track, expression X, expression R> constexpr auto batch_mean(con
     detail::check_batch_stat<graph_t<X>>();
     static_assert(is_running<graph_t<R>>::value, "kink: batch_mean(x, r): r must be a running statistic: running<\"name\", start, C>");
     return make_node<batch_mean_op<Track>>(x, r);
-}
-
-namespace detail {
-/// The argument an op's node becomes in evaluation mode (an op that behaves differently in
-/// training declares `eval_arg`: a tracked batch statistic its running statistic, dropout its
-/// input); none for every other op.
-template <class Op> constexpr std::size_t eval_arg_of() {
-    if constexpr (requires { Op::eval_arg; }) return Op::eval_arg;
-    else return std::size_t(-1);
-}
-/// The graph in evaluation mode: every node of an op with an eval_arg replaced by that argument.
-template <class E> struct to_eval_mode {
-    using type = E;
-};
-template <class Op, class... A> struct to_eval_mode<node<Op, A...>> {
-    static constexpr std::size_t k = eval_arg_of<Op>();
-    using type = typename std::conditional_t<(k < sizeof...(A)), meta::at<(k < sizeof...(A) ? k : 0), meta::list<typename to_eval_mode<A>::type...>>,
-                                             std::type_identity<node<Op, typename to_eval_mode<A>::type...>>>::type;
-};
-/// Whether a graph has a node that behaves differently in training (an op with an eval_arg).
-template <class E> struct has_training_op : std::false_type {};
-template <class Op, class... A>
-struct has_training_op<node<Op, A...>> : std::bool_constant<(eval_arg_of<Op>() != std::size_t(-1)) || (has_training_op<A>::value || ...)> {};
-} // namespace detail
-
-/// `eval_mode(f)`: f in evaluation mode, as PyTorch's model.eval(): every node of an op that
-/// declares an `eval_arg` is replaced by that argument, so every batch statistic that keeps a
-/// running average (batch_norm's) by the running statistic, and each sample is normalised on its
-/// own. A compile-time rewrite; `f` itself is training mode.
-template <expression X> constexpr auto eval_mode(const X &f) {
-    using R = typename detail::to_eval_mode<graph_t<X>>::type;
-    return detail::gather<ex<R>>(rconsts_t<R>{}, f);
 }
 
 } // namespace kink
