@@ -15,17 +15,13 @@
 
 #include <kink/kink.hpp>
 
+#include "random_data.hpp"
+
 using namespace kink;
 
 namespace {
 
-template <class T> std::vector<T> uniform(std::size_t n, unsigned seed, double lo, double hi) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<double> u(lo, hi);
-    std::vector<T> v(n);
-    for (auto &e : v) e = static_cast<T>(u(rng));
-    return v;
-}
+using test_data::uniform;
 /// Multiples of 1/8 in [-8, 8): sums of a few hundred of them are exact in double.
 std::vector<float> eighths(std::size_t n, unsigned seed) {
     std::mt19937 rng(seed);

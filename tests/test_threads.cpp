@@ -11,19 +11,15 @@
 #include <vector>
 
 #include <kink/kink.hpp>
+
+#include "random_data.hpp"
 #include <kink/nn/optim.hpp>
 
 using namespace kink;
 
 namespace {
 
-template <class T> std::vector<T> uniform(std::size_t n, unsigned seed, double lo, double hi) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<double> u(lo, hi);
-    std::vector<T> v(n);
-    for (auto &e : v) e = static_cast<T>(u(rng));
-    return v;
-}
+using test_data::uniform;
 std::vector<int> labels(std::size_t n, int classes) {
     std::vector<int> y(n);
     for (std::size_t i = 0; i < n; ++i) y[i] = int((i * 7 + 3) % std::size_t(classes));
