@@ -150,8 +150,13 @@ template <class Model> int train(const char *prog, const options &o, const Model
         nn::init_uniform_fan_in(net, params, o.seed);
     }
 
+    // the formula, or the model's own summary of a network whose formula is long (a ResNet's)
+    const std::string network = [&] {
+        if constexpr (requires { Model::network(); }) return std::string(Model::network());
+        else return to_text(loss);
+    }();
     std::fprintf(out, "network: %s\n%s, Adam lr %g (%s schedule), batch %zu, %zu training / %zu test images, kernels %s, %zu thread%s\n",
-                to_text(loss).c_str(), model.policy(o).c_str(), o.lr, o.schedule.c_str(), o.batch, train_set.count, test_set.count,
+                network.c_str(), model.policy(o).c_str(), o.lr, o.schedule.c_str(), o.batch, train_set.count, test_set.count,
                 gemm::isa.data(), o.threads, o.threads == 1 ? "" : "s");
 #if KINK_MPI
     if (world.size() > 1) std::fprintf(out, "MPI: %d ranks share every batch, %zu thread%s each\n", world.size(), o.threads, o.threads == 1 ? "" : "s");

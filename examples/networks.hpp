@@ -2,6 +2,7 @@
 // The networks of the examples, defined once: the examples train them and the documentation
 // generator (docs/gen/docs_gen.cpp) prints their formulas and graphs from the same expressions.
 #include <kink/core.hpp> // the expressions only: each example includes what it uses
+#include <kink/nn/layers.hpp>
 
 namespace nets {
 
@@ -61,5 +62,43 @@ template <class R, class T> constexpr auto pool2() { return max_pool2d<pool2d{2}
 template <class R, class T> constexpr auto logits() { return W4 * relu<R>(W3 * flatten(pool2<R, T>()) + b3) + b4; }
 template <class R, class T> constexpr auto loss() { return softmax_cross_entropy(logits<R, T>(), y); }
 } // namespace fashion_cnn
+
+/// examples/fashion_resnet.cpp: a small residual network with batch normalisation, in the layout
+/// of He et al. (2016)'s CIFAR ResNets: a 3 x 3 stem of 16 channels, a block of 16 channels at
+/// 28 x 28, blocks of 32 at 14 x 14 and of 64 at 7 x 7 (each entered by a stride-2 convolution,
+/// its skip path a stride-2 1 x 1 convolution), global average pooling and the 10 logits. Every
+/// convolution is followed by batch normalisation (so has no bias, as in torchvision's ResNets);
+/// names follow PyTorch's (`layer2.conv1.weight`, `layer2.bn1.running_mean`).
+namespace fashion_resnet {
+using namespace kink;
+inline constexpr auto x = input<"x", 1, 28, 28>;
+inline constexpr auto y = label<"y", 10>;
+/// conv (3 x 3, padding 1, stride S; Out channels, no bias) then batch norm, named Name.conv / Name.bn.
+template <fixed_string Conv, fixed_string Bn, std::size_t Out, std::size_t S = 1, expression H> constexpr auto conv_bn(const H &h) {
+    constexpr std::size_t C = shape_of_t<graph_t<H>>::dims[0];
+    return nn::batch_norm<Bn>(conv2d<conv{.stride = S, .padding = 1}>(h, param<Conv, Out, C, 3, 3>));
+}
+/// A residual block keeping its channels: relu(bn2(conv2(relu(bn1(conv1(h))))) + h).
+template <fixed_string N, expression H> constexpr auto block(const H &h) {
+    constexpr std::size_t C = shape_of_t<graph_t<H>>::dims[0];
+    const auto a = relu(conv_bn<nn::join(N, ".conv1.weight"), nn::join(N, ".bn1"), C>(h));
+    return relu(conv_bn<nn::join(N, ".conv2.weight"), nn::join(N, ".bn2"), C>(a) + h);
+}
+/// A block that halves the positions and goes to Out channels; its skip path is a stride-2 1 x 1
+/// convolution with batch norm (torchvision's "downsample").
+template <fixed_string N, std::size_t Out, expression H> constexpr auto down_block(const H &h) {
+    constexpr std::size_t C = shape_of_t<graph_t<H>>::dims[0];
+    const auto a = relu(conv_bn<nn::join(N, ".conv1.weight"), nn::join(N, ".bn1"), Out, 2>(h));
+    const auto skip = nn::batch_norm<nn::join(N, ".downsample.bn")>(
+        conv2d<conv{.stride = 2}>(h, param<nn::join(N, ".downsample.conv.weight"), Out, C, 1, 1>));
+    return relu(conv_bn<nn::join(N, ".conv2.weight"), nn::join(N, ".bn2"), Out>(a) + skip);
+}
+constexpr auto features() {
+    const auto stem = relu(conv_bn<"conv1.weight", "bn1", 16>(x));                   // 16 x 28 x 28
+    return down_block<"layer3", 64>(down_block<"layer2", 32>(block<"layer1">(stem))); // 64 x 7 x 7
+}
+constexpr auto logits() { return param<"fc.weight", 10, 64> * global_avg_pool(features()) + param<"fc.bias", 10>; }
+constexpr auto loss() { return softmax_cross_entropy(logits(), y); }
+} // namespace fashion_resnet
 
 } // namespace nets

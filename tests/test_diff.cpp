@@ -95,6 +95,19 @@ template <class... N> constexpr bool consistent_order(meta::list<N...>) {
            meta::node_index_of<lit_leaf<12345>, L>::value == sizeof...(N) && meta::node_index_of<int, L>::value == sizeof...(N);
 }
 
+TEST_CASE("keys: leaves whose names differ only after their first ten characters are told apart") {
+    // clang prints a name's first ten characters in a type's printed form: the key hashes the name
+    using A = param_leaf<"layer1.conv1.weight", shape<4>>;
+    using B = param_leaf<"layer1.conv2.weight", shape<4>>;
+    static_assert(!KINK_SAME(kink::key_t<A>, kink::key_t<B>));
+    static_assert(KINK_SAME(keyed_graph_t<kink::key_t<A>>, A) && KINK_SAME(keyed_graph_t<kink::key_t<B>>, B));
+    // and a graph over both compiles and evaluates them as two parameters
+    constexpr auto a = param<"layer1.conv1.weight", 4>;
+    constexpr auto b = param<"layer1.conv2.weight", 4>;
+    auto net = compile<double>(sum(hadamard(a, input<"in", 4>) + b));
+    CHECK(decltype(net)::params_type::count == 2);
+}
+
 TEST_CASE("topological order: arguments first, depth first, each node once") {
     constexpr auto e = max(x * y, x) + abs(x - y) * x;
     using X = graph_t<decltype(x)>;

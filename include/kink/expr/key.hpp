@@ -73,8 +73,18 @@ template <std::uint64_t OpA, std::uint64_t OpB, class... K> consteval std::array
 /// The key of graph E: leaves by their type's name, nodes from their op and their arguments' keys
 /// (a class per distinct node, so a shared node is hashed once; no static data member, whose
 /// graph-sized name g++ would process), lists of graphs as nodes of a list op.
+/// A leaf's name hashed from `basis` (basis for a leaf without one). A leaf is keyed by its name
+/// as well as its type's printed form: clang prints only a name's first ten characters there
+/// ("layer1.conv1.weight" and "layer1.conv2.weight" of one shape print alike). Asked in the body
+/// of the leaves' key_of, not as a constraint on key_of: clang 14 checks a constraint against
+/// every node type too, and profiling a deep node type took it minutes and gigabytes.
+template <class E> consteval std::uint64_t name_hash(std::uint64_t basis) {
+    if constexpr (requires { E::name(); }) return fnv1a(E::name(), basis);
+    else return basis;
+}
 template <class E> struct key_of {
-    using type = graph_key<type_name_hash<E>()[0], type_name_hash<E>()[1]>;
+    using type = graph_key<mix64(type_name_hash<E>()[0] ^ name_hash<E>(14695981039346656037ull)),
+                           mix64(type_name_hash<E>()[1] + name_hash<E>(0x9e3779b97f4a7c15ull))>;
 };
 template <class Op, class... A> struct key_of<node<Op, A...>> {
     using type = graph_key<node_hash<type_name_hash<Op>()[0], type_name_hash<Op>()[1], typename key_of<A>::type...>()[0],

@@ -27,6 +27,7 @@
 #include <kink/exec/program.hpp>
 #include <kink/io/safetensors.hpp>
 #include <kink/nn/optim.hpp>
+#include <kink/print/backward.hpp>
 #include <kink/print/print.hpp>
 
 namespace kink::nn {
@@ -89,12 +90,13 @@ template <class E> struct is_data_leaf : std::bool_constant<is_input_v<E> || is_
 } // namespace detail
 
 /// The one-line description of a compiled program that model files and checkpoints record:
-/// "network <formula>; scalar F32; parameters W1 256x784, ...; inputs x 784, y (label, 10 classes)".
+/// "network <formula>; scalar F32; parameters W1 256x784, ...; inputs x 784, y (label, 10 classes)",
+/// the formula as to_text_shared writes it (each shared subexpression once: linear in the graph).
 template <class Program> std::string network_description() {
     using G = typename Program::graph;
     using topo = topo_t<G>;
     std::string s = "network ";
-    s += print::show_expr<print::style::text, G>().s;
+    s += to_text_shared(ex<G>{});
     s += "; scalar ";
     s += dtype_name<typename Program::scalar>();
     s += "; ";
