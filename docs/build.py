@@ -43,6 +43,7 @@ PAGES = [  # (output file, title, source under docs/site)
     ("example-train-mlp.html", "Example: train_mlp", "example-train-mlp.md"),
     ("example-fashion-mnist.html", "Example: Fashion-MNIST", "example-fashion-mnist.md"),
     ("example-fashion-cnn.html", "Example: a CNN on Fashion-MNIST", "example-fashion-cnn.md"),
+    ("example-fashion-resnet.html", "Example: a ResNet with batch norm", "example-fashion-resnet.md"),
     ("example-relu0-study.html", "Example: the relu'(0) study", "example-relu0-study.md"),
     ("policies.html", "Policy reference", "policies.md"),
     ("kinks.html", "Kinks: frameworks and literature", "kinks.md"),

@@ -172,6 +172,7 @@ int main(int argc, char **argv) {
     write("fashion_mnist.dot", to_dot(nets::fashion::loss<policy::zero>()));
     write("fashion_cnn.formulas.md", tensor_formulas(nets::fashion_cnn::loss<policy::zero, policy::first>()));
     write("fashion_cnn.dot", to_dot(nets::fashion_cnn::loss<policy::zero, policy::first>()));
+    write("fashion_resnet.dot", to_dot(nets::fashion_resnet::loss()));
     write("relu0_study.formulas.md",
           "The relu'(0) = 0 copy of the L = 3, n = 64 network (the study's networks differ in L and n only; the other copy "
           "has `policy::one`). \n\n" +
