@@ -57,6 +57,28 @@ std::vector<int> labels(std::size_t n) {
     return l;
 }
 
+/// Checks every stride-th parameter's gradient against central differences of the mean loss
+/// (net.forward with the bindings b): h = 1e-6 in double, truncation h^2 |f'''| / 6 and rounding
+/// about eps |f| / h = 2e-10 for a loss near 1, so 1e-7 leaves room for |f'''| ~ 100. Returns
+/// how many it checked.
+template <class Net, class... B>
+std::size_t check_central(Net &net, const typename Net::params_type &p, const typename Net::params_type &gr, std::size_t stride,
+                          const B &...b) {
+    const double hh = 1e-6;
+    std::size_t checked = 0;
+    for (std::size_t i = 0; i < p.flat().size(); i += stride) {
+        auto q = p;
+        q.flat()[i] += hh;
+        const double up = net.forward(q, b...);
+        q.flat()[i] -= 2 * hh;
+        const double down = net.forward(q, b...);
+        CAPTURE(i);
+        CHECK(std::fabs((up - down) / (2 * hh) - gr.flat()[i]) <= 1e-7);
+        ++checked;
+    }
+    return checked;
+}
+
 } // namespace
 
 TEST_CASE("batch_mean: the per-feature and per-channel means of the whole batch, exactly") {
@@ -104,8 +126,6 @@ TEST_CASE("batch_mean: the sweeps are cut before a statistic is read and before 
 }
 
 TEST_CASE("batch_mean: a batch-normalised network's gradients agree with central differences") {
-    // Central differences of the mean loss with h = 1e-6 in double: truncation h^2 |f'''| / 6 and
-    // rounding about eps |f| / h = 2e-10 for a loss near 1; 1e-7 leaves room for |f'''| ~ 100.
     auto net = compile<double, exec_options{.chunk = 4}>(loss);
     net.threads(2);
     auto p = net.make_params(), gr = net.make_params();
@@ -114,18 +134,7 @@ TEST_CASE("batch_mean: a batch-normalised network's gradients agree with central
     const auto xs = uniform<double>(batch * 6, 5, -2, 2);
     const auto ys = labels(batch);
     net.step(p, gr, x = std::span<const double>(xs), y = std::span<const int>(ys));
-    const double hh = 1e-6;
-    std::size_t checked = 0;
-    for (std::size_t i = 0; i < p.flat().size(); i += 3) {
-        auto q = p;
-        q.flat()[i] += hh;
-        const double up = net.forward(q, x = std::span<const double>(xs), y = std::span<const int>(ys));
-        q.flat()[i] -= 2 * hh;
-        const double down = net.forward(q, x = std::span<const double>(xs), y = std::span<const int>(ys));
-        CAPTURE(i);
-        CHECK(std::fabs((up - down) / (2 * hh) - gr.flat()[i]) <= 1e-7);
-        ++checked;
-    }
+    const std::size_t checked = check_central(net, p, gr, 3, x = std::span<const double>(xs), y = std::span<const int>(ys));
     CHECK(checked == (p.flat().size() + 2) / 3);
     // the statistics really are the batch's: b shifts every sample's pre-activation and the mean
     // with it, so the loss does not depend on b
@@ -148,16 +157,7 @@ TEST_CASE("batch_mean: images: the gradient through a per-channel statistic agre
     const auto xs = uniform<double>(batch * 50, 9, -1, 1);
     const auto ys = labels(batch);
     net.step(p, gr, im = std::span<const double>(xs), y = std::span<const int>(ys));
-    const double hh = 1e-6;
-    for (std::size_t i = 0; i < p.flat().size(); ++i) {
-        auto q = p;
-        q.flat()[i] += hh;
-        const double up = net.forward(q, im = std::span<const double>(xs), y = std::span<const int>(ys));
-        q.flat()[i] -= 2 * hh;
-        const double down = net.forward(q, im = std::span<const double>(xs), y = std::span<const int>(ys));
-        CAPTURE(i);
-        CHECK(std::fabs((up - down) / (2 * hh) - gr.flat()[i]) <= 1e-7);
-    }
+    check_central(net, p, gr, 1, im = std::span<const double>(xs), y = std::span<const int>(ys));
 }
 
 TEST_CASE("batch_mean: the same bytes on 1, 2, 3 and 4 threads, and a share of a batch is refused") {
@@ -249,16 +249,7 @@ TEST_CASE("batch_mean: a batch normalisation of images (per channel) agrees with
     const auto xs = uniform<double>(batch * 32, 42, -1, 1);
     const auto ys = labels(batch);
     net.step(p, gr, im = std::span<const double>(xs), y = std::span<const int>(ys));
-    const double hh = 1e-6; // as above
-    for (std::size_t i = 0; i < p.flat().size(); ++i) {
-        auto q = p;
-        q.flat()[i] += hh;
-        const double up = net.forward(q, im = std::span<const double>(xs), y = std::span<const int>(ys));
-        q.flat()[i] -= 2 * hh;
-        const double down = net.forward(q, im = std::span<const double>(xs), y = std::span<const int>(ys));
-        CAPTURE(i);
-        CHECK(std::fabs((up - down) / (2 * hh) - gr.flat()[i]) <= 1e-7);
-    }
+    check_central(net, p, gr, 1, im = std::span<const double>(xs), y = std::span<const int>(ys));
 }
 
 namespace {
