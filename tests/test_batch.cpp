@@ -57,16 +57,16 @@ std::vector<int> labels(std::size_t n) {
     return l;
 }
 
-/// Checks every stride-th parameter's gradient against central differences of the mean loss
-/// (net.forward with the bindings b): h = 1e-6 in double, truncation h^2 |f'''| / 6 and rounding
-/// about eps |f| / h = 2e-10 for a loss near 1, so 1e-7 leaves room for |f'''| ~ 100. Returns
-/// how many it checked.
+/// Checks every stride-th trained parameter's gradient (running statistics have none) against
+/// central differences of the mean loss (net.forward with the bindings b): h = 1e-6 in double,
+/// truncation h^2 |f'''| / 6 and rounding about eps |f| / h = 2e-10 for a loss near 1, so 1e-7
+/// leaves room for |f'''| ~ 100. Returns how many it checked.
 template <class Net, class... B>
 std::size_t check_central(Net &net, const typename Net::params_type &p, const typename Net::params_type &gr, std::size_t stride,
                           const B &...b) {
     const double hh = 1e-6;
     std::size_t checked = 0;
-    for (std::size_t i = 0; i < p.flat().size(); i += stride) {
+    for (std::size_t i = 0; i < p.trained().size(); i += stride) {
         auto q = p;
         q.flat()[i] += hh;
         const double up = net.forward(q, b...);
@@ -261,7 +261,7 @@ TEST_CASE("nn::batch_norm: the store holds the trained parameters first, then th
     auto net = compile<double, exec_options{.chunk = 4}>(bn_loss);
     using store = decltype(net)::params_type;
     const std::vector<std::string_view> names(store::names.begin(), store::names.end());
-    CHECK(names == std::vector<std::string_view>{"V", "bn.weight", "W", "b", "bn.bias", "c0", "bn.running_mean", "bn.running_var"});
+    CHECK(names == std::vector<std::string_view>{"V", "W", "b", "bn.weight", "bn.bias", "c0", "bn.running_mean", "bn.running_var"});
     CHECK(store::trained_count == 6);
     CHECK(decltype(net)::keeps_running);
     auto p = net.make_params();
@@ -349,4 +349,62 @@ TEST_CASE("eval_mode: each sample is normalised with the running statistics, wha
     CHECK(std::memcmp(alone.data(), out.data() + 6 * 5, 6 * sizeof(double)) == 0);
     // the rewrite leaves no batch statistic: the program has one phase
     CHECK(!decltype(infer)::plan::phased);
+}
+
+TEST_CASE("nn::batch_norm: a residual CNN's gradients (1 x 1 projection on the skip path) and a vector's agree with central differences") {
+    constexpr auto im = input<"im", 2, 4, 4>;
+    constexpr auto K1 = param<"K1", 3, 2, 3, 3>;
+    constexpr auto K2 = param<"K2", 3, 3, 3, 3>;
+    constexpr auto P = param<"P", 3, 2, 1, 1>;
+    constexpr auto U = param<"U", 3, 3>;
+    const auto a = relu(nn::batch_norm<"bn1">(conv2d<conv{.padding = 1}>(im, K1)));
+    const auto main_path = nn::batch_norm<"bn2">(conv2d<conv{.padding = 1}>(a, K2));
+    const auto skip = nn::batch_norm<"bnp">(conv2d<conv{}>(im, P));
+    auto net = compile<double, exec_options{.chunk = 3}>(softmax_cross_entropy(U * global_avg_pool(relu(main_path + skip)), y));
+    net.threads(2);
+    auto p = net.make_params(), gr = net.make_params();
+    const auto pv = uniform<double>(p.flat().size(), 43, -0.7, 0.7);
+    std::copy(pv.begin(), pv.end(), p.flat().begin());
+    const std::size_t batch = 8;
+    const auto xs = uniform<double>(batch * 32, 44, -1, 1);
+    const auto ys = labels(batch);
+    net.step(p, gr, im = std::span<const double>(xs), y = std::span<const int>(ys));
+    CHECK(check_central(net, p, gr, 1, im = std::span<const double>(xs), y = std::span<const int>(ys)) == p.trained().size());
+
+    auto vnet = compile<double, exec_options{.chunk = 4}>(bn_loss);
+    auto q = vnet.make_params(), qg = vnet.make_params();
+    const auto qv = uniform<double>(q.flat().size(), 45, -0.8, 0.8);
+    std::copy(qv.begin(), qv.end(), q.flat().begin());
+    const auto vs = uniform<double>(11 * 6, 46, -2, 2);
+    const auto vy = labels(11);
+    vnet.step(q, qg, x = std::span<const double>(vs), y = std::span<const int>(vy));
+    check_central(vnet, q, qg, 1, x = std::span<const double>(vs), y = std::span<const int>(vy));
+}
+
+TEST_CASE("nn::batch_norm: the variance of values far from zero loses nothing to cancellation (chunks merged, not summed)") {
+    // x = 1e8 + u, u in [-1, 1]: sum x^2 - n mean^2 would lose every digit of the variance (x^2 ~ 1e16,
+    // a double's spacing there is 2); the merged per-chunk deviations keep about 1e-8 relative
+    constexpr auto xv = input<"xv", 3>;
+    constexpr auto yv = nn::batch_norm<"bn">(xv);
+    auto net = compile<double, exec_options{.chunk = 4}>(sum(yv));
+    auto p = net.make_params(), gr = net.make_params();
+    const std::size_t batch = 11;
+    auto xs = uniform<double>(batch * 3, 47, -1, 1);
+    for (auto &e : xs) e += 1e8;
+    net.step(p, gr, xv = std::span<const double>(xs));
+    const auto got = net.value(yv);
+    const auto rv = p[running<"bn.running_var", 1, 3>];
+    for (std::size_t j = 0; j < 3; ++j) {
+        long double m = 0, v = 0;
+        for (std::size_t s = 0; s < batch; ++s) m += xs[s * 3 + j];
+        m /= batch;
+        for (std::size_t s = 0; s < batch; ++s) v += (xs[s * 3 + j] - m) * (xs[s * 3 + j] - m);
+        for (std::size_t s = 0; s < batch; ++s) {
+            const double want = double((xs[s * 3 + j] - m) / std::sqrt(v / batch + 1e-5L));
+            CAPTURE(s);
+            CHECK(std::fabs(got[s * 3 + j] - want) <= 1e-6);
+        }
+        // the running variance (unbiased, momentum 0.1 from 1) agrees as well
+        CHECK(std::fabs(rv[j] - double(0.9L + 0.1L * v / (batch - 1))) <= 1e-9);
+    }
 }

@@ -8,8 +8,9 @@ gradients; torch computes the same loss and backward.
 
 Tolerance: 64 eps relative to the largest |torch| value of each quantity, eps = 2^-52. Both sides
 form a mean, a biased variance and one square root per normalised vector in double, in different
-orders (torch: one sum or Welford, rstd = 1/sqrt(var + eps); kink: two passes, per-chunk sums
-added in chunk order for batch_mean, and a division), and the backward pass sums again: a few ulp.
+orders (torch: one sum or Welford, rstd = 1/sqrt(var + eps); kink: batch_mean's per-chunk sums
+added in chunk order and a division, or nn::batch_norm's per-chunk means and squared deviations
+merged in chunk order), and the backward pass sums again: a few ulp.
 Skips (exit 77) without torch unless KINK_REQUIRE_TORCH=1."""
 import os
 import subprocess

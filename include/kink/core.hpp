@@ -21,6 +21,7 @@
 #include <kink/ops/activation.hpp>
 #include <kink/ops/norm.hpp>
 #include <kink/ops/batch.hpp>
+#include <kink/ops/batch_norm.hpp>
 #include <kink/ops/dropout.hpp>
 #include <kink/ops/abs_sign.hpp>
 #include <kink/ops/minmax.hpp>

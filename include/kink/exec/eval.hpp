@@ -144,15 +144,19 @@ template <class T, class... B> struct env_t {
     }
 };
 
+/// The most arguments an op takes (the plan's tables hold this many per node).
+inline constexpr std::size_t max_args = 4;
+
 /// Argument positions as a class named by the positions alone: its static members' names do not
 /// hold the node or the node list (g++ names every instantiated static data member, emitted or
 /// not; see meta::index_of).
 template <std::size_t... I> struct arg_positions {
     static constexpr std::array<std::size_t, sizeof...(I)> value{I...};
-    /// The positions padded to three with `none` (size_t(-1)).
-    static constexpr std::array<std::size_t, 3> padded = [] {
-        static_assert(sizeof...(I) <= 3, "kink: compile: ops take at most three arguments");
-        std::array<std::size_t, 3> a{std::size_t(-1), std::size_t(-1), std::size_t(-1)};
+    /// The positions padded to max_args with `none` (size_t(-1)).
+    static constexpr std::array<std::size_t, max_args> padded = [] {
+        static_assert(sizeof...(I) <= max_args, "kink: compile: ops take at most four arguments");
+        std::array<std::size_t, max_args> a{};
+        for (auto &x : a) x = std::size_t(-1);
         const std::size_t p[] = {I..., 0};
         for (std::size_t k = 0; k < sizeof...(I); ++k) a[k] = p[k];
         return a;

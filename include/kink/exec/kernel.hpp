@@ -35,6 +35,10 @@
 ///                     chunks' partials in chunk order and calls finish(c), which writes c.out()
 ///                     from the total in c.partial(); backward(c) sees the whole batch's adjoint
 ///                     in c.grad(). The program runs in phases around it (exec/program.hpp)
+///     merge<N>(a, b)  for a batch reduction whose partials do not add (a count, a mean and a sum
+///                     of squared deviations): a := the partials of a's samples followed by b's;
+///                     the program then starts from chunk 0's partials and merges the others in
+///                     chunk order instead of adding them
 ///     adds_once<K, T>(rows)  true: asked to add into argument K's (unbatched) adjoint for a chunk
 ///                     of at most `rows` samples, backward adds one complete partial sum to each
 ///                     element (d = d + p, p summed from zero), so adding straight into a
@@ -111,6 +115,9 @@ template <class Op> struct kernel_traits {
         if constexpr (requires { K::batch_reduction; }) return K::batch_reduction;
         else return false;
     }();
+    template <class N> static constexpr bool merges() {
+        return requires(double *a) { K::template merge<N>(a, a); };
+    }
     template <class N> static constexpr std::size_t partial_size() {
         if constexpr (!batch_reduction) return 0;
         else if constexpr (requires { K::template partial_size<N>; }) return K::template partial_size<N>;

@@ -74,12 +74,12 @@ struct traits_of<N> {
     using type = kernel_traits<op_t<N>>;
 };
 template <class N> using traits_t = typename traits_of<N>::type;
-template <class Traits, std::size_t Nargs> constexpr std::array<bool, 3> strided_args() {
+template <class Traits, std::size_t Nargs> constexpr std::array<bool, max_args> strided_args() {
     return []<std::size_t... A>(std::index_sequence<A...>) {
-        std::array<bool, 3> r{};
+        std::array<bool, max_args> r{};
         ((r[A] = Traits::template accepts_strided<A>()), ...);
         return r;
-    }(std::make_index_sequence<std::min<std::size_t>(Nargs, 3)>{});
+    }(std::make_index_sequence<std::min<std::size_t>(Nargs, max_args)>{});
 }
 
 /// A stand-in argument of a shape, batched or not.
@@ -172,7 +172,7 @@ template <class... N, class Wrt> struct plan<meta::list<N...>, Wrt> {
     static constexpr std::array<role, count> base{base_role_of<N>::value...};
     static constexpr std::array<std::size_t, count> size{shape_of_t<N>::size...};
     static constexpr std::array<bool, count> batched{batched_v<N>...};
-    static constexpr std::array<std::array<std::size_t, 3>, count> args{node_args<N, topo>::positions::padded...};
+    static constexpr std::array<std::array<std::size_t, max_args>, count> args{node_args<N, topo>::positions::padded...};
     static constexpr std::array<std::size_t, count> nargs{children_t<N>::size...};
     /// Whether each node is a differentiated leaf: found by looking up each of Wrt's leaves in
     /// the node list (|Wrt| lookups), not each node in Wrt (a search of Wrt per node cost
@@ -196,7 +196,7 @@ template <class... N, class Wrt> struct plan<meta::list<N...>, Wrt> {
     static constexpr std::array<bool, count + 1> whole{traits_t<N>::writes_whole..., false};
     static constexpr std::array<bool, count + 1> has_epilogue{traits_t<N>::epilogue..., false};
     static constexpr std::array<std::size_t, count + 1> grad_epilogue{traits_t<N>::grad_epilogue..., none};
-    static constexpr std::array<std::array<bool, 3>, count + 1> strided_ok{strided_args<traits_t<N>, children_t<N>::size>()..., std::array<bool, 3>{}};
+    static constexpr std::array<std::array<bool, max_args>, count + 1> strided_ok{strided_args<traits_t<N>, children_t<N>::size>()..., std::array<bool, max_args>{}};
     static constexpr std::array<std::size_t, count + 1> aux_size{traits_t<N>::template aux_size<shallow_t<N>>()..., 0};
     static constexpr std::array<std::size_t, count + 1> partial_size{traits_t<N>::template partial_size<shallow_t<N>>()..., 0};
 
@@ -310,11 +310,11 @@ template <class... N, class Wrt> struct plan<meta::list<N...>, Wrt> {
     /// of all later nodes per candidate made the plan quadratic (1.5 s of g++'s time for the
     /// 1100-node 64-block residual MLP).
     static constexpr auto users = [] {
-        hosted_table<3 * count> t{};
+        hosted_table<max_args * count> t{};
         for (std::size_t p = 0; p < count; ++p)
             for (std::size_t k = 0; k < nargs[p]; ++k) ++t.first[args[p][k] + 1];
         for (std::size_t j = 0; j < count; ++j) t.first[j + 1] += t.first[j];
-        std::array<std::size_t, 3 * count + 1> next = t.first;
+        std::array<std::size_t, max_args * count + 1> next = t.first;
         for (std::size_t p = 0; p < count; ++p)
             for (std::size_t k = 0; k < nargs[p]; ++k) t.nodes[next[args[p][k]]++] = p;
         return t;
@@ -484,9 +484,9 @@ template <class... N, class Wrt> struct plan<meta::list<N...>, Wrt> {
         return batched[p] == batched[a] || whole[p];
     }
     /// Slots: the argument index of the node that runs (an affine node's product's arguments), and
-    /// for an affine node, slot 3 for the bias.
-    static constexpr std::size_t bias_slot = 3;
-    static constexpr std::size_t max_events = 4 * count + 1;
+    /// for an affine node, slot max_args for the bias.
+    static constexpr std::size_t bias_slot = max_args;
+    static constexpr std::size_t max_events = (max_args + 1) * count + 1;
     static constexpr auto events = [] {
         std::array<event, max_events> e{};
         std::size_t n = 0;

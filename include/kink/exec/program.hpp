@@ -40,6 +40,7 @@
 
 #include <kink/exec/finite.hpp>
 #include <kink/exec/kernels/batch.hpp>
+#include <kink/exec/kernels/batch_norm.hpp>
 #include <kink/exec/kernels/conv.hpp>
 #include <kink/exec/kernels/dense.hpp>
 #include <kink/exec/kernels/dropout.hpp>
@@ -588,16 +589,23 @@ template <class T, class Key, exec_options O> class program : private detail::st
             constexpr std::size_t off = plan::partial_off[I], m = plan::partial_size[I];
             const double *part = partials_.data() + off;
             double *total = partials_.data() + K * plan::partial_total + off;
-            for (std::size_t j = 0; j < m; ++j) {
-                double a = 0;
-                for (std::size_t c = 0; c < K; ++c) a += part[c * plan::partial_total + j];
-                total[j] = a;
+            using call = detail::node_call<state, I>;
+            using Kern = kernel<typename call::ctx::op>;
+            if constexpr (kernel_traits<typename call::ctx::op>::template merges<typename call::ctx::node>()) {
+                std::copy(part, part + m, total);
+                for (std::size_t c = 1; c < K; ++c) Kern::template merge<typename call::ctx::node>(total, part + c * plan::partial_total);
+            } else {
+                for (std::size_t j = 0; j < m; ++j) {
+                    double a = 0;
+                    for (std::size_t c = 0; c < K; ++c) a += part[c * plan::partial_total + j];
+                    total[j] = a;
+                }
             }
             state &w0 = worker(0);
             w0.partial_ = partials_.data() + K * plan::partial_total;
-            auto c = detail::node_call<state, I>::template make<false>(w0);
+            auto c = call::template make<false>(w0);
             c.training_ = training_step_;
-            kernel<typename decltype(c)::op>::finish(c);
+            Kern::finish(c);
             for (std::size_t t = 1; t < threads(); ++t) std::copy(w0.val(I), w0.val(I) + plan::size[I], worker(t).val(I));
             if constexpr (O.check_finite) check_values<I, true>(w0);
         }

@@ -227,22 +227,24 @@ template <class T, class Key, exec_options O> struct state {
     double *partial_ = nullptr;              ///< the chunk's partial sums of batch statistics
     std::uint64_t seed_ = 0, rng_step_ = 0;  ///< the program's random seed and step counter
 
+    /// Per argument slot (and the bias slot, never), whether kernel Traits adds once (kernel.hpp).
+    template <class Traits, std::size_t... K> static constexpr std::array<bool, plan::bias_slot + 1> adds_once_of(std::index_sequence<K...>) {
+        return {Traits::template adds_once<K, T>(O.chunk)..., false};
+    }
     /// Per node: a trained parameter whose gradient has one contribution, from a kernel that
     /// adds_once for this chunk size and scalar type. Chunks after the first add their part of
     /// it straight into the step's gradient (in chunk order) instead of a slot that is folded
     /// in later: the same bits, one pass over the gradient less (exec/program.hpp).
     static constexpr auto direct_dest = [] {
         constexpr auto once = []<class... N>(meta::list<N...>) {
-            return std::array<std::array<bool, 4>, count>{
-                std::array<bool, 4>{traits_t<N>::template adds_once<0, T>(O.chunk), traits_t<N>::template adds_once<1, T>(O.chunk),
-                                    traits_t<N>::template adds_once<2, T>(O.chunk), false}...};
+            return std::array<std::array<bool, plan::bias_slot + 1>, count>{adds_once_of<traits_t<N>>(std::make_index_sequence<max_args>{})...};
         }(topo{});
         std::array<bool, count> d{};
         for (std::size_t i = 0; i < count; ++i) {
             if (plan::roles[i] != role::param || !plan::needs[i]) continue;
             const std::size_t n = plan::contributions[i][0], e = plan::contributions[i][1];
             const auto &ev = plan::events[e];
-            d[i] = n == 1 && ev.slot < 3 && plan::assigns(ev.node, ev.slot) && once[plan::op_node(ev.node)][ev.slot];
+            d[i] = n == 1 && ev.slot < max_args && plan::assigns(ev.node, ev.slot) && once[plan::op_node(ev.node)][ev.slot];
         }
         return d;
     }();

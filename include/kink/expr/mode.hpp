@@ -3,8 +3,9 @@
 /// Training and evaluation mode. A few ops behave differently while a network trains: a batch
 /// statistic that keeps a running average (batch_norm's mean and variance) normalises with the
 /// batch's statistics, dropout drops. Such an op declares `eval_arg`, the argument its node
-/// stands for in evaluation mode (the running statistic; dropout's input), and `eval_mode(f)`
-/// rewrites the graph at compile time. The graph as written is training mode.
+/// stands for in evaluation mode (the running statistic; dropout's input), or `eval_node<A...>`,
+/// the graph over its arguments A it stands for, and `eval_mode(f)` rewrites the graph at
+/// compile time. The graph as written is training mode.
 
 #include <cstddef>
 #include <type_traits>
@@ -21,25 +22,41 @@ template <class Op> constexpr std::size_t eval_arg_of() {
     if constexpr (requires { Op::eval_arg; }) return Op::eval_arg;
     else return std::size_t(-1);
 }
-/// The graph in evaluation mode: every node of an op with an eval_arg replaced by that argument.
+/// What a node of op Op over arguments A (already in evaluation mode) becomes in evaluation
+/// mode: the op's `eval_node<A...>` (a graph over the same arguments: batch_norm_stats's running
+/// statistics), or its argument eval_arg, or the node itself.
+template <class Op, class... A> struct eval_node_of {
+    static constexpr std::size_t k = eval_arg_of<Op>();
+    using type = typename std::conditional_t<(k < sizeof...(A)), meta::at<(k < sizeof...(A) ? k : 0), meta::list<A...>>,
+                                             std::type_identity<node<Op, A...>>>::type;
+};
+template <class Op, class... A>
+    requires requires { typename Op::template eval_node<A...>; }
+struct eval_node_of<Op, A...> {
+    using type = typename Op::template eval_node<A...>;
+};
+/// The graph in evaluation mode: every node of an op that declares an eval_node or an eval_arg
+/// replaced by it.
 template <class E> struct to_eval_mode {
     using type = E;
 };
 template <class Op, class... A> struct to_eval_mode<node<Op, A...>> {
-    static constexpr std::size_t k = eval_arg_of<Op>();
-    using type = typename std::conditional_t<(k < sizeof...(A)), meta::at<(k < sizeof...(A) ? k : 0), meta::list<typename to_eval_mode<A>::type...>>,
-                                             std::type_identity<node<Op, typename to_eval_mode<A>::type...>>>::type;
+    using type = typename eval_node_of<Op, typename to_eval_mode<A>::type...>::type;
 };
-/// Whether a graph has a node that behaves differently in training (an op with an eval_arg).
+/// Whether a graph has a node that behaves differently in training (an op with an eval_node or
+/// an eval_arg).
+template <class Op, class... A> constexpr bool trains_differently() {
+    return eval_arg_of<Op>() != std::size_t(-1) || requires { typename Op::template eval_node<A...>; };
+}
 template <class E> struct has_training_op : std::false_type {};
 template <class Op, class... A>
-struct has_training_op<node<Op, A...>> : std::bool_constant<(eval_arg_of<Op>() != std::size_t(-1)) || (has_training_op<A>::value || ...)> {};
+struct has_training_op<node<Op, A...>> : std::bool_constant<trains_differently<Op, A...>() || (has_training_op<A>::value || ...)> {};
 } // namespace detail
 
 /// `eval_mode(f)`: f in evaluation mode, as PyTorch's model.eval(): every node of an op that
-/// declares an `eval_arg` is replaced by that argument: every batch statistic that keeps a
-/// running average (batch_norm's) by the running statistic, so each sample is normalised on its
-/// own, and every dropout by its input. A compile-time rewrite; `f` itself is training mode.
+/// declares an `eval_node` or an `eval_arg` is replaced by it: every batch statistic that keeps
+/// a running average (batch_norm's) by the running statistics, so each sample is normalised on
+/// its own, and every dropout by its input. A compile-time rewrite; `f` itself is training mode.
 template <expression X> constexpr auto eval_mode(const X &f) {
     using R = typename detail::to_eval_mode<graph_t<X>>::type;
     return detail::gather<ex<R>>(rconsts_t<R>{}, f);

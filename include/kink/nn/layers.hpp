@@ -9,6 +9,7 @@
 #include <kink/expr/expr.hpp>
 #include <kink/ops/arith.hpp>
 #include <kink/ops/batch.hpp>
+#include <kink/ops/batch_norm.hpp>
 #include <kink/ops/smooth.hpp>
 
 namespace kink::nn {
@@ -44,7 +45,7 @@ template <fixed_string Name, std::size_t Out, expression X> constexpr auto linea
 ///     y = weight * (x - mean) / sqrt(var + eps) + bias
 ///
 /// In training mode (the graph as written, `compile(loss)`), mean and var are the batch's own
-/// (batch_mean; the biased variance), and every step also updates the running statistics in the
+/// (batch_norm_stats, ops/batch_norm.hpp; the biased variance), and every step also updates the running statistics in the
 /// parameter store: running_mean = (1 - m) running_mean + m mean, running_var likewise with the
 /// unbiased variance, momentum m = MomNum / MomDen (PyTorch's 0.1). `eval_mode(f)` normalises with
 /// the running statistics instead (PyTorch's model.eval()), sample by sample. The store holds
@@ -58,10 +59,8 @@ constexpr auto batch_norm(const X &x, const E &eps = {}) {
     static_assert(is_lit_v<graph_t<E>> || is_rconst_v<graph_t<E>>,
                   "kink: nn::batch_norm: eps must be a constant: lit<1, 100000> or constant<\"eps\">(1e-5)");
     constexpr std::size_t C = S::dims[0];
-    const auto mean = batch_mean<track<MomNum, MomDen, false>>(x, running<join(Name, ".running_mean"), 0, C>);
-    const auto centred = x - mean;
-    const auto var = batch_mean<track<MomNum, MomDen, true>>(hadamard(centred, centred), running<join(Name, ".running_var"), 1, C>);
-    return hadamard(param_from<join(Name, ".weight"), 1, C>, centred / sqrt(var + eps)) + param_from<join(Name, ".bias"), 0, C>;
+    const auto stats = batch_norm_stats<MomNum, MomDen>(x, running<join(Name, ".running_mean"), 0, C>, running<join(Name, ".running_var"), 1, C>, eps);
+    return batch_norm_apply(x, stats, param_from<join(Name, ".weight"), 1, C>, param_from<join(Name, ".bias"), 0, C>);
 }
 
 } // namespace kink::nn
