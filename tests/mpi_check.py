@@ -5,7 +5,7 @@
    mpirun -np 2 (1 and 2 threads each) and -np 3 --oversubscribe: every run prints the same
    hashes of parameters, gradients and losses, equal to program::step's in one process.
 2. examples/fashion_mnist and fashion_cnn under mpirun: two epochs on one process, and one epoch
-   under -np 2, interrupted, resumed under -np 3: identical checkpoint tensors.
+   under -np 2, interrupted, resumed under -np 3: the same checkpoint file, byte for byte.
 3. A rank killed (SIGKILL) in the middle of a run under mpirun -np 2: mpirun ends the run with a
    non-zero status and a message naming rank 1, and the last checkpoint resumes (atomic write).
 
@@ -58,11 +58,15 @@ def main() -> int:
                 print(f"{name}: the resumed run under mpirun did not say so:\n{out}")
                 failures += 1
             ta, tb = tensors(f"{a}/checkpoint.safetensors"), tensors(f"{b}/checkpoint.safetensors")
+            fa, fb = (pathlib.Path(f"{d}/checkpoint.safetensors").read_bytes() for d in (a, b))
             if ta != tb:
                 print(f"{name}: checkpoint tensors differ between 1 process and 2 then 3 ranks")
                 failures += 1
+            elif fa != fb:
+                print(f"{name}: the checkpoint tensors agree but the files differ (metadata) between 1 process and 2 then 3 ranks")
+                failures += 1
             else:
-                print(f"{name}: {len(ta)} tensors identical (1 process; 2 ranks, interrupted, resumed on 3)")
+                print(f"{name}: the checkpoint ({len(ta)} tensors) is byte-identical (1 process; 2 ranks, interrupted, resumed on 3)")
 
         # 3. a rank that dies
         out_dir = f"{tmp}/killed"

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -130,6 +132,41 @@ TEST_CASE("safetensors: round trip, metadata, and every malformed header refused
     CHECK(err(file(R"({"a":{"dtype":"F32","shape":[1]}})", 0)) == "kink: f: tensor 'a' lacks dtype, shape or data_offsets");
     CHECK(err(file(R"({"a":)", 0)).starts_with("kink: f: safetensors header: expected '{'"));
     CHECK(err(file(R"({} x)", 0)) == "kink: f: safetensors header: trailing characters after the header object at byte 3");
+}
+
+TEST_CASE("safetensors: each tensor's CRC-32 is written and verified; a flipped bit is refused with the tensor's name") {
+    const std::vector<float> a{1.5f, -2.f, 3.25f, 0.f};
+    const std::vector<double> b{0.1, 0.2};
+    const std::string path = tmpdir() + "/c.safetensors";
+    io::write_safetensors(path,
+                          {{"layer.weight", "F32", {4}, {reinterpret_cast<const std::byte *>(a.data()), a.size() * 4}},
+                           {"b", "F64", {2}, {reinterpret_cast<const std::byte *>(b.data()), b.size() * 8}}},
+                          {{"note", "n"}});
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // zlib's crc32 of the four floats, as Python's zlib.crc32(struct.pack("<4f", 1.5, -2, 3.25, 0)) gives
+    CHECK(bytes.find("\"kink.crc32:layer.weight\":\"" + std::string("e2c238aa") + "\"") != std::string::npos);
+    const auto f = io::parse_safetensors(bytes, "c");
+    CHECK(f.metadata == std::map<std::string, std::string>{{"note", "n"}}); // the checksums are the reader's
+    auto err = [&](const std::string &bs) { return error_of([&] { io::parse_safetensors(bs, "c"); }); };
+    const std::size_t data = bytes.size() - 32; // the first tensor's first byte (32 data bytes in all)
+    for (int bit = 0; bit < 8; ++bit) {
+        std::string flipped = bytes;
+        flipped[data + 2] = char(flipped[data + 2] ^ (1 << bit));
+        CHECK(err(flipped).starts_with("kink: c: tensor 'layer.weight' fails its checksum (CRC-32 "));
+    }
+    std::string last = bytes;
+    last.back() = char(last.back() ^ 1);
+    CHECK(err(last).starts_with("kink: c: tensor 'b' fails its checksum"));
+    // a file without checksums (PyTorch's) reads as before; a checksum of a tensor the file lacks is refused
+    auto file = [](const std::string &header, std::size_t n) {
+        std::string s(8, '\0');
+        for (int k = 0; k < 8; ++k) s[std::size_t(k)] = char((header.size() >> (8 * k)) & 0xff);
+        return s + header + std::string(n, '\0');
+    };
+    CHECK(io::parse_safetensors(file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 4), "p").tensors.size() == 1);
+    CHECK(err(file(R"({"__metadata__":{"kink.crc32:z":"00000000"},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 4)) ==
+          "kink: c: a checksum names tensor 'z', which the file does not hold");
 }
 
 TEST_CASE("batches: a seed gives the same batches, epochs differ, every sample once") {

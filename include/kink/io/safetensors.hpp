@@ -9,10 +9,17 @@
 /// any moment leaves either the previous file or the new one, never a mixture. Reading
 /// validates the header length, the JSON, every dtype, shape and offset range, and that the
 /// tensors tile the data exactly; each problem throws `io::format_error` naming the file.
+///
+/// Integrity: the writer records each tensor's CRC-32 (zlib's crc32, the checksum of gzip and
+/// PNG) in the metadata as "kink.crc32:<name>" = 8 hex digits, and the reader verifies every
+/// such entry, so a flipped bit in a tensor's data is refused with the tensor's name. Files
+/// without them (written by PyTorch's safetensors, say) are read as before. The checksums are
+/// taken out of the metadata the reader returns.
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -23,6 +30,8 @@
 
 #include <kink/io/atomic.hpp>
 #include <kink/io/idx.hpp>
+
+#include <zlib.h>
 
 namespace kink::io {
 
@@ -144,6 +153,26 @@ struct json_reader {
 } // namespace detail
 
 /// A parsed safetensors file: the tensors by name, the metadata, and the data bytes.
+namespace detail {
+/// Metadata key of a tensor's checksum.
+inline constexpr std::string_view crc_prefix = "kink.crc32:";
+inline std::uint32_t crc32_of(std::span<const std::byte> b) {
+    uLong c = ::crc32(0L, Z_NULL, 0);
+    std::size_t at = 0;
+    while (at < b.size()) { // zlib takes uInt lengths
+        const std::size_t n = std::min<std::size_t>(b.size() - at, std::size_t(1) << 30);
+        c = ::crc32(c, reinterpret_cast<const Bytef *>(b.data() + at), static_cast<uInt>(n));
+        at += n;
+    }
+    return static_cast<std::uint32_t>(c);
+}
+inline std::string hex8(std::uint32_t v) {
+    char b[12];
+    std::snprintf(b, sizeof b, "%08x", v);
+    return b;
+}
+} // namespace detail
+
 struct safetensors {
     std::map<std::string, tensor_info> tensors;
     std::map<std::string, std::string> metadata;
@@ -241,6 +270,19 @@ inline safetensors parse_safetensors(std::string_view bytes, std::string_view fi
         at = e;
     }
     if (at != out.data.size()) fail(file, "the tensors cover " + std::to_string(at) + " of " + std::to_string(out.data.size()) + " data bytes");
+    for (auto it = out.metadata.begin(); it != out.metadata.end();) { // verify and remove the checksums
+        if (!std::string_view(it->first).starts_with(detail::crc_prefix)) {
+            ++it;
+            continue;
+        }
+        const std::string name = it->first.substr(detail::crc_prefix.size());
+        if (!out.tensors.count(name)) fail(file, "a checksum names tensor '" + name + "', which the file does not hold");
+        const std::string got = detail::hex8(detail::crc32_of(out.bytes(name)));
+        if (got != it->second)
+            fail(file, "tensor '" + name + "' fails its checksum (CRC-32 " + got + ", recorded " + it->second +
+                           "): its data was changed after it was written");
+        it = out.metadata.erase(it);
+    }
     return out;
 }
 
@@ -254,7 +296,9 @@ inline safetensors read_safetensors(const std::string &path) {
 /// Writes `path` atomically (temporary file, fsync, rename, fsync of the folder). The header
 /// is padded with spaces to a multiple of 8 bytes, as the reference implementation does.
 inline void write_safetensors(const std::string &path, const std::vector<tensor_out> &tensors,
-                              const std::map<std::string, std::string> &metadata) {
+                              const std::map<std::string, std::string> &user_metadata) {
+    auto metadata = user_metadata;
+    for (const auto &t : tensors) metadata[std::string(detail::crc_prefix) + t.name] = detail::hex8(detail::crc32_of(t.bytes));
     std::string header = "{";
     if (!metadata.empty()) {
         header += "\"__metadata__\":{";
