@@ -9,7 +9,11 @@ batch 128, as the examples' defaults) with cosine annealing over the epochs, one
 the training time until the test accuracy first reaches each threshold (evaluation time
 excluded, as in kink's examples).
 
-usage: fashion_torch.py [epochs] [seed] [mlp|cnn|resnet]"""
+With --augment, each training batch is shifted and mirrored as the examples' --augment does
+(torchvision's RandomCrop(28, padding=2) then RandomHorizontalFlip, drawn from torch's generator);
+with --weight-decay X, AdamW(weight_decay=X) replaces Adam, as the examples' --weight-decay.
+
+usage: fashion_torch.py [epochs] [seed] [mlp|cnn|resnet] [--augment] [--weight-decay X]"""
 import gzip, json, os, struct, sys, time
 
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -55,16 +59,34 @@ def resnet():
                          Block(32, 64, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
 
 
+def crop_flip(xb, gen):
+    """Each image of xb (n x 1 x 28 x 28) padded with 2 zeros, cut at a random offset in [0, 4]
+    per axis, then mirrored left to right with probability 1/2."""
+    n = xb.shape[0]
+    padded = torch.nn.functional.pad(xb[:, 0], (2, 2, 2, 2))
+    dy, dx = torch.randint(0, 5, (n,), generator=gen), torch.randint(0, 5, (n,), generator=gen)
+    r = torch.arange(28)
+    out = padded[torch.arange(n)[:, None, None], (r[None, :] + dy[:, None])[:, :, None], (r[None, :] + dx[:, None])[:, None, :]]
+    flip = torch.rand(n, generator=gen) < 0.5
+    return torch.where(flip[:, None, None], out.flip(-1), out).unsqueeze(1)
+
+
 def main():
-    epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    seed = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    flags = [a for a in sys.argv[1:] if a.startswith("--")]
+    augment = "--augment" in flags
+    weight_decay = 0.0
+    if "--weight-decay" in sys.argv:
+        weight_decay = float(sys.argv[sys.argv.index("--weight-decay") + 1])
+    argv = [a for i, a in enumerate(sys.argv) if not a.startswith("--") and sys.argv[i - 1] != "--weight-decay"]
+    epochs = int(argv[1]) if len(argv) > 1 else 10
+    seed = int(argv[2]) if len(argv) > 2 else 1
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     xtr = torch.tensor(idx("train-images-idx3-ubyte.gz").reshape(-1, 784), dtype=torch.float32) / 255
     ytr = torch.tensor(idx("train-labels-idx1-ubyte.gz"), dtype=torch.int64)
     xte = torch.tensor(idx("t10k-images-idx3-ubyte.gz").reshape(-1, 784), dtype=torch.float32) / 255
     yte = torch.tensor(idx("t10k-labels-idx1-ubyte.gz"), dtype=torch.int64)
-    kind = sys.argv[3] if len(sys.argv) > 3 else "mlp"
+    kind = argv[3] if len(argv) > 3 else "mlp"
     case = {"mlp": "fashion_mnist", "cnn": "fashion_cnn", "resnet": "fashion_resnet"}[kind]
     thresholds = {"mlp": (0.85, 0.88, 0.89), "cnn": (0.88, 0.90, 0.91), "resnet": (0.91, 0.92, 0.93)}[kind]
     batch, lr = (128, 2e-3) if kind == "resnet" else (64, 1e-3)
@@ -79,7 +101,11 @@ def main():
         net = torch.nn.Sequential(torch.nn.Conv2d(1, 16, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
                                   torch.nn.Conv2d(16, 32, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
                                   torch.nn.Flatten(), torch.nn.Linear(32 * 7 * 7, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    if augment and kind == "mlp":
+        xtr = xtr.reshape(-1, 1, 28, 28)
+        net = torch.nn.Sequential(torch.nn.Flatten(), net)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay) if weight_decay else torch.optim.Adam(net.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     lossf = torch.nn.CrossEntropyLoss()
     train_time = 0.0
@@ -90,8 +116,9 @@ def main():
         net.train()
         for i in range(0, len(ytr), batch):
             idx_ = perm[i:i + batch]
+            xb = crop_flip(xtr[idx_], gen) if augment else xtr[idx_]
             opt.zero_grad(set_to_none=True)
-            loss = lossf(net(xtr[idx_]), ytr[idx_])
+            loss = lossf(net(xb), ytr[idx_])
             loss.backward()
             opt.step()
         sched.step()

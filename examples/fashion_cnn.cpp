@@ -23,36 +23,16 @@ using examples::fashion::options;
 
 namespace {
 
-const char *usage = R"(usage: fashion_cnn [options]
-  --epochs N        epochs to train, 1 to 10000 (default 10)
-  --batch N         mini-batch size, 1 to 60000 (default 64)
-  --lr X            Adam learning rate, > 0 (default 0.001)
-  --schedule S      learning rate per epoch: cosine (annealed to 0 over the epochs), step (x0.1 every
-                    4 epochs) or none (default cosine)
-  --seed N          initialisation and shuffling seed, 0 to 2^62 (default 1)
-  --relu0 P         relu'(0) in every layer: zero (PyTorch's) or one (default zero)
-  --pool-ties P     how a 2 x 2 max-pool window with a tied maximum shares its gradient: first (all to the
-                    first in scan order: PyTorch, TensorFlow, JAX), last, or split (1/k to each of k) (default first)
-  --out DIR         folder for checkpoint.safetensors, curves.csv, curves.svg (default fashion-cnn-run)
-  --data DIR        the IDX files (default /usr/share/datasets/fashion-mnist, Debian's dataset-fashion-mnist)
-  --resume          continue from DIR/checkpoint.safetensors (bit-identical to an uninterrupted run;
-                    refused when an option that changes the result differs)
-  --quick           a smoke run: 512 training and 512 test samples, one epoch
-  --limit N         use only the first N training and test images
-  --stop-after N    stop after epoch N (as if interrupted; --resume continues)
-  --threads N       threads per training and evaluation step, 1 to 1024 (default: every core of this
-                    machine); the results are the same bytes for every N
-  --count-kinks     print, per epoch and layer, the relu inputs exactly 0 (relu'(0) was used) and the
-                    pooling windows with a tied maximum (and those whose adjoint was nonzero)
-  --help            this text
-A run whose loss or parameters become NaN or infinite stops with status 3 and keeps the last
-good checkpoint.
-)";
-
 options parse(int argc, char **argv) {
     options o;
     o.out = "fashion-cnn-run";
-    examples::options_parser p("fashion_cnn", usage);
+    // the example's own options, after the training options every example takes
+    const std::string own = "  --relu0 P         relu'(0) in every layer: zero (PyTorch's) or one (default zero)\n"
+                            "  --pool-ties P     how a 2 x 2 max-pool window with a tied maximum shares its gradient: first (all to the\n"
+                            "                    first in scan order: PyTorch, TensorFlow, JAX), last, or split (1/k to each of k) (default first)\n"
+                            "  --count-kinks     print, per epoch and layer, the relu inputs exactly 0 (relu'(0) was used) and the\n"
+                            "                    pooling windows with a tied maximum (and those whose adjoint was nonzero)\n";
+    examples::options_parser p("fashion_cnn", examples::fashion::usage_text("fashion_cnn", o, own));
     examples::fashion::add_training_options(p, o);
     p.word("--relu0", o.relu0, {"zero", "one"});
     p.word("--pool-ties", o.ties, {"first", "last", "split"});

@@ -22,36 +22,15 @@ using examples::fashion::options;
 
 namespace {
 
-const char *usage = R"(usage: fashion_resnet [options]
-  --epochs N        epochs to train, 1 to 10000 (default 15)
-  --batch N         mini-batch size, 1 to 60000 (default 128)
-  --lr X            Adam learning rate, > 0 (default 0.002)
-  --schedule S      learning rate per epoch: cosine (annealed to 0 over the epochs), step (x0.1 every
-                    4 epochs) or none (default cosine)
-  --seed N          initialisation and shuffling seed, 0 to 2^62 (default 1)
-  --out DIR         folder for checkpoint.safetensors, curves.csv, curves.svg (default fashion-resnet-run)
-  --data DIR        the IDX files (default /usr/share/datasets/fashion-mnist, Debian's dataset-fashion-mnist)
-  --resume          continue from DIR/checkpoint.safetensors (bit-identical to an uninterrupted run;
-                    refused when an option that changes the result differs)
-  --quick           a smoke run: 512 training and 512 test samples, one epoch
-  --limit N         use only the first N training and test images
-  --stop-after N    stop after epoch N (as if interrupted; --resume continues)
-  --threads N       threads per training and evaluation step, 1 to 1024 (default: every core of this
-                    machine); the results are the same bytes for every N
-  --help            this text
-Batch normalisation needs every sample of a batch in one process: under mpirun with more than one
-rank the run stops with an error.
-A run whose loss or parameters become NaN or infinite stops with status 3 and keeps the last
-good checkpoint.
-)";
-
 options parse(int argc, char **argv) {
     options o;
     o.out = "fashion-resnet-run";
     o.epochs = 15;
     o.batch = 128;
     o.lr = 0.002;
-    examples::options_parser p("fashion_resnet", usage);
+    const std::string notes = "Batch normalisation needs every sample of a batch in one process: under mpirun with more than one\n"
+                              "rank the run stops with an error.\n";
+    examples::options_parser p("fashion_resnet", examples::fashion::usage_text("fashion_resnet", o, "", notes));
     examples::fashion::add_training_options(p, o);
     p.parse(argc, argv);
     return o;

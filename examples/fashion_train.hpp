@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <array>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <string_view>
@@ -39,6 +41,8 @@ struct options {
     std::string relu0 = "zero";
     std::string ties = "first"; // fashion_cnn's max-pool tie policy (the MLP has no pooling)
     std::string schedule = "cosine";
+    double weight_decay = 0; // AdamW's decoupled weight decay (0: Adam)
+    bool augment = false;    // random shifts by up to 2 pixels and mirror images (nn::crop_flip)
     std::string out;
     std::string data = "/usr/share/datasets/fashion-mnist";
     std::size_t limit = 0; // use only the first `limit` training and test samples (0: all)
@@ -50,13 +54,51 @@ struct options {
     std::size_t threads = std::max(1u, std::thread::hardware_concurrency());
 };
 
-/// The options both examples take (each adds its policies and its usage text).
+/// The usage text of an example whose defaults are `d`: the training options every example
+/// takes, the example's own option lines `extra` (same layout) before --help, then `notes`.
+inline std::string usage_text(const char *prog, const options &d, const std::string &extra, const std::string &notes = "") {
+    auto g = [](double v) {
+        char b[32];
+        std::snprintf(b, sizeof b, "%g", v);
+        return std::string(b);
+    };
+    return std::string("usage: ") + prog + " [options]\n" +
+           "  --epochs N        epochs to train, 1 to 10000 (default " + std::to_string(d.epochs) + ")\n" +
+           "  --batch N         mini-batch size, 1 to 60000 (default " + std::to_string(d.batch) + ")\n" +
+           "  --lr X            Adam learning rate, > 0 (default " + g(d.lr) + ")\n" +
+           "  --weight-decay X  decoupled weight decay (AdamW, as torch.optim.AdamW: p -= lr X p before each\n"
+           "                    update), >= 0 (default " + g(d.weight_decay) + (d.weight_decay == 0 ? ": Adam" : "") + ")\n" +
+           "  --augment         shift each training image by up to 2 pixels (zero padded) and mirror it left to\n"
+           "                    right with probability 1/2, drawn from the seed, epoch and sample (torchvision's\n"
+           "                    RandomCrop(28, padding=2) and RandomHorizontalFlip); --no-augment (default " +
+           (d.augment ? "on" : "off") + ")\n" +
+           "  --schedule S      learning rate per epoch: cosine (annealed to 0 over the epochs), step (x0.1 every\n"
+           "                    4 epochs) or none (default cosine)\n"
+           "  --seed N          initialisation and shuffling seed, 0 to 2^62 (default 1)\n" +
+           "  --out DIR         folder for checkpoint.safetensors, curves.csv, curves.svg (default " + d.out + ")\n" +
+           "  --data DIR        the IDX files (default /usr/share/datasets/fashion-mnist, Debian's dataset-fashion-mnist)\n"
+           "  --resume          continue from DIR/checkpoint.safetensors (bit-identical to an uninterrupted run;\n"
+           "                    refused when an option that changes the result differs)\n"
+           "  --quick           a smoke run: 512 training and 512 test samples, one epoch\n"
+           "  --limit N         use only the first N training and test images\n"
+           "  --stop-after N    stop after epoch N (as if interrupted; --resume continues)\n"
+           "  --threads N       threads per training and evaluation step, 1 to 1024 (default: every core of this\n"
+           "                    machine); the results are the same bytes for every N\n" +
+           extra + "  --help            this text\n" + notes +
+           "A run whose loss or parameters become NaN or infinite stops with status 3 and keeps the last\n"
+           "good checkpoint.\n";
+}
+
+/// The options every example takes (each adds its policies and its usage lines).
 inline void add_training_options(options_parser &p, options &o) {
     p.integer("--epochs", o.epochs, 1, 10000);
     p.integer("--batch", o.batch, 1, 60000);
     p.number("--lr", o.lr, 0, 1e30);
     p.integer("--seed", o.seed, 0, (1ll << 62));
     p.word("--schedule", o.schedule, {"cosine", "step", "none"});
+    p.number("--weight-decay", o.weight_decay, 0, 1e30);
+    p.flag("--augment", [&] { o.augment = true; });
+    p.flag("--no-augment", [&] { o.augment = false; });
     p.text("--out", o.out);
     p.text("--data", o.data);
     p.flag("--resume", [&] { o.resume = true; });
@@ -122,6 +164,10 @@ template <class Model> int train(const char *prog, const options &o, const Model
     store params, grads;
     nn::adam<float> opt;
     opt.lr = float(o.lr);
+    if (o.weight_decay != 0) { // AdamW (torch.optim.AdamW): p -= lr wd p before each update
+        opt.decoupled = true;
+        opt.weight_decay = float(o.weight_decay);
+    }
     int first_epoch = 1;
     std::vector<io::epoch_record> history;
     // what decides the result, bit for bit: a resumed run must agree on every item
@@ -129,6 +175,7 @@ template <class Model> int train(const char *prog, const options &o, const Model
         {"relu0", o.relu0},          {"seed", std::to_string(o.seed)},         {"batch", std::to_string(o.batch)},
 
         {"schedule", o.schedule},    {"epochs", std::to_string(o.epochs)},     {"lr", nn::exact(o.lr)},
+        {"weight_decay", nn::exact(o.weight_decay)}, {"augment", o.augment ? "crop_flip 2" : "none"},
         {"limit", std::to_string(o.limit)}, {"data", std::filesystem::weakly_canonical(o.data).string()},
         {"train_samples", std::to_string(train_set.count)}, {"test_samples", std::to_string(test_set.count)}};
     for (const auto &[key, value] : model.run_keys(o)) run[key] = value; // the model's own options
@@ -140,6 +187,20 @@ template <class Model> int train(const char *prog, const options &o, const Model
                 throw io::format_error("kink: " + ckpt + ": written by a run with " + key + " = " + meta(key) + ", this run has " +
                                        value + ": resume with the same options (the result would not be bit for bit)");
         history = io::parse_csv(meta("curves"), ckpt);
+        // the checkpoint keeps no timings (the same run writes the same bytes, however long its
+        // epochs took); the seconds of the epochs before come from the curves file, if it agrees
+        try {
+            std::ifstream in(o.out + "/curves.csv", std::ios::binary);
+            const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+            auto timed = io::parse_csv(text, o.out + "/curves.csv");
+            if (timed.size() >= history.size()) {
+                timed.resize(history.size());
+                auto untimed = timed;
+                for (auto &r : untimed) r.seconds = 0;
+                if (io::csv_text(untimed) == io::csv_text(history)) history = timed;
+            }
+        } catch (const io::format_error &) { // no curves file, or another one: those epochs' seconds are 0
+        }
         const std::uint64_t done = nn::parse_count(meta("epoch"), "epoch", ckpt);
         if (done < 1 || done > std::uint64_t(o.epochs) || history.size() != done)
             throw io::format_error("kink: " + ckpt + ": metadata 'epoch' is " + meta("epoch") + ", not an epoch of this run's 1.." +
@@ -155,14 +216,18 @@ template <class Model> int train(const char *prog, const options &o, const Model
         if constexpr (requires { Model::network(); }) return std::string(Model::network());
         else return to_text(loss);
     }();
-    std::fprintf(out, "network: %s\n%s, Adam lr %g (%s schedule), batch %zu, %zu training / %zu test images, kernels %s, %zu thread%s\n",
-                network.c_str(), model.policy(o).c_str(), o.lr, o.schedule.c_str(), o.batch, train_set.count, test_set.count,
-                gemm::isa.data(), o.threads, o.threads == 1 ? "" : "s");
+    char optimizer[64] = "Adam";
+    if (o.weight_decay != 0) std::snprintf(optimizer, sizeof optimizer, "AdamW (weight decay %g),", o.weight_decay);
+    std::fprintf(out, "network: %s\n%s, %s lr %g (%s schedule), batch %zu%s, %zu training / %zu test images, kernels %s, %zu thread%s\n",
+                network.c_str(), model.policy(o).c_str(), optimizer, o.lr, o.schedule.c_str(), o.batch,
+                o.augment ? ", shifts and mirror images" : "", train_set.count, test_set.count, gemm::isa.data(), o.threads,
+                o.threads == 1 ? "" : "s");
 #if KINK_MPI
     if (world.size() > 1) std::fprintf(out, "MPI: %d ranks share every batch, %zu thread%s each\n", world.size(), o.threads, o.threads == 1 ? "" : "s");
 #endif
 
     nn::batcher batches(tx, ty, 784, o.batch, o.seed);
+    if (o.augment) batches.augment(nn::crop_flip{.channels = 1, .height = 28, .width = 28, .pad = 2, .flip = true});
     nn::batcher test_batches(vx, vy, 784, 1000, 0);
     nn::progress_bar bar(o.epochs, out);
     double train_seconds = 0;
@@ -236,7 +301,9 @@ template <class Model> int train(const char *prog, const options &o, const Model
         auto meta = run;
         meta["policy"] = model.policy(o);
         meta["epoch"] = std::to_string(epoch);
-        meta["curves"] = io::csv_text(history);
+        auto untimed = history; // timings go to curves.csv only: the checkpoint's bytes are the run's
+        for (auto &r : untimed) r.seconds = 0;
+        meta["curves"] = io::csv_text(untimed);
         nn::save_checkpoint(ckpt, net, params, opt, meta);
         io::write_csv(o.out + "/curves.csv", history);
         io::write_training_svg(o.out + "/curves.svg", history, "Fashion-MNIST, " + model.title() + ", " + model.policy(o));

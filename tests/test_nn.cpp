@@ -2,7 +2,9 @@
 // formulas (values worked by hand below); schedules; initializers' bounds and determinism.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <set>
 #include <vector>
 
 #include <kink/kink.hpp>
@@ -130,4 +132,69 @@ TEST_CASE("nn::batcher refuses a batch of 0 and data that does not match the lab
     CHECK(ok.next() == 2);
     CHECK(ok.next() == 1);
     CHECK(ok.next() == 0);
+}
+
+TEST_CASE("nn::crop_flip shifts with zero padding and mirrors as RandomCrop(padding) then RandomHorizontalFlip") {
+    // one channel of 3 x 4: values 1..12, row-major
+    std::vector<float> img(12);
+    for (std::size_t i = 0; i < 12; ++i) img[i] = float(i + 1);
+    const nn::crop_flip a{.channels = 1, .height = 3, .width = 4, .pad = 1, .flip = true};
+    std::vector<float> out(12);
+    // offsets (dy, dx) = (1, 1) in the padded image: the image itself
+    a.apply(img.data(), out.data(), {1, 1, false});
+    CHECK(out == img);
+    // (0, 2): one row down (the top row is padding), one column left (the right column is padding)
+    a.apply(img.data(), out.data(), {0, 2, false});
+    CHECK(out == std::vector<float>{0, 0, 0, 0, 2, 3, 4, 0, 6, 7, 8, 0});
+    // the same window, mirrored
+    a.apply(img.data(), out.data(), {0, 2, true});
+    CHECK(out == std::vector<float>{0, 0, 0, 0, 0, 4, 3, 2, 0, 8, 7, 6});
+    // (2, 0): the bottom row is padding, one column right
+    a.apply(img.data(), out.data(), {2, 0, false});
+    CHECK(out == std::vector<float>{0, 5, 6, 7, 0, 9, 10, 11, 0, 0, 0, 0});
+    // the draws cover [0, 2 pad] on both axes and both mirrors, and depend on (seed, epoch, sample) only
+    std::set<std::size_t> seen;
+    std::size_t mirrored = 0;
+    for (std::uint64_t s = 0; s < 2000; ++s) {
+        const auto d = a.at(7, 3, s);
+        CHECK((d.dy <= 2 && d.dx <= 2));
+        seen.insert(d.dy * 3 + d.dx);
+        mirrored += d.mirror;
+        const auto again = a.at(7, 3, s);
+        CHECK((again.dy == d.dy && again.dx == d.dx && again.mirror == d.mirror));
+    }
+    CHECK(seen.size() == 9);
+    CHECK((mirrored > 900 && mirrored < 1100)); // 1000 expected, standard deviation 22
+}
+
+TEST_CASE("nn::batcher::augment: a sample's image depends on the seed, epoch and sample, not on the batch size") {
+    constexpr std::size_t n = 10, f = 2 * 4 * 4;
+    std::vector<float> xs(n * f);
+    for (std::size_t i = 0; i < xs.size(); ++i) xs[i] = float(i % 97) + 1;
+    std::vector<std::int32_t> ys(n);
+    for (std::size_t i = 0; i < n; ++i) ys[i] = std::int32_t(i);
+    const nn::crop_flip a{.channels = 2, .height = 4, .width = 4, .pad = 2, .flip = true};
+    auto images = [&](std::size_t batch, std::uint64_t epoch) {
+        nn::batcher b(xs, ys, f, batch, 5);
+        b.augment(a);
+        b.shuffle(epoch);
+        std::vector<std::vector<float>> by_sample(n);
+        while (const std::size_t k = b.next())
+            for (std::size_t i = 0; i < k; ++i) {
+                const auto x = b.x(k).subspan(i * f, f);
+                by_sample[std::size_t(b.y(k)[i])].assign(x.begin(), x.end());
+            }
+        return by_sample;
+    };
+    const auto e1 = images(3, 1);
+    CHECK(images(7, 1) == e1);
+    CHECK(images(3, 2) != e1);
+    // evaluation (in_order) is not augmented
+    nn::batcher b(xs, ys, f, 4, 5);
+    b.augment(a);
+    b.in_order();
+    b.next();
+    CHECK(std::equal(xs.begin(), xs.begin() + 4 * f, b.x(4).begin()));
+    CHECK_THROWS_WITH_AS(b.augment(nn::crop_flip{}), "kink: nn::batcher::augment: images of 1 x 28 x 28 with padding 2 for samples of 32 features",
+                         std::invalid_argument);
 }

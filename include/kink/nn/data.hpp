@@ -1,14 +1,15 @@
 #pragma once
 /// \file
-/// Mini-batches with seeded shuffling. The permutation is a Fisher-Yates shuffle driven by
-/// std::mt19937_64 with an unbiased bounded draw written here (std::shuffle and
-/// std::uniform_int_distribution are implementation-defined), so a seed gives the same batches
-/// on every platform and standard library.
+/// Mini-batches with seeded shuffling and, for images, seeded shifts and mirror images. The
+/// permutation is a Fisher-Yates shuffle driven by std::mt19937_64 with an unbiased bounded draw
+/// written here (std::shuffle and std::uniform_int_distribution are implementation-defined), so
+/// a seed gives the same batches on every platform and standard library.
 
 #include <cstddef>
 #include <cstdint>
 #include <algorithm>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <span>
 #include <stdexcept>
@@ -35,6 +36,53 @@ inline void epoch_order(std::vector<std::size_t> &order, std::size_t n, std::uin
     for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[bounded(rng, i)]);
 }
 
+/// Random shifts and mirror images of images, the augmentation of torchvision's
+/// `RandomCrop(size, padding=pad)` followed by `RandomHorizontalFlip()`: each image (channels x
+/// height x width, channel-major) is padded with `pad` zeros on every side, a window of the
+/// original size is cut at a random offset (each axis uniform in [0, 2 pad]), and with `flip` the
+/// window is mirrored left to right with probability 1/2. The draws of a sample are a function of
+/// (seed, epoch, the sample's index in the data set) alone (SplitMix64's finaliser of a counter,
+/// as dropout's masks), so a resumed run, another batch size or another thread count sees the
+/// same images.
+struct crop_flip {
+    std::size_t channels = 1, height = 28, width = 28, pad = 2;
+    bool flip = true;
+
+    /// The draw of sample `s` in epoch `e`: row and column offsets in [0, 2 pad], and the mirror.
+    struct draw {
+        std::size_t dy, dx;
+        bool mirror;
+    };
+    static constexpr std::uint64_t mix(std::uint64_t z) {
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        return z ^ (z >> 31);
+    }
+    draw at(std::uint64_t seed, std::uint64_t e, std::uint64_t s) const {
+        const std::uint64_t r = mix(mix(seed ^ mix(e + 0x9e3779b97f4a7c15ull)) + (s + 1) * 0x9e3779b97f4a7c15ull);
+        const std::uint64_t k = 2 * pad + 1; // 3 draws from 64 bits: a bias below k / 2^21
+        return {std::size_t((r & 0x1fffff) % k), std::size_t(((r >> 21) & 0x1fffff) % k), flip && ((r >> 63) & 1)};
+    }
+    /// dst := sample src under draw d.
+    void apply(const float *src, float *dst, draw d) const {
+        for (std::size_t c = 0; c < channels; ++c)
+            for (std::size_t y = 0; y < height; ++y) {
+                float *row = dst + (c * height + y) * width;
+                const std::size_t sy = y + d.dy; // in padded coordinates
+                if (sy < pad || sy >= pad + height) {
+                    std::fill(row, row + width, 0.f);
+                    continue;
+                }
+                const float *in = src + (c * height + (sy - pad)) * width;
+                for (std::size_t x = 0; x < width; ++x) {
+                    const std::size_t sx = (d.mirror ? width - 1 - x : x) + d.dx;
+                    row[x] = sx < pad || sx >= pad + width ? 0.f : in[sx - pad];
+                }
+            }
+    }
+    std::size_t features() const { return channels * height * width; }
+};
+
 /// Epochs of mini-batches over samples of `features` floats with integer labels (`x` holds
 /// y.size() * features values; batch and features at least 1, else std::invalid_argument).
 /// `x(n)`, `y(n)` view the current batch; the buffers are the batcher's own (copied rows).
@@ -54,21 +102,34 @@ class batcher {
                                         " features (expected " + std::to_string(y.size() * features) + ")");
         std::iota(order_.begin(), order_.end(), std::size_t(0));
     }
-    /// Starts epoch `e` in the order drawn from the seed and e.
+    /// Starts epoch `e` in the order drawn from the seed and e (and the augmentation's draws).
     void shuffle(std::uint64_t e) {
         epoch_order(order_, order_.size(), seed_, e);
         pos_ = 0;
+        epoch_ = e;
+        augmenting_ = augment_.has_value();
     }
-    /// Starts an epoch in the stored order (evaluation).
+    /// Starts an epoch in the stored order (evaluation), without augmentation.
     void in_order() {
         std::iota(order_.begin(), order_.end(), std::size_t(0));
         pos_ = 0;
+        augmenting_ = false;
+    }
+    /// Augments every batch of the epochs started by shuffle (crop_flip: its geometry must hold
+    /// the batcher's features per sample, else std::invalid_argument).
+    void augment(const crop_flip &a) {
+        if (a.features() != features_ || a.pad > a.height || a.pad > a.width)
+            throw std::invalid_argument("kink: nn::batcher::augment: images of " + std::to_string(a.channels) + " x " +
+                                        std::to_string(a.height) + " x " + std::to_string(a.width) + " with padding " +
+                                        std::to_string(a.pad) + " for samples of " + std::to_string(features_) + " features");
+        augment_ = a;
     }
     std::size_t next() {
         const std::size_t n = std::min(batch_, order_.size() - pos_);
         for (std::size_t i = 0; i < n; ++i) {
             const std::size_t s = order_[pos_ + i];
-            std::copy_n(x_.data() + s * features_, features_, bx_.data() + i * features_);
+            if (augmenting_) augment_->apply(x_.data() + s * features_, bx_.data() + i * features_, augment_->at(seed_, epoch_, s));
+            else std::copy_n(x_.data() + s * features_, features_, bx_.data() + i * features_);
             by_[i] = y_[s];
         }
         pos_ += n;
@@ -87,6 +148,9 @@ class batcher {
     std::uint64_t seed_;
     std::vector<std::size_t> order_;
     std::size_t pos_ = 0;
+    std::uint64_t epoch_ = 0;
+    std::optional<crop_flip> augment_;
+    bool augmenting_ = false;
     std::vector<float> bx_;
     std::vector<std::int32_t> by_;
 };
