@@ -6,6 +6,8 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <string>
 #include <random>
 #include <vector>
 
@@ -320,4 +322,52 @@ TEST_CASE("checkpoints: step counts parse strictly") {
               "kink: " + path + ": metadata 'adam.t' is not a non-negative integer: '" + bad + "'");
     }
     CHECK(nn::parse_count("42", "k", "f") == 42);
+}
+
+TEST_CASE("load_state_dict: tensors matched by name, converted, every mismatch named in one message, nothing changed on error") {
+    constexpr auto h = nn::batch_norm<"bn">(nn::dense<"fc1", 4>(x));
+    auto net = compile<double>(softmax_cross_entropy(nn::dense<"out", 3>(relu(h)), y));
+    using store = decltype(net)::params_type;
+    auto p = net.make_params();
+    // a state_dict as PyTorch writes it: F32 weights, BatchNorm's num_batches_tracked (I64)
+    std::map<std::string, std::vector<float>> values;
+    std::vector<io::tensor_out> t;
+    const std::vector<std::int64_t> batches{12};
+    for (std::size_t i = 0; i < store::count; ++i) {
+        auto &v = values[std::string(store::names[i])];
+        for (std::size_t k = 0; k < store::sizes[i]; ++k) v.push_back(0.25f * float(i) + 0.125f * float(k) + 0.1f);
+        t.push_back({std::string(store::names[i]), "F32", std::vector<std::uint64_t>(store::dims[i].begin(), store::dims[i].begin() + store::ranks[i]),
+                     {reinterpret_cast<const std::byte *>(v.data()), v.size() * 4}});
+    }
+    t.push_back({"bn.num_batches_tracked", "I64", {}, {reinterpret_cast<const std::byte *>(batches.data()), 8}});
+    const std::string path = tmpfile("state_dict.safetensors");
+    io::write_safetensors(path, t, {});
+    nn::load_state_dict(path, net, p);
+    for (std::size_t i = 0; i < store::count; ++i) {
+        const auto &v = values[std::string(store::names[i])];
+        for (std::size_t k = 0; k < store::sizes[i]; ++k) CHECK(p.data()[store::offsets[i] + k] == double(v[k]));
+    }
+    // a missing, a misshaped, an extra and an integer tensor: one message naming each; p unchanged
+    const std::vector<double> before(p.flat().begin(), p.flat().end());
+    std::vector<io::tensor_out> bad;
+    const std::vector<float> wide(4 * 7, 1.f);
+    for (const auto &e : t)
+        if (e.name != "out.bias" && e.name != "fc1.weight" && e.name != "bn.running_var") bad.push_back(e);
+    bad.push_back({"fc1.weight", "F32", {4, 7}, {reinterpret_cast<const std::byte *>(wide.data()), wide.size() * 4}});
+    bad.push_back({"bn.running_var", "I64", {}, {reinterpret_cast<const std::byte *>(batches.data()), 8}});
+    bad.push_back({"fc2.weight", "F32", {4, 7}, {reinterpret_cast<const std::byte *>(wide.data()), wide.size() * 4}});
+    io::write_safetensors(path, bad, {});
+    std::string msg;
+    try {
+        nn::load_state_dict(path, net, p);
+    } catch (const io::format_error &e) {
+        msg = e.what();
+    }
+    CHECK(msg == "kink: " + path +
+                     ": the tensors do not match the network's parameters:\n"
+                     "  'fc1.weight' has shape [4, 7], the network's is [4, 6]\n"
+                     "  missing: 'out.bias' [3]\n"
+                     "  'bn.running_var' is I64, not a floating-point tensor\n"
+                     "  extra: 'fc2.weight' [4, 7] (the network has no such parameter)");
+    CHECK(std::equal(before.begin(), before.end(), p.flat().begin()));
 }

@@ -25,9 +25,9 @@ auto one_param() { return compile<double>(sum(hadamard(p1 + x, x))); }
 
 TEST_CASE("nn::dense is the explicit expression") {
     const auto h = nn::dense<"fc1", 3>(x);
-    const auto e = param<"fc1.W", 3, 4> * x + param<"fc1.b", 3>;
+    const auto e = param<"fc1.weight", 3, 4> * x + param<"fc1.bias", 3>;
     CHECK(KINK_SAME(graph_t<decltype(h)>, graph_t<decltype(e)>));
-    CHECK(to_text(relu(nn::dense<"out", 2>(relu(h)))) == "relu(out.W * relu(fc1.W * x + fc1.b) + out.b)");
+    CHECK(to_text(relu(nn::dense<"out", 2>(relu(h)))) == "relu(out.weight * relu(fc1.weight * x + fc1.bias) + out.bias)");
 }
 
 TEST_CASE("optimizers: PyTorch's update formulas, worked by hand") {

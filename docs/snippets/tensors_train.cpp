@@ -1,6 +1,6 @@
 // Tensors guide: a two-layer network trained on one batch with Adam, then used for prediction
 // with a forward-only program. Layers made by a helper take their name as a template parameter,
-// so each call makes distinct parameters ("fc1.W", "fc2.W").
+// so each call makes distinct parameters ("fc1.weight", "fc2.weight").
 #include <cstdio>
 #include <vector>
 
@@ -11,7 +11,7 @@ constexpr auto x = input<"x", 4>;  // one sample; the batch is a runtime dimensi
 constexpr auto y = label<"y", 3>;  // an integer class in [0, 3) per sample
 
 template <fixed_string Name, std::size_t Out> constexpr auto block(const expression auto &in) {
-    return relu(nn::dense<Name, Out>(in)); // relu(param<Name.W> * in + param<Name.b>)
+    return relu(nn::dense<Name, Out>(in)); // relu(param<Name.weight> * in + param<Name.bias>)
 }
 
 int main() {

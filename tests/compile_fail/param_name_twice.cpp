@@ -1,6 +1,6 @@
 // A helper that names its layer with a fixed string, used twice: two different parameters named
-// "fc.W" (shapes 4 x 4 and 4 x 8). The one error names the name and both shapes.
-// expect: param_name_used_twice<kink::name_chars<'f', 'c', '.', 'W'>, kink::shape<4, 4>, kink::shape<4, 8>
+// "fc.weight" (shapes 4 x 4 and 4 x 8). The one error names the name and both shapes.
+// expect: param_name_used_twice<kink::name_chars<'f', 'c', '.', 'w', 'e', 'i', 'g', 'h', 't'>, kink::shape<4, 4>, kink::shape<4, 8>
 #include <kink/kink.hpp>
 using namespace kink;
 #ifdef KINK_FAIL

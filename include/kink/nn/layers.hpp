@@ -1,7 +1,7 @@
 #pragma once
 /// \file
 /// Layer sugar: functions that return expressions (no runtime graph, no layer objects).
-/// `dense<"fc1", 256>(x)` is exactly `param<"fc1.W", 256, n> * x + param<"fc1.b", 256>` for an
+/// `dense<"fc1", 256>(x)` is exactly `param<"fc1.weight", 256, n> * x + param<"fc1.bias", 256>` for an
 /// n-vector x: the same graph type, so the same program and the same printed formula.
 
 #include <cstddef>
@@ -22,20 +22,21 @@ template <std::size_t N, std::size_t M> constexpr fixed_string<N + M - 1> join(c
     return fixed_string<N + M - 1>(c);
 }
 
-/// A fully connected layer with Out outputs: weights "<Name>.W" (Out x n) and bias "<Name>.b".
+/// A fully connected layer with Out outputs: weights "<Name>.weight" (Out x n) and bias
+/// "<Name>.bias", the names and layout of PyTorch's nn.Linear (its state_dict loads unchanged).
 template <fixed_string Name, std::size_t Out, expression X> constexpr auto dense(const X &x) {
     using S = shape_of_t<graph_t<X>>;
     static_assert(S::rank == 1 || is_bad_shape_v<S>, "kink: nn::dense: the input must be a vector (one sample)");
-    constexpr auto w = join(Name, ".W");
-    constexpr auto b = join(Name, ".b");
+    constexpr auto w = join(Name, ".weight");
+    constexpr auto b = join(Name, ".bias");
     return param<w, Out, S::dims[S::rank == 1 ? 0 : 0]> * x + param<b, Out>;
 }
 
-/// A dense layer without bias: "<Name>.W" * x.
+/// A dense layer without bias: "<Name>.weight" * x (nn.Linear(bias=False)).
 template <fixed_string Name, std::size_t Out, expression X> constexpr auto linear(const X &x) {
     using S = shape_of_t<graph_t<X>>;
     static_assert(S::rank == 1 || is_bad_shape_v<S>, "kink: nn::linear: the input must be a vector (one sample)");
-    constexpr auto w = join(Name, ".W");
+    constexpr auto w = join(Name, ".weight");
     return param<w, Out, S::dims[S::rank == 1 ? 0 : 0]> * x;
 }
 
