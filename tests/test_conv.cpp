@@ -382,7 +382,9 @@ TEST_CASE("CNN printers: formulas name the tie policy; to_text shows a non-defau
     const auto net = sum(flatten(max_pool2d<pool2d{2}, policy::split>(relu(conv2d<conv{.padding = 1}>(x, w)))));
     const std::string text = to_text(net);
     CHECK(text.find("max_pool2d<split>(") != std::string::npos);
-    CHECK(to_text(max_pool2d<pool2d{2}>(x)) == "max_pool2d(x)");
+    CHECK(to_text(max_pool2d<pool2d{2}>(x)) == "max_pool2d(x, kernel=2)");
+    CHECK(to_text(avg_pool2d<pool2d{3, 2, 1}>(conv2d<conv{.stride = 2, .padding = 2, .dilation = 2}>(x, w))) ==
+          "avg_pool2d(conv2d(x, w, stride=2, padding=2, dilation=2), kernel=3, stride=2, padding=1)");
     const auto f = formulas(net);
     bool seen = false;
     for (const auto &[lhs, rhs] : f.backward) seen = seen || rhs.find("tied window: policy split") != std::string::npos;

@@ -17,6 +17,7 @@
 /// with a message naming both, before any value is read: a relu network's file does not load
 /// into a same-shaped tanh network. Every tensor's name, dtype and shape is checked as well.
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -232,6 +233,59 @@ template <class T> struct optimizer_state<sgd<T>> {
 // Files
 
 namespace detail {
+/// Splits s at each occurrence of sep.
+inline std::vector<std::string> split_at(const std::string &s, const std::string &sep) {
+    std::vector<std::string> out;
+    std::size_t at = 0;
+    while (true) {
+        const std::size_t e = s.find(sep, at);
+        out.push_back(s.substr(at, e == std::string::npos ? std::string::npos : e - at));
+        if (e == std::string::npos) return out;
+        at = e + sep.size();
+    }
+}
+/// Where two network descriptions (network_description) first differ, for a refusal: the
+/// differing definition or formula part (a window of it around the first differing character
+/// when it is long), or the parameter or input that is missing, extra or of another shape.
+inline std::string description_difference(const std::string &file, const std::string &mine) {
+    const auto a = split_at(file, "; "), b = split_at(mine, "; ");
+    std::size_t k = 0;
+    while (k < a.size() && k < b.size() && a[k] == b[k]) ++k;
+    const std::string fa = k < a.size() ? a[k] : "(nothing)", fb = k < b.size() ? b[k] : "(nothing)";
+    for (const char *list : {"parameters ", "inputs "}) // name the tensor
+        if (fa.starts_with(list) && fb.starts_with(list)) {
+            const std::size_t n = std::string_view(list).size();
+            auto items = [&](const std::string &x) { // (name, shape) in the description's order
+                std::vector<std::pair<std::string, std::string>> m;
+                for (const auto &item : split_at(x.substr(n), ", ")) {
+                    const std::size_t sp = item.find(' ');
+                    if (!item.empty()) m.emplace_back(item.substr(0, sp), sp == std::string::npos ? "" : item.substr(sp + 1));
+                }
+                return m;
+            };
+            const auto ia = items(fa), ib = items(fb);
+            auto find = [](const auto &v, const std::string &name) {
+                return std::find_if(v.begin(), v.end(), [&](const auto &e) { return e.first == name; });
+            };
+            const std::string what = list[0] == 'p' ? "parameter" : "input";
+            for (const auto &[name, shape] : ib) {
+                const auto it = find(ia, name);
+                if (it == ia.end()) return "this program has " + what + " '" + name + "' (" + shape + "), the file does not";
+                if (it->second != shape) return what + " '" + name + "' is " + it->second + " in the file, " + shape + " in this program";
+            }
+            for (const auto &[name, shape] : ia)
+                if (find(ib, name) == ib.end()) return "the file has " + what + " '" + name + "' (" + shape + "), this program does not";
+        }
+    auto window = [](const std::string &x, std::size_t at) {
+        if (x.size() <= 160) return x;
+        const std::size_t b0 = at > 70 ? at - 70 : 0, e0 = std::min(x.size(), at + 50);
+        return (b0 ? "..." : "") + x.substr(b0, e0 - b0) + (e0 < x.size() ? "..." : "");
+    };
+    std::size_t at = 0;
+    while (at < fa.size() && at < fb.size() && fa[at] == fb[at]) ++at;
+    return "the file has\n  " + window(fa, at) + "\nwhere this program has\n  " + window(fb, at);
+}
+
 template <class Program>
 void check_network(const io::safetensors &f, const std::string &path, const char *kind) {
     const std::string mine = network_description<Program>();
@@ -239,8 +293,7 @@ void check_network(const io::safetensors &f, const std::string &path, const char
     if (it == f.metadata.end())
         throw io::format_error("kink: " + path + ": not a kink " + kind + " (no 'kink.network' in its metadata)");
     if (it->second != mine)
-        throw io::format_error("kink: " + path + ": written by a different network; the file's is\n  " + it->second +
-                               "\nthis program's is\n  " + mine);
+        throw io::format_error("kink: " + path + ": written by a different network: " + description_difference(it->second, mine));
     const auto fp = f.metadata.find("kink.fingerprint");
     if (fp == f.metadata.end() || fp->second != fingerprint_of(mine))
         throw io::format_error("kink: " + path + ": its fingerprint does not match its network description (a damaged file)");

@@ -66,6 +66,7 @@ struct running_stats_op {
 template <int Num, int Den> struct batch_norm_stats_op {
     static_assert(Den > 0 && Num >= 0 && Num <= Den, "kink: batch_norm: the momentum Num / Den must lie in [0, 1]");
     KINK_TENSOR_OP("batch_norm_stats", "\\operatorname{bnstats}")
+    static std::string attributes() { return "momentum=" + std::to_string(Num) + "/" + std::to_string(Den); }
     static constexpr bool reduces_batch = true;
     static constexpr double momentum = double(Num) / double(Den);
     /// In evaluation mode: the running statistics in the same layout.

@@ -49,6 +49,15 @@ constexpr std::size_t window_extent(std::size_t n, std::size_t k, std::size_t s,
 template <std::size_t Stride, std::size_t Pad, std::size_t Dil> struct conv2d_op {
     KINK_TENSOR_OP("conv2d", "\\operatorname{conv}")
     static constexpr conv geometry{Stride, Pad, Dil};
+    /// What differs from PyTorch's Conv2d defaults (stride 1, padding 0, dilation 1), printed.
+    static std::string attributes() {
+        std::string a;
+        auto add = [&](const char *k, std::size_t v) { a += (a.empty() ? "" : ", ") + std::string(k) + "=" + std::to_string(v); };
+        if (Stride != 1) add("stride", Stride);
+        if (Pad != 0) add("padding", Pad);
+        if (Dil != 1) add("dilation", Dil);
+        return a;
+    }
     static constexpr conv G = geometry;
     template <class... S> struct shape_rule {
         static constexpr bool ok = false;

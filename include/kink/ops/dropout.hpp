@@ -28,6 +28,8 @@ namespace kink {
 template <int Num, int Den, fixed_string Name> struct dropout_op {
     static_assert(Den > 0 && Num >= 0 && Num < Den, "kink: dropout: p = Num / Den must lie in [0, 1)");
     KINK_TENSOR_OP("dropout", "\\operatorname{dropout}")
+    /// p, and the name that keys the masks.
+    static std::string attributes() { return "p=" + std::to_string(Num) + "/" + std::to_string(Den) + ", stream=" + std::string(Name.view()); }
     /// In evaluation mode the node is its input.
     static constexpr std::size_t eval_arg = 0;
     template <class... S> struct shape_rule {

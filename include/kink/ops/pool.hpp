@@ -89,10 +89,22 @@ template <pool2d G> struct pool_rule {
 };
 } // namespace detail
 
+namespace detail {
+/// A pool's printed attributes: its kernel, and its stride and padding where they differ from
+/// PyTorch's defaults (the kernel, 0).
+inline std::string pool_attributes(std::size_t kernel, std::size_t step, std::size_t pad) {
+    std::string a = "kernel=" + std::to_string(kernel);
+    if (step != kernel) a += ", stride=" + std::to_string(step);
+    if (pad != 0) a += ", padding=" + std::to_string(pad);
+    return a;
+}
+} // namespace detail
+
 /// max_pool2d with a Win x Win window, stride Step and padding Pad, and tie policy P; see the file comment.
 template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct max_pool2d_op {
     static constexpr pool2d G{Win, Step, Pad};
     KINK_TENSOR_OP("max_pool2d", "\\operatorname{maxpool}")
+    static std::string attributes() { return detail::pool_attributes(Win, G.step(), Pad); }
     using policy = P;
     using family = ::kink::family::max_pool;
     template <class Q> using rebind = max_pool2d_op<resolve_t<Q, ::kink::family::max_pool>, Win, Step, Pad>;
@@ -126,6 +138,7 @@ template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct ma
 template <std::size_t Win, std::size_t Step, std::size_t Pad> struct avg_pool2d_op {
     static constexpr pool2d G{Win, Step, Pad};
     KINK_TENSOR_OP("avg_pool2d", "\\operatorname{avgpool}")
+    static std::string attributes() { return detail::pool_attributes(Win, G.step(), Pad); }
     static constexpr pool2d geometry = G;
     template <class... S> using shape_rule = typename detail::pool_rule<G>::template shape_rule<S...>;
     template <std::size_t K, class Node>

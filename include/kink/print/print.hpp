@@ -227,6 +227,28 @@ template <class Op> std::string policy_suffix() {
     }
 }
 
+/// An op's attributes (`padding=2`, `kernel=2, stride=1`), as it declares them with
+/// `static std::string attributes()` (only what differs from PyTorch's defaults, plus what has
+/// none, as a pool's kernel), so that the printed formula and a model file's network description
+/// identify what the op computes; in LaTeX the keys are upright.
+template <class Op> std::string attributes_of(style st) {
+    if constexpr (requires { Op::attributes(); }) {
+        const std::string a = Op::attributes();
+        if (st != style::latex || a.empty()) return a;
+        std::string out = "\\mathrm{";
+        for (char c : a) {
+            if (c == '=') out += "}=";
+            else if (c == ',') out += ",\\,";
+            else if (c == ' ' && !out.empty() && out.back() == ',') out += "\\mathrm{";
+            else if (c == '_') out += "\\_";
+            else out += c;
+        }
+        return out;
+    } else {
+        return {};
+    }
+}
+
 template <style St, class E> struct shower {
     static printed get() {
         if constexpr (is_var_v<E> || is_rconst_v<E> || is_param_v<E> || is_input_v<E> || is_label_v<E>)
@@ -260,8 +282,9 @@ template <style St, class Op, class... A> struct shower<St, node<Op, A...>> {
                     if (k) args += ", ";
                     args += a[k].s;
                 }
-                if (st == style::text) return {std::string(Op::name) + policy_suffix<Op>() + "(" + args + ")", 5};
-                return {std::string(Op::latex) + "\\left(" + args + "\\right)", 5};
+                const std::string attrs = attributes_of<Op>(st);
+                if (st == style::text) return {std::string(Op::name) + policy_suffix<Op>() + "(" + args + (attrs.empty() ? "" : ", " + attrs) + ")", 5};
+                return {std::string(Op::latex) + "\\left(" + args + (attrs.empty() ? "" : "; " + attrs) + "\\right)", 5};
             }
     }
 };
@@ -274,6 +297,7 @@ template <class E> std::string dot_label() {
     } else {
         using Op = op_t<E>;
         std::string s(Op::name);
+        if (const std::string a = attributes_of<Op>(style::text); !a.empty()) s += " " + a;
         if constexpr (Op::style == notation::power) s += std::to_string(Op::exponent);
         if constexpr (Op::style == notation::piecewise)
             s = "d" + s + "/d#" + std::to_string(Op::index) + " [" + policy_name<typename Op::policy>() + "]";
