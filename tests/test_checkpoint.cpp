@@ -394,3 +394,38 @@ TEST_CASE("model files: a network differing only in an op's attribute or policy 
     CHECK(refusal(compile_forward<double>(V * global_avg_pool(max_pool2d<pool2d{2}, policy::split>(elu(conv2d<conv{.padding = 1}>(im, K), lit<1, 2>)))))
               .find("max_pool2d<split>(") != std::string::npos);
 }
+
+TEST_CASE("model files: a training program's model loads into the inference program of its prediction, and back") {
+    const auto logits = nn::dense<"out", 3>(relu(nn::batch_norm<"bn">(nn::dense<"fc1", 8>(x))));
+    auto train = compile<double>(softmax_cross_entropy(logits, y));
+    auto predict = compile_forward<double>(eval_mode(logits));
+    static_assert(std::is_same_v<decltype(train)::params_type, decltype(predict)::params_type>);
+    auto p = train.make_params();
+    nn::init_he(train, p, 3);
+    const std::string path = tmpfile("served.safetensors");
+    nn::save_model(path, train, p);
+    CHECK(io::read_safetensors(path).metadata.at("kink.forward") == nn::network_description<decltype(predict)>());
+    auto q = predict.make_params();
+    nn::load_model(path, predict, q);
+    CHECK(std::memcmp(q.flat().data(), p.flat().data(), p.flat().size_bytes()) == 0);
+    // the inference program's own model loads into the training program
+    nn::save_model(path, predict, q);
+    auto r = train.make_params();
+    nn::load_model(path, train, r);
+    CHECK(std::memcmp(r.flat().data(), p.flat().data(), p.flat().size_bytes()) == 0);
+    // another forward network is refused, its difference named against the file's forward network
+    nn::save_model(path, train, p);
+    auto other = compile_forward<double>(eval_mode(nn::dense<"out", 3>(tanh(nn::batch_norm<"bn">(nn::dense<"fc1", 8>(x))))));
+    auto o = other.make_params();
+    const std::string msg = error_of([&] { nn::load_model(path, other, o); });
+    CHECK(msg == "kink: " + path + ": written by a different network: the file has\n"
+                 "  network out.weight * relu(batch_norm_apply(fc1.weight * x + fc1.bias, running_stats(bn.running_mean, bn.running_var, "
+                 "0.00001), bn.weight, bn.bias)) + out.bias\n"
+                 "where this program has\n"
+                 "  network out.weight * tanh(batch_norm_apply(fc1.weight * x + fc1.bias, running_stats(bn.running_mean, bn.running_var, "
+                 "0.00001), bn.weight, bn.bias)) + out.bias");
+    // a checkpoint is the training program's alone
+    nn::adam<double> opt;
+    nn::save_checkpoint(path, train, p, opt);
+    CHECK(error_of([&] { nn::load_checkpoint(path, predict, q, opt); }).find("written by a different network") != std::string::npos);
+}

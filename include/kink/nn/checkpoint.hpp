@@ -3,7 +3,8 @@
 /// Model files and checkpoints, in safetensors (atomic writes, see io/atomic.hpp).
 ///
 ///  - `save_model(path, net, params)` / `load_model(path, net, params)`: the parameters only,
-///    tensors named as the `param` leaves ("W1", "fc1.weight", ...);
+///    tensors named as the `param` leaves ("W1", "fc1.weight", ...); the model of a training
+///    program whose loss is softmax_cross_entropy(z, y) loads into compile_forward(eval_mode(z));
 ///  - `load_state_dict(path, net, params)`: parameters from any safetensors file with tensors of
 ///    those names (PyTorch's state_dict of the same architecture), matched by name;
 ///  - `save_checkpoint(path, net, params, opt)` / `load_checkpoint(path, net, params, opt)`: the
@@ -29,8 +30,10 @@
 #include <vector>
 
 #include <kink/exec/program.hpp>
+#include <kink/expr/mode.hpp>
 #include <kink/io/safetensors.hpp>
 #include <kink/nn/optim.hpp>
+#include <kink/ops/loss.hpp>
 #include <kink/print/backward.hpp>
 #include <kink/print/print.hpp>
 
@@ -96,18 +99,37 @@ template <class E> struct is_data_leaf : std::bool_constant<is_input_v<E> || is_
 /// The one-line description of a compiled program that model files and checkpoints record:
 /// "network <formula>; scalar F32; parameters W1 256x784, ...; inputs x 784, y (label, 10 classes)",
 /// the formula as to_text_shared writes it (each shared subexpression once: linear in the graph).
-template <class Program> std::string network_description() {
-    using G = typename Program::graph;
+template <class G, class T> std::string description_of() {
     using topo = topo_t<G>;
     std::string s = "network ";
     s += to_text_shared(ex<G>{});
     s += "; scalar ";
-    s += dtype_name<typename Program::scalar>();
+    s += dtype_name<T>();
     s += "; ";
     s += detail::leaf_shapes<meta::filter_t<is_param, topo>>("parameters ");
     s += "; ";
     s += detail::leaf_shapes<meta::filter_t<detail::is_data_leaf, topo>>("inputs ");
     return s;
+}
+template <class Program> std::string network_description() { return description_of<typename Program::graph, typename Program::scalar>(); }
+
+namespace detail {
+/// The forward network of a training graph: the prediction z of softmax_cross_entropy(z, y), in
+/// evaluation mode (what compile_forward(eval_mode(z)) compiles); void for any other graph.
+template <class G> struct forward_graph {
+    using type = void;
+};
+template <class Z, class Y> struct forward_graph<node<softmax_ce_op, Z, Y>> {
+    using type = typename ::kink::detail::to_eval_mode<Z>::type;
+};
+} // namespace detail
+
+/// The description of the forward network a training program's model serves (see
+/// detail::forward_graph), or "" when its loss is not softmax_cross_entropy(z, y).
+template <class Program> std::string forward_description() {
+    using F = typename detail::forward_graph<typename Program::graph>::type;
+    if constexpr (KINK_SAME(F, void)) return {};
+    else return description_of<F, typename Program::scalar>();
 }
 /// 64-bit FNV-1a of the description, as 16 hex digits.
 inline std::string fingerprint_of(const std::string &description) {
@@ -286,27 +308,43 @@ inline std::string description_difference(const std::string &file, const std::st
     return "the file has\n  " + window(fa, at) + "\nwhere this program has\n  " + window(fb, at);
 }
 
-template <class Program>
-void check_network(const io::safetensors &f, const std::string &path, const char *kind) {
-    const std::string mine = network_description<Program>();
-    const auto it = f.metadata.find("kink.network");
-    if (it == f.metadata.end())
-        throw io::format_error("kink: " + path + ": not a kink " + kind + " (no 'kink.network' in its metadata)");
-    if (it->second != mine)
-        throw io::format_error("kink: " + path + ": written by a different network: " + description_difference(it->second, mine));
+inline void check_fingerprint(const io::safetensors &f, const std::string &path, const char *kind, const std::string &description) {
     const auto fp = f.metadata.find("kink.fingerprint");
-    if (fp == f.metadata.end() || fp->second != fingerprint_of(mine))
+    if (fp == f.metadata.end() || fp->second != fingerprint_of(description))
         throw io::format_error("kink: " + path + ": its fingerprint does not match its network description (a damaged file)");
     const auto k = f.metadata.find("kink.file");
     if (k == f.metadata.end() || k->second != kind)
         throw io::format_error("kink: " + path + ": is a kink " + (k == f.metadata.end() ? std::string("file of unknown kind") : k->second) +
                                ", not a " + kind);
 }
+/// Refuses a file written for another network. A model serves its forward network: the model of
+/// a training program whose loss is softmax_cross_entropy(z, y) (which records z's evaluation-mode
+/// description as kink.forward) loads into compile_forward(eval_mode(z)), and a model written by
+/// that inference program loads into the training program.
+template <class Program>
+void check_network(const io::safetensors &f, const std::string &path, const char *kind) {
+    const std::string mine = network_description<Program>();
+    const auto it = f.metadata.find("kink.network");
+    if (it == f.metadata.end())
+        throw io::format_error("kink: " + path + ": not a kink " + kind + " (no 'kink.network' in its metadata)");
+    if (it->second != mine) {
+        const auto fwd = f.metadata.find("kink.forward");
+        const std::string my_forward = forward_description<Program>();
+        const bool model = std::string_view(kind) == "model", has_fwd = fwd != f.metadata.end();
+        const bool serves = model && ((has_fwd && fwd->second == mine) || (!my_forward.empty() && it->second == my_forward));
+        if (!serves) // compare like with like: an inference program with the file's forward network
+            throw io::format_error("kink: " + path + ": written by a different network: " +
+                                   description_difference(model && has_fwd && my_forward.empty() ? fwd->second : it->second,
+                                                          model && !has_fwd && !my_forward.empty() ? my_forward : mine));
+    }
+    check_fingerprint(f, path, kind, it->second);
+}
 template <class Program> void describe(std::map<std::string, std::string> &meta, const char *kind) {
     const std::string d = network_description<Program>();
     meta["kink.file"] = kind;
     meta["kink.network"] = d;
     meta["kink.fingerprint"] = fingerprint_of(d);
+    if (const std::string fwd = forward_description<Program>(); !fwd.empty()) meta["kink.forward"] = fwd;
 }
 } // namespace detail
 
