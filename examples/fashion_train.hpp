@@ -29,6 +29,10 @@
 #if KINK_MPI // built with MPI (meson finds it): the run is shared by the ranks of mpirun
 #include <kink/dist/mpi.hpp>
 #endif
+#if __has_include(<protozero/pbf_writer.hpp>) // --export-onnx (Debian's libprotozero-dev)
+#include <kink/io/onnx.hpp>
+#define KINK_EXAMPLES_ONNX 1
+#endif
 
 namespace examples::fashion {
 using namespace kink;
@@ -44,6 +48,7 @@ struct options {
     double weight_decay = 0; // AdamW's decoupled weight decay (0: Adam)
     bool augment = false;    // random shifts by up to 2 pixels and mirror images (nn::crop_flip)
     std::string out;
+    std::string export_onnx; // write the trained inference program as an ONNX model here
     std::string data = "/usr/share/datasets/fashion-mnist";
     std::size_t limit = 0; // use only the first `limit` training and test samples (0: all)
     bool resume = false;
@@ -83,7 +88,9 @@ inline std::string usage_text(const char *prog, const options &d, const std::str
            "  --limit N         use only the first N training and test images\n"
            "  --stop-after N    stop after epoch N (as if interrupted; --resume continues)\n"
            "  --threads N       threads per training and evaluation step, 1 to 1024 (default: every core of this\n"
-           "                    machine); the results are the same bytes for every N\n" +
+           "                    machine); the results are the same bytes for every N\n"
+           "  --export-onnx F   after training, write the network in evaluation mode and its parameters as an\n"
+           "                    ONNX model (opset 17) to F\n" +
            extra + "  --help            this text\n" + notes +
            "A run whose loss or parameters become NaN or infinite stops with status 3 and keeps the last\n"
            "good checkpoint.\n";
@@ -107,6 +114,7 @@ inline void add_training_options(options_parser &p, options &o) {
     p.integer("--limit", o.limit, 1, 1 << 30);
     p.integer("--stop-after", o.stop_after, 1, 10000);
     p.integer("--threads", o.threads, 1, 1024);
+    p.text("--export-onnx", o.export_onnx);
 }
 
 /// The output folder must take files before an epoch is spent: created, then probed with a file.
@@ -311,6 +319,15 @@ template <class Model> int train(const char *prog, const options &o, const Model
     if (!lead) {
         std::fclose(out);
         return 0;
+    }
+    if (!o.export_onnx.empty()) {
+#if KINK_EXAMPLES_ONNX
+        onnx::save(o.export_onnx, predict, params);
+        std::printf("wrote %s (ONNX, input '%s' of shape [N, ...], output 'output')\n", o.export_onnx.c_str(), std::string(graph_t<std::remove_cvref_t<decltype(x)>>::name()).c_str());
+#else
+        std::fprintf(stderr, "%s: --export-onnx: built without protozero (Debian's libprotozero-dev), which writes ONNX\n", prog);
+        return 2;
+#endif
     }
     if (!history.empty()) {
         std::printf("confusion matrix on the test set (rows: true class):\n%s", last_cm.table(class_names).c_str());

@@ -1,0 +1,16 @@
+// Exporting a network with an op that ONNX has no form for in kink (here abs) is one error naming
+// the op and what to write.
+// expect: onnx_form_missing<kink::abs_op
+#include <kink/io/onnx.hpp>
+#include <kink/kink.hpp>
+using namespace kink;
+int main() {
+    constexpr auto x = input<"x", 4>;
+    constexpr auto W = param<"fc.weight", 2, 4>;
+#ifdef KINK_FAIL
+    auto predict = compile_forward(W * abs(x));
+#else
+    auto predict = compile_forward(W * relu(x));
+#endif
+    onnx::save("/dev/null", predict, predict.make_params());
+}
