@@ -49,6 +49,7 @@ PAGES = [  # (output file, title, source under docs/site)
     ("kinks.html", "Kinks: frameworks and literature", "kinks.md"),
     ("guide-tensors.html", "Guide: tensors and programs", "guide-tensors.md"),
     ("guide-training.html", "Guide: training, files, inference", "guide-training.md"),
+    ("deploying.html", "Deploying a model", "deploying.md"),
     ("guide-policies.html", "Guide: policies", "guide-policies.md"),
     ("guide-precision.html", "Guide: precision", "guide-precision.md"),
     ("guide-design.html", "Guide: design", "guide-design.md"),

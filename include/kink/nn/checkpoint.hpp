@@ -299,8 +299,8 @@ inline std::string description_difference(const std::string &file, const std::st
                 if (find(ib, name) == ib.end()) return "the file has " + what + " '" + name + "' (" + shape + "), this program does not";
         }
     auto window = [](const std::string &x, std::size_t at) {
-        if (x.size() <= 160) return x;
-        const std::size_t b0 = at > 70 ? at - 70 : 0, e0 = std::min(x.size(), at + 50);
+        if (x.size() <= 200) return x;
+        const std::size_t b0 = at > 70 ? at - 70 : 0, e0 = std::min(x.size(), at + 100);
         return (b0 ? "..." : "") + x.substr(b0, e0 - b0) + (e0 < x.size() ? "..." : "");
     };
     std::size_t at = 0;
