@@ -7,7 +7,9 @@
 //   3. one dense layer 1024x1024, batch 256, forward + backward (input gradient included):
 //      GFLOP/s and the fraction of this core's FMA peak, measured here
 //   4. inference: the forward-only program of case 1's logits (compile_forward), batch 1 and
-//      64, us per call
+//      64, us per call; and of case 5's LeNet. With KINK_BENCH_ONNX_DIR set, both networks are
+//      also written there as ONNX models (mlp.onnx, lenet5.onnx) for bench/onnx_peer.py, the
+//      ONNX Runtime peer of these lines
 //   5. a LeNet-5-style CNN (conv 6@5x5 pad 2 - relu - max-pool 2 - conv 16@5x5 - relu - max-pool 2 -
 //      dense 120 - relu - dense 84 - relu - dense 10), 28x28x1 input, batch 64, Adam: samples/s
 //   6. one 3x3 convolution 64 -> 64 channels, 28x28, padding 1, batch 32, forward + weight
@@ -31,6 +33,10 @@
 
 #include <kink/kink.hpp>
 #include <kink/nn/init.hpp>
+#if __has_include(<protozero/pbf_writer.hpp>)
+#include <kink/io/onnx.hpp>
+#define KINK_BENCH_ONNX 1
+#endif
 #include <kink/nn/optim.hpp>
 
 #include "reference_mlp.hpp"
@@ -231,22 +237,44 @@ void case3(double peak) {
 }
 
 // -- case 4 ----------------------------------------------------------------------------------
+/// Writes `predict` as DIR/name.onnx when KINK_BENCH_ONNX_DIR names a folder (the ONNX Runtime peer).
+template <class Program> void export_onnx(const Program &predict, const typename Program::params_type &p, const char *name) {
+    const char *dir = std::getenv("KINK_BENCH_ONNX_DIR");
+    if (!dir) return;
+#if KINK_BENCH_ONNX
+    onnx::save(std::string(dir) + "/" + name + ".onnx", predict, p);
+#else
+    (void)predict, (void)p, (void)name;
+    std::printf("{\"case\":\"onnx_export\",\"impl\":\"kink\",\"skipped\":\"built without protozero (libprotozero-dev)\"}\n");
+#endif
+}
+
+/// Forward-only calls of `predict` at batch 1 and 64 on input `in`: case_b1, case_b64 in us per call.
+template <class Program, class In>
+void time_forward(Program &predict, const typename Program::params_type &p, const In &in, std::size_t features, const std::string &name) {
+    for (std::size_t B : {std::size_t(1), std::size_t(64)}) {
+        const auto xs = uniform(B * features, 6, 0.f, 1.f);
+        predict.reserve(B);
+        float sink = 0;
+        const double s = median_seconds([&] { sink += predict(p, in = std::span(xs))[0]; }, B == 1 ? 20000 : 2000);
+        char extra[64];
+        std::snprintf(extra, sizeof extra, ",\"batch\":%zu", B);
+        emit((name + (B == 1 ? "_forward_b1" : "_forward_b64")).c_str(), "kink", "us_per_call", s * 1e6,
+             extra + std::string(sink == sink ? "" : ",\"nan\":true"));
+    }
+}
+
+void case4_lenet();
+
 void case4() {
     const auto logits = W3 * relu(W2 * relu(W1 * x + b1) + b2) + b3;
     auto train = compile(softmax_cross_entropy(logits, y));
     auto p = train.make_params();
     nn::init_uniform_fan_in(train, p, 0);
     auto predict = compile_forward(logits);
-    for (std::size_t B : {std::size_t(1), std::size_t(64)}) {
-        const auto xs = uniform(B * 784, 6, 0.f, 1.f);
-        predict.reserve(B);
-        float sink = 0;
-        const double s = median_seconds([&] { sink += predict(p, x = std::span(xs))[0]; }, B == 1 ? 20000 : 2000);
-        char extra[64];
-        std::snprintf(extra, sizeof extra, ",\"batch\":%zu", B);
-        emit(B == 1 ? "mlp_784_256_128_10_forward_b1" : "mlp_784_256_128_10_forward_b64", "kink", "us_per_call", s * 1e6,
-             extra + std::string(sink == sink ? "" : ",\"nan\":true"));
-    }
+    time_forward(predict, p, x, 784, "mlp_784_256_128_10");
+    export_onnx(predict, p, "mlp");
+    case4_lenet();
 }
 
 // -- case 5 ----------------------------------------------------------------------------------
@@ -285,6 +313,17 @@ void case5() {
     char extra[96];
     std::snprintf(extra, sizeof extra, ",\"loss_first\":%.4f,\"loss_last\":%.4f", first, last);
     emit("lenet5_b64", "kink", "samples_per_s", double(B) / s, extra);
+}
+
+/// Case 4 for the LeNet of case 5: its forward-only program at batch 1 and 64.
+void case4_lenet() {
+    const auto h = max_pool2d<pool2d{2}>(relu(conv2d(max_pool2d<pool2d{2}>(relu(conv2d<conv{.padding = 2}>(img, C1, d1))), C2, d2)));
+    const auto logits = F3 * relu(F2 * relu(F1 * flatten(h) + f1) + f2) + f3;
+    auto predict = compile_forward(logits);
+    auto p = predict.make_params();
+    nn::init_uniform_fan_in(predict, p, 0);
+    time_forward(predict, p, img, 784, "lenet5");
+    export_onnx(predict, p, "lenet5");
 }
 
 // -- case 6 ----------------------------------------------------------------------------------
