@@ -161,11 +161,21 @@ template <class Model> int train(const char *prog, const options &o, const Model
 
     auto train_set = io::fashion_mnist("train", o.data);
     auto test_set = io::fashion_mnist("t10k", o.data);
+    // the images must be what the network takes, before anything is trained or written
+    using input_shape = shape_of_t<graph_t<std::remove_cvref_t<decltype(x)>>>;
+    constexpr std::size_t features = input_shape::size;
+    for (const io::labelled_images *set : {&train_set, &test_set})
+        if (set->features != features) {
+            std::string net;
+            for (std::size_t k = 0; k < input_shape::rank; ++k) net += (k ? " x " : "") + std::to_string(input_shape::dims[k]);
+            throw io::format_error("kink: " + set->images + ": images of " + set->dims_text() + " (" + std::to_string(set->features) +
+                                   " values), but the network takes " + net + " (" + std::to_string(features) + " values)");
+        }
     if (o.limit) {
         train_set.count = std::min(train_set.count, o.limit);
         test_set.count = std::min(test_set.count, o.limit);
     }
-    const std::span<const float> tx(train_set.x.data(), train_set.count * 784), vx(test_set.x.data(), test_set.count * 784);
+    const std::span<const float> tx(train_set.x.data(), train_set.count * features), vx(test_set.x.data(), test_set.count * features);
     const std::span<const std::int32_t> ty(train_set.y.data(), train_set.count), vy(test_set.y.data(), test_set.count);
 
     const std::string ckpt = o.out + "/checkpoint.safetensors";
@@ -234,9 +244,12 @@ template <class Model> int train(const char *prog, const options &o, const Model
     if (world.size() > 1) std::fprintf(out, "MPI: %d ranks share every batch, %zu thread%s each\n", world.size(), o.threads, o.threads == 1 ? "" : "s");
 #endif
 
-    nn::batcher batches(tx, ty, 784, o.batch, o.seed);
-    if (o.augment) batches.augment(nn::crop_flip{.channels = 1, .height = 28, .width = 28, .pad = 2, .flip = true});
-    nn::batcher test_batches(vx, vy, 784, 1000, 0);
+    nn::batcher batches(tx, ty, features, o.batch, o.seed);
+    if (o.augment) { // the images as the files give them (rows x columns), one channel
+        if (train_set.dims.size() != 2) throw io::format_error("kink: " + train_set.images + ": --augment needs images of rows x columns");
+        batches.augment(nn::crop_flip{.channels = 1, .height = train_set.dims[0], .width = train_set.dims[1], .pad = 2, .flip = true});
+    }
+    nn::batcher test_batches(vx, vy, features, 1000, 0);
     nn::progress_bar bar(o.epochs, out);
     double train_seconds = 0;
     double last_accuracy = 0;

@@ -166,6 +166,10 @@ int main(int argc, char **argv) {
     try {
         auto train = io::fashion_mnist("train", dir);
         auto test = io::fashion_mnist("t10k", dir);
+        for (const io::labelled_images *set : {&train, &test}) // the networks take 784 values
+            if (set->features != 784)
+                throw io::format_error("kink: " + set->images + ": images of " + set->dims_text() + " (" + std::to_string(set->features) +
+                                       " values), but the networks take 784 (28 x 28)");
         d.x = std::move(train.x);
         d.y = std::move(train.y);
         d.n = train.count;

@@ -3,11 +3,14 @@
 names the option; an unwritable --out is refused before any training; a run that diverges (loss
 NaN) exits 3 and leaves the previous checkpoint byte for byte; a resume whose options would not
 continue bit for bit (--limit, --data, --lr) is refused, as is a checkpoint whose epoch field
-does not parse.
+does not parse; images of another size than the network's input are refused before anything is
+written.
 
 usage: example_failures.py FASHION_MNIST_EXE"""
+import gzip
 import pathlib
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -83,6 +86,22 @@ def main() -> int:
         check("resume with another --data: refused", r.returncode == 1 and "written by a run with data = " in r.stderr,
               f"exit {r.returncode}\n{r.stderr}")
         check("the refused resumes left the checkpoint unchanged", ckpt.read_bytes() == before)
+        # images of another size than the network's input: refused naming the file and both
+        # shapes, before anything is trained or written (smaller ones were read past their end,
+        # larger ones trained on garbage and replaced the checkpoint)
+        for rows in (14, 56):
+            d = pathlib.Path(tmp) / f"images{rows}"
+            d.mkdir()
+            for split in ("train", "t10k"):
+                with gzip.open(d / f"{split}-images-idx3-ubyte.gz", "wb") as f:
+                    f.write(struct.pack(">IIII", 0x803, 64, rows, rows) + bytes(i * 7 % 256 for i in range(64 * rows * rows)))
+                with gzip.open(d / f"{split}-labels-idx1-ubyte.gz", "wb") as f:
+                    f.write(struct.pack(">II", 0x801, 64) + bytes(i % 10 for i in range(64)))
+            r = run(exe, "--data", str(d), "--epochs", "1", "--out", out)
+            want = f"kink: {d}/train-images-idx3-ubyte.gz: images of {rows} x {rows} ({rows * rows} values), but the network takes 784 (784 values)"
+            check(f"{rows} x {rows} images: exit 1 naming the file and both shapes", r.returncode == 1 and want in r.stderr and "epoch" not in r.stdout,
+                  f"exit {r.returncode}\n{r.stdout[-500:]}\n{r.stderr}")
+        check("the refused data left the checkpoint unchanged", ckpt.read_bytes() == before)
         r = run(exe, *common, "--resume", "--out", out)
         check("resume with the same options continues", r.returncode == 0 and "resumed from" in r.stdout, r.stderr)
     print(f"{passed} passed, {failed} failed")

@@ -127,11 +127,21 @@ inline idx_array read_idx_labels(const std::string &path, std::size_t classes) {
     return a;
 }
 
-/// A labelled image set as the network sees it: pixels scaled to [0, 1], labels as integers.
+/// A labelled image set as the network sees it: pixels scaled to [0, 1], labels as integers;
+/// `dims` are one image's dimensions as the file gives them (28 x 28 for Fashion-MNIST), and
+/// `images` names the file they came from (for messages).
 struct labelled_images {
     std::size_t count = 0, features = 0;
+    std::vector<std::size_t> dims;
+    std::string images;
     std::vector<float> x;
     std::vector<std::int32_t> y;
+    /// "28 x 28": one image's dimensions.
+    std::string dims_text() const {
+        std::string s;
+        for (std::size_t d : dims) s += (s.empty() ? "" : " x ") + std::to_string(d);
+        return s;
+    }
 };
 
 /// Images and labels from two IDX files whose counts must agree.
@@ -144,6 +154,8 @@ inline labelled_images read_labelled_images(const std::string &images, const std
     labelled_images out;
     out.count = im.count();
     out.features = im.item_size();
+    out.dims.assign(im.dims.begin() + 1, im.dims.end());
+    out.images = images;
     out.x.resize(im.data.size());
     for (std::size_t i = 0; i < im.data.size(); ++i) out.x[i] = float(im.data[i]) / 255.f;
     out.y.assign(lb.data.begin(), lb.data.end());
