@@ -88,7 +88,8 @@ inline std::string usage_text(const char *prog, const options &d, const std::str
            "  --limit N         use only the first N training and test images\n"
            "  --stop-after N    stop after epoch N (as if interrupted; --resume continues)\n"
            "  --threads N       threads per training and evaluation step, 1 to 1024 (default: every core of this\n"
-           "                    machine); the results are the same bytes for every N\n"
+           "                    machine; more than the cores runs on the cores); the results are the same bytes\n"
+           "                    for every N\n"
            "  --export-onnx F   after training, write the network in evaluation mode and its parameters as an\n"
            "                    ONNX model (opset 17) to F\n" +
            extra + "  --help            this text\n" + notes +
@@ -155,8 +156,15 @@ template <class Model> int train(const char *prog, const options &o, const Model
     auto predict = compile_forward(eval_mode(logits)); // evaluation: forward only, no adjoints, no labels
     Model::configure(net, o); // runtime constants from the options (relu'(0))
     net.seed(o.seed);         // random draws (dropout), if the model has any
-    net.threads(o.threads);
-    predict.threads(o.threads);
+    // more threads than cores only wait for each other (1024 on 2 cores ran ~1000x slower): the
+    // cores' count instead, which gives the same bytes
+    const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+    const std::size_t threads = std::min(o.threads, cores);
+    if (o.threads > cores && lead)
+        std::fprintf(stderr, "%s: --threads %zu is more than this machine's %zu core%s: running on %zu (the results are the same bytes)\n", prog,
+                     o.threads, cores, cores == 1 ? "" : "s", threads);
+    net.threads(threads);
+    predict.threads(threads);
     using store = typename decltype(net)::params_type;
 
     auto train_set = io::fashion_mnist("train", o.data);
@@ -238,10 +246,10 @@ template <class Model> int train(const char *prog, const options &o, const Model
     if (o.weight_decay != 0) std::snprintf(optimizer, sizeof optimizer, "AdamW (weight decay %g),", o.weight_decay);
     std::fprintf(out, "network: %s\n%s, %s lr %g (%s schedule), batch %zu%s, %zu training / %zu test images, kernels %s, %zu thread%s\n",
                 network.c_str(), model.policy(o).c_str(), optimizer, o.lr, o.schedule.c_str(), o.batch,
-                o.augment ? ", shifts and mirror images" : "", train_set.count, test_set.count, gemm::isa.data(), o.threads,
-                o.threads == 1 ? "" : "s");
+                o.augment ? ", shifts and mirror images" : "", train_set.count, test_set.count, gemm::isa.data(), threads,
+                threads == 1 ? "" : "s");
 #if KINK_MPI
-    if (world.size() > 1) std::fprintf(out, "MPI: %d ranks share every batch, %zu thread%s each\n", world.size(), o.threads, o.threads == 1 ? "" : "s");
+    if (world.size() > 1) std::fprintf(out, "MPI: %d ranks share every batch, %zu thread%s each\n", world.size(), threads, threads == 1 ? "" : "s");
 #endif
 
     nn::batcher batches(tx, ty, features, o.batch, o.seed);

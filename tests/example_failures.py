@@ -4,10 +4,11 @@ names the option; an unwritable --out is refused before any training; a run that
 NaN) exits 3 and leaves the previous checkpoint byte for byte; a resume whose options would not
 continue bit for bit (--limit, --data, --lr) is refused, as is a checkpoint whose epoch field
 does not parse; images of another size than the network's input are refused before anything is
-written.
+written; a --threads above the cores runs on the cores, with a warning.
 
 usage: example_failures.py FASHION_MNIST_EXE"""
 import gzip
+import os
 import pathlib
 import shutil
 import struct
@@ -102,6 +103,12 @@ def main() -> int:
             check(f"{rows} x {rows} images: exit 1 naming the file and both shapes", r.returncode == 1 and want in r.stderr and "epoch" not in r.stdout,
                   f"exit {r.returncode}\n{r.stdout[-500:]}\n{r.stderr}")
         check("the refused data left the checkpoint unchanged", ckpt.read_bytes() == before)
+        # far more threads than cores: the run uses the cores (1024 threads on 2 cores ran ~1000x slower)
+        cores = os.cpu_count() or 1
+        r = run(exe, "--limit", "256", "--epochs", "1", "--threads", "1024", "--out", f"{tmp}/threads")
+        check("--threads 1024: a warning, and the run uses the cores",
+              r.returncode == 0 and f"--threads 1024 is more than this machine's {cores} core" in r.stderr
+              and f"{cores} thread" in r.stdout, f"exit {r.returncode}\n{r.stdout[-300:]}\n{r.stderr}")
         r = run(exe, *common, "--resume", "--out", out)
         check("resume with the same options continues", r.returncode == 0 and "resumed from" in r.stdout, r.stderr)
     print(f"{passed} passed, {failed} failed")

@@ -4,11 +4,17 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <vector>
+
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <kink/kink.hpp>
 
@@ -295,3 +301,44 @@ TEST_CASE("a team runs a job on every member, rethrows the lowest member's excep
     alone.run([&](std::size_t t) { seen[t] = -1; });
     CHECK(seen == std::vector<int>{-1, 12, 13});
 }
+
+#if defined(__SANITIZE_ADDRESS__)
+#define KINK_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KINK_TEST_ASAN 1
+#endif
+#endif
+#ifndef KINK_TEST_ASAN
+TEST_CASE("a team the system cannot start is an error naming the thread count and the reason, not std::terminate") {
+    // a child process whose address space leaves room for a few thread stacks (8 MiB each) only:
+    // starting 64 threads fails part way; the team stops those it started and throws
+    const pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        std::FILE *f = std::fopen("/proc/self/status", "r");
+        char line[256];
+        unsigned long kib = 0;
+        while (f && std::fgets(line, sizeof line, f))
+            if (std::sscanf(line, "VmSize: %lu kB", &kib) == 1) break;
+        if (f) std::fclose(f);
+        const rlimit limit{rlim_t(kib + 48 * 1024) * 1024, rlim_t(kib + 48 * 1024) * 1024};
+        if (kib == 0 || setrlimit(RLIMIT_AS, &limit) != 0) _exit(3);
+        try {
+            team crew(64);
+            _exit(4); // started anyway
+        } catch (const std::system_error &e) {
+            const std::string m = e.what();
+            _exit(m.find("kink: threads(64): the system refused to start thread ") != std::string::npos &&
+                          m.find(" of 64 (") != std::string::npos
+                      ? 0
+                      : 5);
+        }
+        _exit(6);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+}
+#endif

@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -26,20 +28,27 @@ namespace kink {
 
 class team {
   public:
-    /// A team of n members (n >= 1): the calling thread and n - 1 started here.
+    /// A team of n members (n >= 1): the calling thread and n - 1 started here. When the system
+    /// refuses a thread (a process or memory limit), the threads already started are stopped and
+    /// joined and std::system_error says how many were asked for and why, instead of the
+    /// std::terminate that destroying a running std::thread would cause.
     explicit team(std::size_t n = 1) : errors_(n == 0 ? 1 : n) {
         const std::size_t m = n == 0 ? 1 : n;
         threads_.reserve(m - 1);
-        for (std::size_t t = 1; t < m; ++t) threads_.emplace_back([this, t] { serve(t); });
+        for (std::size_t t = 1; t < m; ++t) {
+            try {
+                threads_.emplace_back([this, t] { serve(t); });
+            } catch (const std::system_error &e) {
+                stop_all();
+                throw std::system_error(e.code(), "kink: threads(" + std::to_string(m) + "): the system refused to start thread " +
+                                                      std::to_string(t + 1) + " of " + std::to_string(m) + " (" + e.code().message() +
+                                                      "; a process or memory limit?)");
+            }
+        }
     }
     team(const team &) = delete;
     team &operator=(const team &) = delete;
-    ~team() {
-        stop_.store(true, std::memory_order_relaxed);
-        gen_.fetch_add(1, std::memory_order_release);
-        gen_.notify_all();
-        for (auto &th : threads_) th.join();
-    }
+    ~team() { stop_all(); }
 
     std::size_t size() const { return threads_.size() + 1; }
 
@@ -55,6 +64,14 @@ class team {
     }
 
   private:
+    /// Wakes every member to return, and joins them.
+    void stop_all() {
+        stop_.store(true, std::memory_order_relaxed);
+        gen_.fetch_add(1, std::memory_order_release);
+        gen_.notify_all();
+        for (auto &th : threads_) th.join();
+        threads_.clear();
+    }
     /// run's body, a function of no callable type: one copy for every caller, not one per lambda.
     void run_job(void *ctx, void (*job)(void *, std::size_t)) {
         job_ctx_ = ctx;
