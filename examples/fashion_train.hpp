@@ -232,6 +232,14 @@ template <class Model> int train(const char *prog, const options &o, const Model
             throw io::format_error("kink: " + ckpt + ": metadata 'epoch' is " + meta("epoch") + ", not an epoch of this run's 1.." +
                                    std::to_string(o.epochs) + " with " + std::to_string(history.size()) + " recorded");
         first_epoch = int(done) + 1;
+        if (first_epoch > o.epochs) { // nothing left to train: say so, with the recorded result
+            double seconds = 0;
+            for (const auto &r : history) seconds += r.seconds;
+            if (lead)
+                std::printf("the run in %s is complete (%d of %d epochs); its last test accuracy was %.4f\ntest_accuracy=%.4f train_seconds=%.2f\n",
+                            o.out.c_str(), int(done), o.epochs, history.back().test_accuracy, history.back().test_accuracy, seconds);
+            return 0;
+        }
         std::fprintf(out, "resumed from %s after epoch %d\n", ckpt.c_str(), first_epoch - 1);
     } else {
         nn::init_uniform_fan_in(net, params, o.seed);

@@ -4,7 +4,8 @@ names the option; an unwritable --out is refused before any training; a run that
 NaN) exits 3 and leaves the previous checkpoint byte for byte; a resume whose options would not
 continue bit for bit (--limit, --data, --lr) is refused, as is a checkpoint whose epoch field
 does not parse; images of another size than the network's input are refused before anything is
-written; a --threads above the cores runs on the cores, with a warning.
+written; a --threads above the cores runs on the cores, with a warning; resuming a finished run
+says it is complete.
 
 usage: example_failures.py FASHION_MNIST_EXE"""
 import gzip
@@ -111,6 +112,12 @@ def main() -> int:
               and f"{cores} thread" in r.stdout, f"exit {r.returncode}\n{r.stdout[-300:]}\n{r.stderr}")
         r = run(exe, *common, "--resume", "--out", out)
         check("resume with the same options continues", r.returncode == 0 and "resumed from" in r.stdout, r.stderr)
+        last = [l for l in r.stdout.splitlines() if l.startswith("test_accuracy=")][-1].split()[0]
+        finished = ckpt.read_bytes()
+        r = run(exe, *common, "--resume", "--out", out)
+        check("resuming a finished run says it is complete, with the recorded accuracy, and writes nothing",
+              r.returncode == 0 and "is complete (3 of 3 epochs)" in r.stdout and f"{last} train_seconds=" in r.stdout
+              and "confusion" not in r.stdout and ckpt.read_bytes() == finished, f"exit {r.returncode}\n{r.stdout}\n{r.stderr}")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

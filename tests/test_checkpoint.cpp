@@ -429,3 +429,24 @@ TEST_CASE("model files: a training program's model loads into the inference prog
     nn::save_checkpoint(path, train, p, opt);
     CHECK(error_of([&] { nn::load_checkpoint(path, predict, q, opt); }).find("written by a different network") != std::string::npos);
 }
+
+TEST_CASE("model files and checkpoints record the runtime constants' values and refuse other values") {
+    const auto logits = W2 * relu<policy::runtime<"relu0">>(W1 * x + b1) + b2;
+    auto net = compile(softmax_cross_entropy(logits, y));
+    net.constant<"relu0">(1.0);
+    CHECK(net.constant_values() == "relu0=1");
+    auto p = net.make_params();
+    const std::string path = tmpfile("constants.safetensors");
+    nn::save_model(path, net, p);
+    auto other = compile(softmax_cross_entropy(logits, y)); // relu0 = 0
+    auto q = other.make_params();
+    CHECK(error_of([&] { nn::load_model(path, other, q); }) ==
+          "kink: " + path + ": written with runtime constants relu0=1, this program has relu0=0: set them (net.constant<\"name\">(value)) before loading");
+    other.constant<"relu0">(1.0);
+    nn::load_model(path, other, q);
+    nn::adam<float> opt;
+    nn::save_checkpoint(path, net, p, opt);
+    other.constant<"relu0">(0.5);
+    CHECK(error_of([&] { nn::load_checkpoint(path, other, q, opt); }).find("written with runtime constants relu0=1, this program has relu0=0.5") !=
+          std::string::npos);
+}

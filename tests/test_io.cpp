@@ -83,7 +83,7 @@ TEST_CASE("idx: every malformed file is refused with the file's name and the pro
           "kink: " + p + "long: has 2 bytes after the 8 values the header describes");
     CHECK(error_of([&] { io::read_idx_labels(put("labels", idx(8, {12}, 12)), 6); }) ==
           "kink: " + p + "labels: label 6 is 6, outside [0, 6)");
-    CHECK(error_of([&] { io::read_idx_images(p + "missing"); }) == "kink: " + p + "missing: cannot open");
+    CHECK(error_of([&] { io::read_idx_images(p + "missing"); }) == "kink: " + p + "missing: cannot open (No such file or directory)");
     // a gzip stream cut in half
     const std::string gz = p + "cut.gz";
     put("cut.gz", idx(8, {50, 4, 4}, 800), true);
@@ -193,4 +193,14 @@ TEST_CASE("batches: a seed gives the same batches, epochs differ, every sample o
     CHECK(sorted == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
     // the exact order of seed 5, epoch 1 (a change here changes every user's batches)
     CHECK(a == std::vector<int>{6, 8, 4, 9, 0, 3, 2, 1, 7, 5});
+}
+
+TEST_CASE("a missing file and a folder in a file's place are refused with the reason") {
+    const std::string dir = tmpdir();
+    CHECK(error_of([&] { io::read_safetensors(dir + "/none.safetensors"); }) ==
+          "kink: " + dir + "/none.safetensors: cannot open (No such file or directory)");
+    CHECK(error_of([&] { io::read_safetensors(dir); }) == "kink: " + dir + ": is a folder, not a file");
+    CHECK(error_of([&] { io::read_idx_images(dir + "/none-idx3-ubyte.gz"); }) ==
+          "kink: " + dir + "/none-idx3-ubyte.gz: cannot open (No such file or directory)");
+    CHECK(error_of([&] { io::read_idx_images(dir); }) == "kink: " + dir + ": is a folder, not a file");
 }

@@ -32,6 +32,7 @@
 #include <memory>
 #include <span>
 #include <stdexcept>
+#include <cstdio>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -185,6 +186,25 @@ template <class T, class Key, exec_options O> class program : private detail::st
     }
     /// The value of runtime constant `Name`.
     template <fixed_string Name> double constant() const { return this->pool_[constant_slot<Name>()]; }
+    /// Every runtime constant as `name=value` (17 significant digits), in the program's order,
+    /// comma-separated: what model files and checkpoints record, since the values change what the
+    /// program computes (relu'(0) = 1, a pool's tie rule). Empty without runtime constants.
+    std::string constant_values() const {
+        std::string s;
+        if constexpr (rconsts_t<Root>::size != 0) {
+            [&]<class... C>(meta::list<C...>) {
+                std::size_t k = 0;
+                (
+                    [&] {
+                        char v[40];
+                        std::snprintf(v, sizeof v, "%.17g", double(this->pool_[k++]));
+                        s += (s.empty() ? "" : ", ") + std::string(C::name()) + "=" + v;
+                    }(),
+                    ...);
+            }(rconsts_t<Root>{});
+        }
+        return s;
+    }
 
     /// The seed of the program's random draws (dropout's masks; 0 by default). A draw depends on
     /// the seed, the step counter and the sample's index in the batch, so it is reproducible

@@ -14,7 +14,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -90,8 +93,11 @@ inline idx_array parse_idx(std::string_view bytes, std::size_t rank, std::string
 
 /// The whole content of a file, gunzipped when it is gzip (transparently plain otherwise).
 inline std::string read_maybe_gzip(const std::string &path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) throw format_error("kink: " + path + ": is a folder, not a file");
+    errno = 0;
     gzFile f = gzopen(path.c_str(), "rb");
-    if (!f) throw format_error("kink: " + path + ": cannot open");
+    if (!f) throw format_error("kink: " + path + ": cannot open (" + std::string(errno ? std::strerror(errno) : "out of memory") + ")");
     std::string out;
     char buf[1 << 16];
     while (true) {

@@ -18,9 +18,11 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <span>
@@ -287,8 +289,11 @@ inline safetensors parse_safetensors(std::string_view bytes, std::string_view fi
 }
 
 inline safetensors read_safetensors(const std::string &path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) throw format_error("kink: " + path + ": is a folder, not a file");
+    errno = 0;
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw format_error("kink: " + path + ": cannot open");
+    if (!in) throw format_error("kink: " + path + ": cannot open (" + std::string(errno ? std::strerror(errno) : "unknown reason") + ")");
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     return parse_safetensors(bytes, path);
 }

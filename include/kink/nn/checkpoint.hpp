@@ -322,7 +322,7 @@ inline void check_fingerprint(const io::safetensors &f, const std::string &path,
 /// description as kink.forward) loads into compile_forward(eval_mode(z)), and a model written by
 /// that inference program loads into the training program.
 template <class Program>
-void check_network(const io::safetensors &f, const std::string &path, const char *kind) {
+void check_network(const io::safetensors &f, const std::string &path, const char *kind, const Program &net) {
     const std::string mine = network_description<Program>();
     const auto it = f.metadata.find("kink.network");
     if (it == f.metadata.end())
@@ -338,9 +338,17 @@ void check_network(const io::safetensors &f, const std::string &path, const char
                                                           model && !has_fwd && !my_forward.empty() ? my_forward : mine));
     }
     check_fingerprint(f, path, kind, it->second);
+    // the runtime constants' values are part of what the program computes (relu'(0), tie rules)
+    const auto c = f.metadata.find("kink.constants");
+    const std::string theirs = c == f.metadata.end() ? "" : c->second, ours = net.constant_values();
+    if (theirs != ours)
+        throw io::format_error("kink: " + path + ": written with runtime constants " + (theirs.empty() ? "(none)" : theirs) +
+                               ", this program has " + (ours.empty() ? "(none)" : ours) +
+                               ": set them (net.constant<\"name\">(value)) before loading");
 }
-template <class Program> void describe(std::map<std::string, std::string> &meta, const char *kind) {
+template <class Program> void describe(std::map<std::string, std::string> &meta, const char *kind, const Program &net) {
     const std::string d = network_description<Program>();
+    if (const std::string c = net.constant_values(); !c.empty()) meta["kink.constants"] = c;
     meta["kink.file"] = kind;
     meta["kink.network"] = d;
     meta["kink.fingerprint"] = fingerprint_of(d);
@@ -350,18 +358,18 @@ template <class Program> void describe(std::map<std::string, std::string> &meta,
 
 /// Writes the parameters of `net` to a model file (atomically), with `extra` metadata.
 template <class Program>
-void save_model(const std::string &path, const Program &, const typename Program::params_type &params,
+void save_model(const std::string &path, const Program &net, const typename Program::params_type &params,
                 std::map<std::string, std::string> extra = {}) {
-    detail::describe<Program>(extra, "model");
+    detail::describe<Program>(extra, "model", net);
     std::vector<io::tensor_out> t;
     add_tensors(t, "", params, params.data());
     io::write_safetensors(path, t, extra);
 }
 /// Reads a model file written for the same network into `params`; returns the file (metadata).
 template <class Program>
-io::safetensors load_model(const std::string &path, const Program &, typename Program::params_type &params) {
+io::safetensors load_model(const std::string &path, const Program &net, typename Program::params_type &params) {
     io::safetensors f = io::read_safetensors(path);
-    detail::check_network<Program>(f, path, "model");
+    detail::check_network<Program>(f, path, "model", net);
     typename Program::params_type staged; // nothing of `params` changes unless every tensor reads
     read_tensors<typename Program::params_type>(f, "", staged.data(), path);
     params = staged;
@@ -455,7 +463,7 @@ io::safetensors load_state_dict(const std::string &path, const Program &, typena
 template <class Program, class Opt>
 void save_checkpoint(const std::string &path, const Program &net, const typename Program::params_type &params, const Opt &opt,
                      std::map<std::string, std::string> extra = {}) {
-    detail::describe<Program>(extra, "checkpoint");
+    detail::describe<Program>(extra, "checkpoint", net);
     extra["optimizer"] = optimizer_state<Opt>::name(opt);
     extra["kink.seed"] = std::to_string(net.seed()); // the random draws (dropout) resume where they were
     extra["kink.rng_step"] = std::to_string(net.rng_step());
@@ -472,7 +480,7 @@ void save_checkpoint(const std::string &path, const Program &net, const typename
 template <class Program, class Opt>
 io::safetensors load_checkpoint(const std::string &path, Program &net, typename Program::params_type &params, Opt &opt) {
     io::safetensors f = io::read_safetensors(path);
-    detail::check_network<Program>(f, path, "checkpoint");
+    detail::check_network<std::remove_const_t<Program>>(f, path, "checkpoint", net);
     const std::string &kind = metadata(f, "optimizer", path);
     if (kind != optimizer_state<Opt>::name(opt))
         throw io::format_error("kink: " + path + ": holds the state of " + kind + ", the optimizer is " +
