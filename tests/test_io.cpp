@@ -158,6 +158,10 @@ TEST_CASE("safetensors: each tensor's CRC-32 is written and verified; a flipped 
     std::string last = bytes;
     last.back() = char(last.back() ^ 1);
     CHECK(err(last).starts_with("kink: c: tensor 'b' fails its checksum"));
+    // the metadata has its own checksum: a changed value is refused
+    std::string edited = bytes;
+    edited[edited.find("\"note\":\"n\"") + 8] = 'm';
+    CHECK(err(edited).starts_with("kink: c: the metadata fails its checksum (CRC-32 "));
     // a file without checksums (PyTorch's) reads as before; a checksum of a tensor the file lacks is refused
     auto file = [](const std::string &header, std::size_t n) {
         std::string s(8, '\0');

@@ -11,8 +11,10 @@
 /// tensors tile the data exactly; each problem throws `io::format_error` naming the file.
 ///
 /// Integrity: the writer records each tensor's CRC-32 (zlib's crc32, the checksum of gzip and
-/// PNG) in the metadata as "kink.crc32:<name>" = 8 hex digits, and the reader verifies every
-/// such entry, so a flipped bit in a tensor's data is refused with the tensor's name. Files
+/// PNG) in the metadata as "kink.crc32:<name>" = 8 hex digits, and the metadata's own as
+/// "kink.crc32"; the reader verifies every such entry, so a flipped bit in a tensor's data is
+/// refused with the tensor's name, and one in the metadata (an optimizer's step count, a beta
+/// power) as such. Files
 /// without them (written by PyTorch's safetensors, say) are read as before. The checksums are
 /// taken out of the metadata the reader returns.
 
@@ -168,6 +170,14 @@ inline std::uint32_t crc32_of(std::span<const std::byte> b) {
     }
     return static_cast<std::uint32_t>(c);
 }
+/// The checksum of the metadata: CRC-32 of every key and value (but the checksums), in key order,
+/// each followed by a zero byte.
+inline std::uint32_t metadata_crc(const std::map<std::string, std::string> &m) {
+    std::string all;
+    for (const auto &[k, v] : m)
+        if (!std::string_view(k).starts_with("kink.crc32")) all += k + '\0' + v + '\0';
+    return crc32_of(std::as_bytes(std::span<const char>(all.data(), all.size())));
+}
 inline std::string hex8(std::uint32_t v) {
     char b[12];
     std::snprintf(b, sizeof b, "%08x", v);
@@ -272,6 +282,12 @@ inline safetensors parse_safetensors(std::string_view bytes, std::string_view fi
         at = e;
     }
     if (at != out.data.size()) fail(file, "the tensors cover " + std::to_string(at) + " of " + std::to_string(out.data.size()) + " data bytes");
+    if (const auto m = out.metadata.find("kink.crc32"); m != out.metadata.end()) {
+        const std::string got = detail::hex8(detail::metadata_crc(out.metadata));
+        if (got != m->second)
+            fail(file, "the metadata fails its checksum (CRC-32 " + got + ", recorded " + m->second + "): it was changed after it was written");
+        out.metadata.erase(m);
+    }
     for (auto it = out.metadata.begin(); it != out.metadata.end();) { // verify and remove the checksums
         if (!std::string_view(it->first).starts_with(detail::crc_prefix)) {
             ++it;
@@ -304,6 +320,7 @@ inline void write_safetensors(const std::string &path, const std::vector<tensor_
                               const std::map<std::string, std::string> &user_metadata) {
     auto metadata = user_metadata;
     for (const auto &t : tensors) metadata[std::string(detail::crc_prefix) + t.name] = detail::hex8(detail::crc32_of(t.bytes));
+    metadata["kink.crc32"] = detail::hex8(detail::metadata_crc(metadata));
     std::string header = "{";
     if (!metadata.empty()) {
         header += "\"__metadata__\":{";
