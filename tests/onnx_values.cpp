@@ -3,7 +3,9 @@
 // examples/fashion_cnn's CNN, resnet: examples/fashion_resnet's ResNet after one training step,
 // so that its batch norms' running statistics are not at their start), writes the inference
 // program compile_forward(eval_mode(logits)) as an ONNX model to MODEL, and kink's logits of the
-// first N (default 1000) Fashion-MNIST test images to LOGITS (safetensors, F32 [N, 10]).
+// first N (default 1000) Fashion-MNIST test images to LOGITS (safetensors, F32 [N, 10]). NET
+// misc is an MLP through the ops the examples do not use: layer_norm (mean), a scale and shift,
+// mish, softsign, softplus, relu6, hardtanh, abs, gelu_tanh, selu, celu, sin, pow<2>, softmax.
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -51,7 +53,7 @@ int run(const Loss &loss, const Logits &logits, const std::string &model, const 
 
 int main(int argc, char **argv) {
     if (argc < 4) {
-        std::fprintf(stderr, "usage: onnx_values mlp|cnn|resnet MODEL LOGITS [N]\n");
+        std::fprintf(stderr, "usage: onnx_values mlp|cnn|resnet|misc MODEL LOGITS [N]\n");
         return 2;
     }
     const std::string net = argv[1];
@@ -62,6 +64,14 @@ int main(int argc, char **argv) {
         if (net == "mlp") return run<false>(nets::fashion::loss<R>(), nets::fashion::logits<R>(), argv[2], argv[3], n);
         if (net == "cnn") return run<true>(nets::fashion_cnn::loss<R, T>(), nets::fashion_cnn::logits<R, T>(), argv[2], argv[3], n);
         if (net == "resnet") return run<true>(nets::fashion_resnet::loss(), nets::fashion_resnet::logits(), argv[2], argv[3], n);
+        if (net == "misc") {
+            constexpr auto xv = nets::fashion::x;
+            const auto a = hadamard(param<"ln.weight", 32>, layer_norm(nn::dense<"fc1", 32>(xv))) + param<"ln.bias", 32>;
+            const auto c = mish(a) + softsign(a) + softplus(a) + relu6(a) + hardtanh(a) + abs(a) + gelu_tanh(a) + selu(a) +
+                           celu(a, lit<1, 2>) + sin(a) + hadamard(lit<1, 10>, pow<2>(a));
+            const auto z = softmax(nn::dense<"fc2", 10>(c));
+            return run<false>(softmax_cross_entropy(z, nets::fashion::y), z, argv[2], argv[3], n);
+        }
         std::fprintf(stderr, "onnx_values: unknown network '%s'\n", net.c_str());
         return 2;
     } catch (const std::exception &e) {

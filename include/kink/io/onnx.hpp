@@ -16,10 +16,12 @@
 /// argument K, b.operand<Node, K>() the same as an operand of a broadcasting elementwise op;
 /// b.node(op, inputs, outputs, attributes) adds a node). Exporting a network with
 /// an op that has no form is one compile-time error naming the op (onnx_form_missing<Op>).
-/// Forms exist for: + - * / and negation, products of a matrix and a vector (Gemm), relu,
-/// leaky_relu, elu, tanh, sigmoid, exp, log, sqrt, silu, gelu (erf form), hardsigmoid,
-/// hardswish, conv2d (stride, padding, dilation), max_pool2d, avg_pool2d (padding counted, as
-/// kink's), global_avg_pool, flatten, and batch normalisation in evaluation mode
+/// Forms exist for: + - * / and negation, pow<N>, abs, products of a matrix and a vector (Gemm),
+/// relu, leaky_relu, relu6 and hardtanh (Clip), elu, selu, celu, tanh, sigmoid, exp, log, sqrt,
+/// sin, cos, softplus, softsign, silu, mish, gelu (erf form) and gelu_tanh (compositions),
+/// hardsigmoid, hardswish, mean and sum of a sample's vector (ReduceMean, ReduceSum: layer_norm),
+/// softmax, log_softmax, conv2d (stride, padding, dilation), max_pool2d, avg_pool2d (padding
+/// counted, as kink's), global_avg_pool, flatten, and batch normalisation in evaluation mode
 /// (BatchNormalization). Constants must be literals (lit<...>); a training-mode graph (batch
 /// statistics, dropout) is refused: export eval_mode(z).
 
@@ -35,12 +37,14 @@
 #include <kink/exec/program.hpp>
 #include <kink/expr/mode.hpp>
 #include <kink/io/atomic.hpp>
+#include <kink/ops/abs_sign.hpp>
 #include <kink/ops/activation.hpp>
 #include <kink/ops/batch_norm.hpp>
 #include <kink/ops/conv.hpp>
 #include <kink/ops/elu.hpp>
 #include <kink/ops/hard.hpp>
 #include <kink/ops/pool.hpp>
+#include <kink/ops/reduce.hpp>
 #include <kink/ops/relu.hpp>
 #include <kink/ops/smooth.hpp>
 
@@ -228,7 +232,85 @@ KINK_ONNX_UNARY(sqrt_op, "Sqrt")
 KINK_ONNX_UNARY(tanh_op, "Tanh")
 KINK_ONNX_UNARY(sigmoid_op, "Sigmoid")
 KINK_ONNX_UNARY(flatten_op, "Flatten")
+KINK_ONNX_UNARY(softplus_op, "Softplus")
+KINK_ONNX_UNARY(softsign_op, "Softsign")
+KINK_ONNX_UNARY(sin_op, "Sin")
+KINK_ONNX_UNARY(cos_op, "Cos")
 #undef KINK_ONNX_UNARY
+
+template <class P> struct form<abs_op<P>> {
+    template <class Node, class B> static void emit(B &b, const std::string &out) { b.node("Abs", {b.template in<Node, 0>()}, {out}); }
+};
+/// x^N: Pow with the exponent as a constant.
+template <int N> struct form<pow_op<N>> {
+    template <class Node, class B> static void emit(B &b, const std::string &out) {
+        b.node("Pow", {b.template in<Node, 0>(), b.constant(out + "_exponent", double(N))}, {out});
+    }
+};
+/// relu6 and hardtanh: Clip between constants.
+template <class P> struct form<relu6_op<P>> {
+    template <class Node, class B> static void emit(B &b, const std::string &out) {
+        b.node("Clip", {b.template in<Node, 0>(), b.constant(out + "_lo", 0.0), b.constant(out + "_hi", 6.0)}, {out});
+    }
+};
+template <class P> struct form<hardtanh_op<P>> {
+    template <class Node, class B> static void emit(B &b, const std::string &out) {
+        b.node("Clip", {b.template in<Node, 0>(), b.constant(out + "_lo", -1.0), b.constant(out + "_hi", 1.0)}, {out});
+    }
+};
+/// selu with PyTorch's constants (kink's), not ONNX's float defaults.
+template <class P> struct form<selu_op<P>> {
+    template <class Node, class B> static void emit(B &b, const std::string &out) {
+        b.node("Selu", {b.template in<Node, 0>()}, {out}, {attr_f("alpha", ::kink::detail::selu_alpha), attr_f("gamma", ::kink::detail::selu_scale)});
+    }
+};
+template <class P> struct form<celu_op<P>> {
+    template <class Node, class B> static void emit(B &b, const std::string &out) {
+        b.node("Celu", {b.template in<Node, 0>()}, {out}, {attr_f("alpha", detail::literal<arg_t<1, Node>>())});
+    }
+};
+/// mish(x) = x tanh(softplus(x)) (Mish is an op only from opset 18).
+template <> struct form<mish_op> {
+    template <class Node, class B> static void emit(B &b, const std::string &out) {
+        const std::string x = b.template in<Node, 0>();
+        b.node("Softplus", {x}, {out + "_softplus"});
+        b.node("Tanh", {out + "_softplus"}, {out + "_tanh"});
+        b.node("Mul", {x, out + "_tanh"}, {out});
+    }
+};
+/// gelu_tanh(x) = x sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3)), kink's form of PyTorch's tanh approximation.
+template <> struct form<gelu_tanh_op> {
+    template <class Node, class B> static void emit(B &b, const std::string &out) {
+        const std::string x = b.template in<Node, 0>();
+        b.node("Pow", {x, b.constant(out + "_three", 3.0)}, {out + "_cube"});
+        b.node("Mul", {out + "_cube", b.constant(out + "_c", ::kink::detail::gelu_c)}, {out + "_cubic"});
+        b.node("Add", {x, out + "_cubic"}, {out + "_inner"});
+        b.node("Mul", {out + "_inner", b.constant(out + "_k2", 2 * ::kink::detail::gelu_k)}, {out + "_v"});
+        b.node("Sigmoid", {out + "_v"}, {out + "_s"});
+        b.node("Mul", {x, out + "_s"}, {out});
+    }
+};
+/// A sample's vector reduced to one value, kept as [N, 1] so that it broadcasts against [N, n].
+template <> struct form<mean_op> {
+    template <class Node, class B> static void emit(B &b, const std::string &out) {
+        b.node("ReduceMean", {b.template in<Node, 0>()}, {out}, {attr_ints("axes", {-1}), attr("keepdims", 1)});
+    }
+};
+template <> struct form<sum_op> {
+    template <class Node, class B> static void emit(B &b, const std::string &out) {
+        b.node("ReduceSum", {b.template in<Node, 0>(), b.shape_constant(out + "_axes", {-1})}, {out}, {attr("keepdims", 1)});
+    }
+};
+template <> struct form<softmax_op> {
+    template <class Node, class B> static void emit(B &b, const std::string &out) {
+        b.node("Softmax", {b.template in<Node, 0>()}, {out}, {attr("axis", -1)});
+    }
+};
+template <> struct form<log_softmax_op> {
+    template <class Node, class B> static void emit(B &b, const std::string &out) {
+        b.node("LogSoftmax", {b.template in<Node, 0>()}, {out}, {attr("axis", -1)});
+    }
+};
 
 template <class P> struct form<relu_op<P>> { // the policy decides derivatives only
     template <class Node, class B> static void emit(B &b, const std::string &out) { b.node("Relu", {b.template in<Node, 0>()}, {out}); }
