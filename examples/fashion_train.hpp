@@ -131,6 +131,33 @@ void check_output_folder(const char *prog, const std::string &out) {
     }
     std::fclose(f);
     std::remove(probe.c_str());
+    // the files the run writes (and --export-onnx's) must not be folders: found now, not after an epoch
+    for (const char *name : {"checkpoint.safetensors", "curves.csv", "curves.svg"}) {
+        const std::string path = out + "/" + name;
+        if (std::filesystem::is_directory(path, ec)) {
+            std::fprintf(stderr, "%s: --out %s: %s is a folder, where the run writes its %s\n", prog, out.c_str(), path.c_str(), name);
+            std::exit(2);
+        }
+    }
+}
+
+/// Before the first epoch: room for `bytes` (a checkpoint's size) in the output folder, probed by
+/// writing that many bytes (a full disk is found now, not when the first checkpoint is written).
+void check_output_space(const char *prog, const std::string &out, std::size_t bytes) {
+    const std::string probe = out + "/.kink-space-test";
+    std::FILE *f = std::fopen(probe.c_str(), "wb");
+    bool ok = f != nullptr;
+    const std::vector<char> block(1 << 16, 0);
+    for (std::size_t done = 0; ok && done < bytes; done += block.size())
+        ok = std::fwrite(block.data(), 1, std::min(block.size(), bytes - done), f) == std::min(block.size(), bytes - done);
+    const int err = errno;
+    if (f) ok = (std::fclose(f) == 0) && ok;
+    std::remove(probe.c_str());
+    if (!ok) {
+        std::fprintf(stderr, "%s: --out %s: no room for a checkpoint of %zu bytes (%s)\n", prog, out.c_str(), bytes,
+                     std::strerror(err ? err : errno));
+        std::exit(2);
+    }
 }
 
 const std::vector<std::string> class_names = {"T-shirt", "Trouser", "Pullover", "Dress", "Coat",
@@ -187,6 +214,8 @@ template <class Model> int train(const char *prog, const options &o, const Model
     const std::span<const std::int32_t> ty(train_set.y.data(), train_set.count), vy(test_set.y.data(), test_set.count);
 
     const std::string ckpt = o.out + "/checkpoint.safetensors";
+    if (lead) // parameters and Adam's two moments, in float, and their headers
+        check_output_space(prog, o.out, 3 * store::offsets[store::count] * sizeof(float) + (1 << 16));
     store params, grads;
     nn::adam<float> opt;
     opt.lr = float(o.lr);

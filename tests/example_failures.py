@@ -5,7 +5,7 @@ NaN) exits 3 and leaves the previous checkpoint byte for byte; a resume whose op
 continue bit for bit (--limit, --data, --lr) is refused, as is a checkpoint whose epoch field
 does not parse; images of another size than the network's input are refused before anything is
 written; a --threads above the cores runs on the cores, with a warning; resuming a finished run
-says it is complete.
+says it is complete; a folder where the checkpoint goes, or a full disk (a tmpfs), is refused before training.
 
 usage: example_failures.py FASHION_MNIST_EXE"""
 import gzip
@@ -104,6 +104,26 @@ def main() -> int:
             check(f"{rows} x {rows} images: exit 1 naming the file and both shapes", r.returncode == 1 and want in r.stderr and "epoch" not in r.stdout,
                   f"exit {r.returncode}\n{r.stdout[-500:]}\n{r.stderr}")
         check("the refused data left the checkpoint unchanged", ckpt.read_bytes() == before)
+        # a folder where the checkpoint goes: refused before training, not after the first epoch
+        blocked = pathlib.Path(tmp) / "blocked"
+        (blocked / "checkpoint.safetensors").mkdir(parents=True)
+        r = run(exe, "--limit", "256", "--epochs", "1", "--out", str(blocked))
+        check("a folder in the checkpoint's place: exit 2 before training, naming it",
+              r.returncode == 2 and f"{blocked}/checkpoint.safetensors is a folder" in r.stderr and "epoch" not in r.stdout,
+              f"exit {r.returncode}\n{r.stdout[-300:]}\n{r.stderr}")
+        # a full disk (a 1 MiB tmpfs, where root may mount one): refused before training
+        tiny = pathlib.Path(tmp) / "tiny"
+        tiny.mkdir()
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(tiny)], capture_output=True).returncode == 0:
+            try:
+                r = run(exe, "--limit", "256", "--epochs", "1", "--out", str(tiny / "run"))
+                check("a full disk: exit 2 before training, saying how much room a checkpoint needs",
+                      r.returncode == 2 and "no room for a checkpoint of" in r.stderr and "No space left" in r.stderr and "epoch" not in r.stdout,
+                      f"exit {r.returncode}\n{r.stdout[-300:]}\n{r.stderr}")
+            finally:
+                subprocess.run(["umount", str(tiny)], capture_output=True)
+        else:
+            print("skip a full disk: this process cannot mount a tmpfs")
         # far more threads than cores: the run uses the cores (1024 threads on 2 cores ran ~1000x slower)
         cores = os.cpu_count() or 1
         r = run(exe, "--limit", "256", "--epochs", "1", "--threads", "1024", "--out", f"{tmp}/threads")
