@@ -22,6 +22,10 @@
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <kink/kink.hpp>
 
 #include "options.hpp"
@@ -141,6 +145,32 @@ void check_output_folder(const char *prog, const std::string &out) {
     }
 }
 
+/// One run per output folder: an advisory lock (flock) on DIR/.kink-lock, held until the process
+/// ends (the kernel drops it then, also when the run is killed). A second run on the folder is
+/// refused, naming the holder: two runs writing one folder would each report success while only
+/// one's files survive, mixed with the other's.
+void lock_output_folder(const char *prog, const std::string &out) {
+    const std::string path = out + "/.kink-lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        std::fprintf(stderr, "%s: --out %s: cannot create its lock file %s (%s)\n", prog, out.c_str(), path.c_str(), std::strerror(errno));
+        std::exit(2);
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char who[256] = {};
+        const ssize_t n = ::pread(fd, who, sizeof who - 1, 0);
+        std::fprintf(stderr, "%s: --out %s is in use by another run (%s): two runs writing one folder would mix their files\n", prog,
+                     out.c_str(), n > 0 ? who : "holder unknown");
+        std::exit(2);
+    }
+    char host[128] = {};
+    ::gethostname(host, sizeof host - 1);
+    const std::string me = "pid " + std::to_string(::getpid()) + " on host " + host;
+    [[maybe_unused]] const bool named = // the holder's name is a courtesy to the next run: the lock is what counts
+        ::ftruncate(fd, 0) == 0 && ::pwrite(fd, me.data(), me.size(), 0) == ssize_t(me.size());
+    // fd stays open: the lock lasts as long as the run
+}
+
 /// Before the first epoch: room for `bytes` (a checkpoint's size) in the output folder, probed by
 /// writing that many bytes (a full disk is found now, not when the first checkpoint is written).
 void check_output_space(const char *prog, const std::string &out, std::size_t bytes) {
@@ -172,6 +202,7 @@ template <class Model> int train(const char *prog, const options &o, const Model
 #else
     const bool lead = true;
 #endif
+    if (lead) lock_output_folder(prog, o.out);
     // the other ranks' progress goes nowhere
     std::FILE *out = lead ? stdout : std::fopen("/dev/null", "w");
     if (!out) out = stdout;

@@ -5,7 +5,8 @@ NaN) exits 3 and leaves the previous checkpoint byte for byte; a resume whose op
 continue bit for bit (--limit, --data, --lr) is refused, as is a checkpoint whose epoch field
 does not parse; images of another size than the network's input are refused before anything is
 written; a --threads above the cores runs on the cores, with a warning; resuming a finished run
-says it is complete; a folder where the checkpoint goes, or a full disk (a tmpfs), is refused before training.
+says it is complete; a folder where the checkpoint goes, or a full disk (a tmpfs), is refused before training; a
+second run on a folder in use is refused.
 
 usage: example_failures.py FASHION_MNIST_EXE"""
 import gzip
@@ -16,6 +17,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 failed = passed = 0
 
@@ -124,6 +126,24 @@ def main() -> int:
                 subprocess.run(["umount", str(tiny)], capture_output=True)
         else:
             print("skip a full disk: this process cannot mount a tmpfs")
+        # two runs on one folder: the second is refused while the first holds the folder's lock
+        shared = pathlib.Path(tmp) / "shared"
+        first = subprocess.Popen([exe, "--epochs", "50", "--out", str(shared)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(200):  # until the first run holds the lock (its pid in the lock file)
+                lock = shared / ".kink-lock"
+                if lock.exists() and f"pid {first.pid} " in lock.read_text():
+                    break
+                time.sleep(0.05)
+            r = run(exe, "--limit", "256", "--epochs", "1", "--out", str(shared))
+            check("a second run on a folder in use: exit 2 naming the holder",
+                  r.returncode == 2 and f"is in use by another run (pid {first.pid} on host " in r.stderr and "epoch" not in r.stdout,
+                  f"exit {r.returncode}\n{r.stdout[-300:]}\n{r.stderr}")
+        finally:
+            first.kill()
+            first.wait()
+        r = run(exe, "--limit", "256", "--epochs", "1", "--out", str(shared))
+        check("the folder is free once the first run ended (killed)", r.returncode == 0, r.stderr)
         # far more threads than cores: the run uses the cores (1024 threads on 2 cores ran ~1000x slower)
         cores = os.cpu_count() or 1
         r = run(exe, "--limit", "256", "--epochs", "1", "--threads", "1024", "--out", f"{tmp}/threads")

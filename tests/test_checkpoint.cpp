@@ -11,6 +11,8 @@
 #include <random>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -209,6 +211,34 @@ TEST_CASE("atomic writes: a live writer's temporary file is left alone, a dead o
     io::write_file_atomic(path, {io::bytes_of(std::string("newer"))});
     CHECK(!std::filesystem::exists(live));
     std::filesystem::remove(other);
+
+    // a live writer in another PID namespace: its pid means nothing here (a reaped child's), but it
+    // holds the lock on its temporary file, so the file stays
+    const pid_t gone2 = ::fork();
+    if (gone2 == 0) ::_exit(0);
+    ::waitpid(gone2, nullptr, 0);
+    const std::string foreign = path + ".tmp." + std::to_string(gone2);
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
+    const pid_t holder = ::fork();
+    if (holder == 0) { // the foreign writer: creates and locks its file, then waits
+        const int fd = ::open(foreign.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        ::flock(fd, LOCK_EX);
+        const char c = 1;
+        if (::write(ready[1], &c, 1) != 1) ::_exit(1);
+        ::pause();
+        ::_exit(0);
+    }
+    char c = 0;
+    REQUIRE(::read(ready[0], &c, 1) == 1);
+    io::write_file_atomic(path, {io::bytes_of(std::string("newest"))});
+    CHECK(std::filesystem::exists(foreign));
+    ::kill(holder, SIGKILL); // the writer dies: its lock goes, the file is stale
+    ::waitpid(holder, nullptr, 0);
+    io::write_file_atomic(path, {io::bytes_of(std::string("last"))});
+    CHECK(!std::filesystem::exists(foreign));
+    ::close(ready[0]);
+    ::close(ready[1]);
 }
 
 namespace {

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -21,8 +22,11 @@
 
 namespace kink::io {
 
-/// Removes `<path>.tmp.<pid>` files left by writers that were killed mid-way: those whose process
-/// no longer exists (kill(pid, 0) fails with ESRCH). A live writer's file is left alone.
+/// Removes `<path>.tmp.<pid>` files left by writers that were killed mid-way. A writer holds an
+/// advisory lock (flock) on its temporary file until it has renamed it, and the kernel drops the
+/// lock when the writer dies: a file whose lock can be taken, and whose process is gone here
+/// (kill(pid, 0) fails with ESRCH), is stale. The lock is what protects a live writer in another
+/// PID namespace (a container sharing the folder), where its pid means nothing.
 inline std::size_t remove_stale_temporaries(const std::string &path) {
     const std::size_t slash = path.find_last_of('/');
     const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
@@ -36,8 +40,12 @@ inline std::size_t remove_stale_temporaries(const std::string &path) {
         const std::string digits = name.substr(prefix.size());
         if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
         const pid_t pid = static_cast<pid_t>(std::stol(digits));
-        if (pid == ::getpid() || (::kill(pid, 0) != 0 && errno == ESRCH))
-            removed += ::unlink((dir + (slash == std::string::npos ? "/" : "") + name).c_str()) == 0;
+        if (pid != ::getpid() && !(::kill(pid, 0) != 0 && errno == ESRCH)) continue; // a live process here
+        const std::string file = dir + (slash == std::string::npos ? "/" : "") + name;
+        const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        if (::flock(fd, LOCK_EX | LOCK_NB) == 0) removed += ::unlink(file.c_str()) == 0; // no writer holds it
+        ::close(fd);
     }
     ::closedir(d);
     return removed;
@@ -47,8 +55,9 @@ inline std::size_t remove_stale_temporaries(const std::string &path) {
 /// temporary files of earlier writers of `path` that were killed before they could rename theirs.
 inline void write_file_atomic(const std::string &path, const std::vector<std::span<const std::byte>> &pieces) {
     const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) throw format_error("kink: " + tmp + ": cannot create (" + std::strerror(errno) + ")");
+    ::flock(fd, LOCK_EX); // held until the rename: remove_stale_temporaries leaves a locked file alone
     for (std::span<const std::byte> piece : pieces) {
         const std::byte *c = piece.data();
         std::size_t n = piece.size();
@@ -65,15 +74,18 @@ inline void write_file_atomic(const std::string &path, const std::vector<std::sp
             n -= std::size_t(w);
         }
     }
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    if (::fsync(fd) != 0) {
+        ::close(fd);
         ::unlink(tmp.c_str());
         throw format_error("kink: " + tmp + ": flush failed; " + path + " is unchanged");
     }
     if (::rename(tmp.c_str(), path.c_str()) != 0) {
         const std::string why = std::strerror(errno);
+        ::close(fd);
         ::unlink(tmp.c_str());
         throw format_error("kink: cannot rename " + tmp + " to " + path + " (" + why + ")");
     }
+    if (::close(fd) != 0) throw format_error("kink: " + path + ": close failed after writing (" + std::string(std::strerror(errno)) + ")");
     const std::size_t slash = path.find_last_of('/');
     const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
     const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
