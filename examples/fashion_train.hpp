@@ -8,6 +8,7 @@
 // the bytes of one process); rank 0 prints and writes the checkpoint and the curves.
 #include <cerrno>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
@@ -145,6 +146,18 @@ void check_output_folder(const char *prog, const std::string &out) {
     }
 }
 
+/// The signal that asked the run to stop (SIGINT, SIGTERM, SIGHUP), 0 while none has.
+inline volatile std::sig_atomic_t stop_signal = 0;
+/// The first SIGINT, SIGTERM or SIGHUP asks the run to stop at the next step (the step and any
+/// file being written finish); a second one ends the process at once (the default action).
+inline void on_stop_signal(int sig) {
+    stop_signal = sig;
+    std::signal(sig, SIG_DFL);
+}
+inline void catch_stop_signals() {
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, on_stop_signal);
+}
+
 /// One run per output folder: an advisory lock (flock) on DIR/.kink-lock, held until the process
 /// ends (the kernel drops it then, also when the run is killed). A second run on the folder is
 /// refused, naming the holder: two runs writing one folder would each report success while only
@@ -203,6 +216,11 @@ template <class Model> int train(const char *prog, const options &o, const Model
     const bool lead = true;
 #endif
     if (lead) lock_output_folder(prog, o.out);
+#if KINK_MPI
+    if (world.size() == 1) catch_stop_signals(); // under mpirun, the ranks would have to agree on the step
+#else
+    catch_stop_signals();
+#endif
     // the other ranks' progress goes nowhere
     std::FILE *out = lead ? stdout : std::fopen("/dev/null", "w");
     if (!out) out = stdout;
@@ -362,6 +380,15 @@ template <class Model> int train(const char *prog, const options &o, const Model
             }
             opt.step(params, grads, net); // on the program's threads
             bar.batch(b, n, l, correct);
+            if (stop_signal) {
+                bar.end_epoch("");
+                const bool have = std::filesystem::exists(ckpt);
+                std::fprintf(stderr, "%s: stopped by %s in epoch %d after batch %zu; %s%s\n", prog,
+                             stop_signal == SIGINT ? "SIGINT" : stop_signal == SIGTERM ? "SIGTERM" : "SIGHUP", epoch, b,
+                             have ? ckpt.c_str() : "no epoch had finished: nothing was saved",
+                             have ? " holds the last finished epoch (--resume continues from it)" : "");
+                return 128 + int(stop_signal);
+            }
         }
         if (!std::all_of(params.flat().begin(), params.flat().end(), [](float v) { return std::isfinite(v); })) {
             if (lead) std::fprintf(stderr, "%s: a parameter became NaN or infinite in epoch %d: the run diverged; %s is left as it was\n", prog,

@@ -6,13 +6,14 @@ continue bit for bit (--limit, --data, --lr) is refused, as is a checkpoint whos
 does not parse; images of another size than the network's input are refused before anything is
 written; a --threads above the cores runs on the cores, with a warning; resuming a finished run
 says it is complete; a folder where the checkpoint goes, or a full disk (a tmpfs), is refused before training; a
-second run on a folder in use is refused.
+second run on a folder in use is refused; SIGTERM stops a run at a step boundary, with a message.
 
 usage: example_failures.py FASHION_MNIST_EXE"""
 import gzip
 import os
 import pathlib
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -144,6 +145,19 @@ def main() -> int:
             first.wait()
         r = run(exe, "--limit", "256", "--epochs", "1", "--out", str(shared))
         check("the folder is free once the first run ended (killed)", r.returncode == 0, r.stderr)
+        # SIGTERM in the middle of an epoch: the run stops at the next step, says so, leaves no temporary file
+        sig = pathlib.Path(tmp) / "signalled"
+        proc = subprocess.Popen([exe, "--epochs", "50", "--out", str(sig)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for _ in range(200):
+            if (sig / ".kink-lock").exists() and f"pid {proc.pid} " in (sig / ".kink-lock").read_text():
+                break
+            time.sleep(0.05)
+        time.sleep(1.0)  # into the first epoch
+        proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=60)[1]
+        check("SIGTERM: the run stops at a step boundary with a message and status 143, no temporary file left",
+              proc.returncode == 143 and "stopped by SIGTERM in epoch 1 after batch" in err
+              and not any(".tmp." in p.name for p in sig.iterdir()), f"exit {proc.returncode}\n{err}")
         # far more threads than cores: the run uses the cores (1024 threads on 2 cores ran ~1000x slower)
         cores = os.cpu_count() or 1
         r = run(exe, "--limit", "256", "--epochs", "1", "--threads", "1024", "--out", f"{tmp}/threads")
