@@ -68,9 +68,9 @@ int main() {
             }
         }
     };
-    check(p[param<"01.a.W", 40, 40>], g[param<"01.a.W", 40, 40>], "01.a.W");
-    check(p[param<"32.b.W", 40, 40>], g[param<"32.b.W", 40, 40>], "32.b.W");
-    check(p[param<"32.b.b", 40>], g[param<"32.b.b", 40>], "32.b.b");
+    check(p[param<"01.a.weight", 40, 40>], g[param<"01.a.weight", 40, 40>], "01.a.weight");
+    check(p[param<"32.b.weight", 40, 40>], g[param<"32.b.weight", 40, 40>], "32.b.weight");
+    check(p[param<"32.b.bias", 40>], g[param<"32.b.bias", 40>], "32.b.bias");
     std::printf("deep program: %zu nodes, loss %.6f, %d of %d gradient entries off\n", node_count_v<graph_t<decltype(loss)>>, l, bad,
                 checked);
     return std::isfinite(l) && bad == 0 && checked > 0 ? 0 : 1;
