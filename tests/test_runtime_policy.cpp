@@ -249,5 +249,5 @@ TEST_CASE("runtime<t> as the max-pool tie rule of a compiled CNN: the bytes of f
     CHECK(same_bytes(cnn_grads<true, true>(rt, 1.0, ties::split), cnn_grads(compile(cnn_loss<policy::one, policy::split>()), 0)));
     CHECK_THROWS_AS(rt.constant<"t">(2.0), kink_error);
     CHECK(rt.constant<"t">() == 0.0); // the rejected value was not kept
-    CHECK(to_text(max_pool2d<pool2d{2}, policy::runtime<"t">>(img)) == "max_pool2d<runtime<t>>(img)");
+    CHECK(to_text(max_pool2d<pool2d{2}, policy::runtime<"t">>(img)) == "max_pool2d<runtime<t>>(img, kernel=2)");
 }
