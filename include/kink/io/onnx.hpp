@@ -374,19 +374,19 @@ template <std::size_t S, std::size_t P, std::size_t D> struct form<conv2d_op<S, 
     }
 };
 namespace detail {
-template <class B> std::vector<attribute> pool_attributes(std::size_t k, std::size_t s, std::size_t p) {
+inline std::vector<attribute> pool_attributes(std::size_t k, std::size_t s, std::size_t p) {
     const auto i = [](std::size_t v) { return std::int64_t(v); };
     return {attr_ints("kernel_shape", {i(k), i(k)}), attr_ints("strides", {i(s), i(s)}), attr_ints("pads", {i(p), i(p), i(p), i(p)})};
 }
 } // namespace detail
 template <class P, std::size_t W, std::size_t S, std::size_t Pd> struct form<max_pool2d_op<P, W, S, Pd>> { // ties: derivatives only
     template <class Node, class B> static void emit(B &b, const std::string &out) {
-        b.node("MaxPool", {b.template in<Node, 0>()}, {out}, detail::pool_attributes<B>(W, max_pool2d_op<P, W, S, Pd>::G.step(), Pd));
+        b.node("MaxPool", {b.template in<Node, 0>()}, {out}, detail::pool_attributes(W, max_pool2d_op<P, W, S, Pd>::G.step(), Pd));
     }
 };
 template <std::size_t W, std::size_t S, std::size_t Pd> struct form<avg_pool2d_op<W, S, Pd>> {
     template <class Node, class B> static void emit(B &b, const std::string &out) {
-        auto a = detail::pool_attributes<B>(W, avg_pool2d_op<W, S, Pd>::G.step(), Pd);
+        auto a = detail::pool_attributes(W, avg_pool2d_op<W, S, Pd>::G.step(), Pd);
         a.push_back(attr("count_include_pad", 1)); // kink counts the padding as zeros
         b.node("AveragePool", {b.template in<Node, 0>()}, {out}, a);
     }
