@@ -59,6 +59,8 @@ struct options {
     bool resume = false;
     int stop_after = 0; // stop after this epoch (0: train all epochs); simulates an interruption
     bool count_kinks = false;
+    /// A training loss above this is divergence, as NaN and infinity are (a loss of 3e36 is finite).
+    double max_loss = 1000;
     /// Threads per step: every core by default. The result does not depend on it (a step's
     /// gradient is summed in a fixed order), so it is not part of what a resumed run must repeat.
     std::size_t threads = std::max(1u, std::thread::hardware_concurrency());
@@ -95,11 +97,13 @@ inline std::string usage_text(const char *prog, const options &d, const std::str
            "  --threads N       threads per training and evaluation step, 1 to 1024 (default: every core of this\n"
            "                    machine; more than the cores runs on the cores); the results are the same bytes\n"
            "                    for every N\n"
+           "  --max-loss X      a batch's mean training loss above X is divergence, as NaN and infinity are\n"
+           "                    (default " + g(d.max_loss) + ", far above any loss of a run that learns; inf: never)\n"
            "  --export-onnx F   after training, write the network in evaluation mode and its parameters as an\n"
            "                    ONNX model (opset 17) to F\n" +
            extra + "  --help            this text\n" + notes +
-           "A run whose loss or parameters become NaN or infinite stops with status 3 and keeps the last\n"
-           "good checkpoint.\n";
+           "A run whose loss becomes NaN, infinite or larger than --max-loss, or whose parameters become NaN or\n"
+           "infinite, stops with status 3 and keeps the last good checkpoint.\n";
 }
 
 /// The options every example takes (each adds its policies and its usage lines).
@@ -121,6 +125,7 @@ inline void add_training_options(options_parser &p, options &o) {
     p.integer("--stop-after", o.stop_after, 1, 10000);
     p.integer("--threads", o.threads, 1, 1024);
     p.text("--export-onnx", o.export_onnx);
+    p.number("--max-loss", o.max_loss, 0, HUGE_VAL);
 }
 
 /// The output folder must take files before an epoch is spent: created, then probed with a file.
@@ -206,21 +211,51 @@ void check_output_space(const char *prog, const std::string &out, std::size_t by
 const std::vector<std::string> class_names = {"T-shirt", "Trouser", "Pullover", "Dress", "Coat",
                                               "Sandal",  "Shirt",   "Sneaker",  "Bag",   "Boot"};
 
+#if KINK_MPI
+using world_type = kink::mpi::world;
+#else
+/// Without MPI, a run is a world of one.
+struct world_type {
+    int rank() const { return 0; }
+    int size() const { return 1; }
+    int first_failure(bool failed) const { return failed ? 0 : -1; }
+};
+#endif
+
+template <class Model> int train_ranks(const char *prog, const options &o, const Model &model, const world_type &world);
+
 /// Trains `Model` (the network's loss and logits, its kink counters and its names; see
-/// examples/fashion_mnist.cpp and examples/fashion_cnn.cpp) with the options `o`.
+/// examples/fashion_mnist.cpp and examples/fashion_cnn.cpp) with the options `o`. Under mpirun,
+/// a failure ends every rank: one that all ranks meet in the same step (they bound different
+/// batches) is said once by rank 0; one of a single rank (a checkpoint it could not write) is said
+/// by that rank, with its number, and MPI ends the others, which may be waiting for it in a step.
 template <class Model> int train(const char *prog, const options &o, const Model &model) {
+    const world_type world;
+    try {
+        return train_ranks(prog, o, model, world);
+    } catch (const std::bad_alloc &e) { // the library's message says how much; the options set it
+        const std::string m = std::string(e.what()) + " (--batch " + std::to_string(o.batch) + ", --threads " +
+                              std::to_string(o.threads) + ")";
 #if KINK_MPI
-    const kink::mpi::world world;
+        if (world.size() > 1) world.abort(m);
+#endif
+        std::fprintf(stderr, "%s\n", m.c_str());
+        return 1;
+#if KINK_MPI
+    } catch (const kink::mpi::collective_error &e) { // every rank has it: rank 0 says it
+        if (world.rank() == 0) std::fprintf(stderr, "%s\n", e.what());
+        return 1;
+    } catch (const std::exception &e) {
+        if (world.size() > 1) world.abort(e.what());
+        throw;
+#endif
+    }
+}
+
+template <class Model> int train_ranks(const char *prog, const options &o, const Model &model, const world_type &world) {
     const bool lead = world.rank() == 0; // prints and writes
-#else
-    const bool lead = true;
-#endif
     if (lead) lock_output_folder(prog, o.out);
-#if KINK_MPI
     if (world.size() == 1) catch_stop_signals(); // under mpirun, the ranks would have to agree on the step
-#else
-    catch_stop_signals();
-#endif
     // the other ranks' progress goes nowhere
     std::FILE *out = lead ? stdout : std::fopen("/dev/null", "w");
     if (!out) out = stdout;
@@ -243,85 +278,109 @@ template <class Model> int train(const char *prog, const options &o, const Model
     predict.threads(threads);
     using store = typename decltype(net)::params_type;
 
-    auto train_set = io::fashion_mnist("train", o.data);
-    auto test_set = io::fashion_mnist("t10k", o.data);
-    // the images must be what the network takes, before anything is trained or written
-    using input_shape = shape_of_t<graph_t<std::remove_cvref_t<decltype(x)>>>;
-    constexpr std::size_t features = input_shape::size;
-    for (const io::labelled_images *set : {&train_set, &test_set})
-        if (set->features != features) {
-            std::string net;
-            for (std::size_t k = 0; k < input_shape::rank; ++k) net += (k ? " x " : "") + std::to_string(input_shape::dims[k]);
-            throw io::format_error("kink: " + set->images + ": images of " + set->dims_text() + " (" + std::to_string(set->features) +
-                                   " values), but the network takes " + net + " (" + std::to_string(features) + " values)");
-        }
-    if (o.limit) {
-        train_set.count = std::min(train_set.count, o.limit);
-        test_set.count = std::min(test_set.count, o.limit);
-    }
-    const std::span<const float> tx(train_set.x.data(), train_set.count * features), vx(test_set.x.data(), test_set.count * features);
-    const std::span<const std::int32_t> ty(train_set.y.data(), train_set.count), vy(test_set.y.data(), test_set.count);
-
     const std::string ckpt = o.out + "/checkpoint.safetensors";
     if (lead) // parameters and Adam's two moments, in float, and their headers
         check_output_space(prog, o.out, 3 * store::offsets[store::count] * sizeof(float) + (1 << 16));
+    io::labelled_images train_set, test_set;
     store params, grads;
     nn::adam<float> opt;
-    opt.lr = float(o.lr);
-    if (o.weight_decay != 0) { // AdamW (torch.optim.AdamW): p -= lr wd p before each update
-        opt.decoupled = true;
-        opt.weight_decay = float(o.weight_decay);
-    }
     int first_epoch = 1;
     std::vector<io::epoch_record> history;
     // what decides the result, bit for bit: a resumed run must agree on every item
-    std::map<std::string, std::string> run = {
-        {"relu0", o.relu0},          {"seed", std::to_string(o.seed)},         {"batch", std::to_string(o.batch)},
-
-        {"schedule", o.schedule},    {"epochs", std::to_string(o.epochs)},     {"lr", nn::exact(o.lr)},
-        {"weight_decay", nn::exact(o.weight_decay)}, {"augment", o.augment ? "crop_flip 2" : "none"},
-        {"limit", std::to_string(o.limit)}, {"data", std::filesystem::weakly_canonical(o.data).string()},
-        {"train_samples", std::to_string(train_set.count)}, {"test_samples", std::to_string(test_set.count)}};
-    for (const auto &[key, value] : model.run_keys(o)) run[key] = value; // the model's own options
-    if (o.resume) {
-        const io::safetensors f = nn::load_checkpoint(ckpt, net, params, opt);
-        auto meta = [&](const std::string &k) { return nn::metadata(f, k, ckpt); };
-        for (const auto &[key, value] : run)
-            if (meta(key) != value)
-                throw io::format_error("kink: " + ckpt + ": written by a run with " + key + " = " + meta(key) + ", this run has " +
-                                       value + ": resume with the same options (the result would not be bit for bit)");
-        history = io::parse_csv(meta("curves"), ckpt);
-        // the checkpoint keeps no timings (the same run writes the same bytes, however long its
-        // epochs took); the seconds of the epochs before come from the curves file, if it agrees
-        try {
-            std::ifstream in(o.out + "/curves.csv", std::ios::binary);
-            const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-            auto timed = io::parse_csv(text, o.out + "/curves.csv");
-            if (timed.size() >= history.size()) {
-                timed.resize(history.size());
-                auto untimed = timed;
-                for (auto &r : untimed) r.seconds = 0;
-                if (io::csv_text(untimed) == io::csv_text(history)) history = timed;
+    std::map<std::string, std::string> run;
+    // Every rank reads the data and, resuming, the checkpoint. Whatever refuses the run (a missing
+    // file, images of another size, a checkpoint of another run) is found before the first step,
+    // and under mpirun the ranks agree on it: all stop, and the lowest rank that failed says why,
+    // once.
+    std::string refused;
+    bool complete = false; // a resumed run that has nothing left to train
+    try {
+        train_set = io::fashion_mnist("train", o.data);
+        test_set = io::fashion_mnist("t10k", o.data);
+        // the images must be what the network takes, before anything is trained or written
+        using input_shape = shape_of_t<graph_t<std::remove_cvref_t<decltype(x)>>>;
+        constexpr std::size_t features = input_shape::size;
+        for (const io::labelled_images *set : {&train_set, &test_set})
+            if (set->features != features) {
+                std::string net;
+                for (std::size_t k = 0; k < input_shape::rank; ++k) net += (k ? " x " : "") + std::to_string(input_shape::dims[k]);
+                throw io::format_error("kink: " + set->images + ": images of " + set->dims_text() + " (" + std::to_string(set->features) +
+                                       " values), but the network takes " + net + " (" + std::to_string(features) + " values)");
             }
-        } catch (const io::format_error &) { // no curves file, or another one: those epochs' seconds are 0
+        if (o.limit) {
+            train_set.count = std::min(train_set.count, o.limit);
+            test_set.count = std::min(test_set.count, o.limit);
         }
-        const std::uint64_t done = nn::parse_count(meta("epoch"), "epoch", ckpt);
-        if (done < 1 || done > std::uint64_t(o.epochs) || history.size() != done)
-            throw io::format_error("kink: " + ckpt + ": metadata 'epoch' is " + meta("epoch") + ", not an epoch of this run's 1.." +
-                                   std::to_string(o.epochs) + " with " + std::to_string(history.size()) + " recorded");
-        first_epoch = int(done) + 1;
-        if (first_epoch > o.epochs) { // nothing left to train: say so, with the recorded result
-            double seconds = 0;
-            for (const auto &r : history) seconds += r.seconds;
-            if (lead)
-                std::printf("the run in %s is complete (%d of %d epochs); its last test accuracy was %.4f\ntest_accuracy=%.4f train_seconds=%.2f\n",
-                            o.out.c_str(), int(done), o.epochs, history.back().test_accuracy, history.back().test_accuracy, seconds);
-            return 0;
+        opt.lr = float(o.lr);
+        if (o.weight_decay != 0) { // AdamW (torch.optim.AdamW): p -= lr wd p before each update
+            opt.decoupled = true;
+            opt.weight_decay = float(o.weight_decay);
         }
-        std::fprintf(out, "resumed from %s after epoch %d\n", ckpt.c_str(), first_epoch - 1);
-    } else {
-        nn::init_uniform_fan_in(net, params, o.seed);
+        run = {
+            {"relu0", o.relu0},          {"seed", std::to_string(o.seed)},         {"batch", std::to_string(o.batch)},
+
+            {"schedule", o.schedule},    {"epochs", std::to_string(o.epochs)},     {"lr", nn::exact(o.lr)},
+            {"weight_decay", nn::exact(o.weight_decay)}, {"augment", o.augment ? "crop_flip 2" : "none"},
+            {"limit", std::to_string(o.limit)}, {"data", std::filesystem::weakly_canonical(o.data).string()},
+            {"train_samples", std::to_string(train_set.count)}, {"test_samples", std::to_string(test_set.count)}};
+        for (const auto &[key, value] : model.run_keys(o)) run[key] = value; // the model's own options
+        if (o.resume) {
+            const io::safetensors f = nn::load_checkpoint(ckpt, net, params, opt);
+            auto meta = [&](const std::string &k) { return nn::metadata(f, k, ckpt); };
+            for (const auto &[key, value] : run)
+                if (meta(key) != value)
+                    throw io::format_error("kink: " + ckpt + ": written by a run with " + key + " = " + meta(key) + ", this run has " +
+                                           value + ": resume with the same options (the result would not be bit for bit)");
+            history = io::parse_csv(meta("curves"), ckpt);
+            // the checkpoint keeps no timings (the same run writes the same bytes, however long its
+            // epochs took); the seconds of the epochs before come from the curves file, if it agrees
+            try {
+                std::ifstream in(o.out + "/curves.csv", std::ios::binary);
+                const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+                auto timed = io::parse_csv(text, o.out + "/curves.csv");
+                if (timed.size() >= history.size()) {
+                    timed.resize(history.size());
+                    auto untimed = timed;
+                    for (auto &r : untimed) r.seconds = 0;
+                    if (io::csv_text(untimed) == io::csv_text(history)) history = timed;
+                }
+            } catch (const io::format_error &) { // no curves file, or another one: those epochs' seconds are 0
+            }
+            const std::uint64_t done = nn::parse_count(meta("epoch"), "epoch", ckpt);
+            if (done < 1 || done > std::uint64_t(o.epochs) || history.size() != done)
+                throw io::format_error("kink: " + ckpt + ": metadata 'epoch' is " + meta("epoch") + ", not an epoch of this run's 1.." +
+                                       std::to_string(o.epochs) + " with " + std::to_string(history.size()) + " recorded");
+            first_epoch = int(done) + 1;
+            complete = first_epoch > o.epochs;
+        } else {
+            nn::init_uniform_fan_in(net, params, o.seed);
+        }
+        if (o.augment && train_set.dims.size() != 2) throw io::format_error("kink: " + train_set.images + ": --augment needs images of rows x columns");
+    } catch (const std::bad_alloc &) {
+        refused = "kink: out of memory reading the images in " + o.data + (o.resume ? " and " + ckpt : std::string());
+    } catch (const std::exception &e) {
+        refused = e.what();
     }
+    if (const int first = world.first_failure(!refused.empty()); first >= 0) {
+        if (world.rank() == first) {
+            if (world.size() > 1) std::fprintf(stderr, "%s (rank %d of %d; every rank stops)\n", refused.c_str(), first, world.size());
+            else std::fprintf(stderr, "%s\n", refused.c_str());
+        }
+        return 1;
+    }
+    if (complete) { // nothing left to train: say so, with the recorded result
+        double seconds = 0;
+        for (const auto &r : history) seconds += r.seconds;
+        if (lead)
+            std::printf("the run in %s is complete (%d of %d epochs); its last test accuracy was %.4f\ntest_accuracy=%.4f train_seconds=%.2f\n",
+                        o.out.c_str(), int(history.size()), o.epochs, history.back().test_accuracy, history.back().test_accuracy, seconds);
+        return 0;
+    }
+    if (o.resume) std::fprintf(out, "resumed from %s after epoch %d\n", ckpt.c_str(), first_epoch - 1);
+    using input_shape = shape_of_t<graph_t<std::remove_cvref_t<decltype(x)>>>;
+    constexpr std::size_t features = input_shape::size;
+    const std::span<const float> tx(train_set.x.data(), train_set.count * features), vx(test_set.x.data(), test_set.count * features);
+    const std::span<const std::int32_t> ty(train_set.y.data(), train_set.count), vy(test_set.y.data(), test_set.count);
 
     // the formula, or the model's own summary of a network whose formula is long (a ResNet's)
     const std::string network = [&] {
@@ -334,13 +393,10 @@ template <class Model> int train(const char *prog, const options &o, const Model
                 network.c_str(), model.policy(o).c_str(), optimizer, o.lr, o.schedule.c_str(), o.batch,
                 o.augment ? ", shifts and mirror images" : "", train_set.count, test_set.count, gemm::isa.data(), threads,
                 threads == 1 ? "" : "s");
-#if KINK_MPI
     if (world.size() > 1) std::fprintf(out, "MPI: %d ranks share every batch, %zu thread%s each\n", world.size(), threads, threads == 1 ? "" : "s");
-#endif
 
     nn::batcher batches(tx, ty, features, o.batch, o.seed);
     if (o.augment) { // the images as the files give them (rows x columns), one channel
-        if (train_set.dims.size() != 2) throw io::format_error("kink: " + train_set.images + ": --augment needs images of rows x columns");
         batches.augment(nn::crop_flip{.channels = 1, .height = train_set.dims[0], .width = train_set.dims[1], .pad = 2, .flip = true});
     }
     nn::batcher test_batches(vx, vy, features, 1000, 0);
@@ -369,13 +425,15 @@ template <class Model> int train(const char *prog, const options &o, const Model
             const float l = net.step(params, grads, x = batches.x(n), y = batches.y(n));
             const std::size_t correct = nn::count_correct(net.value(logits), batches.y(n), 10);
 #endif
-            if (!std::isfinite(l)) {
+            if (!std::isfinite(l) || l > o.max_loss) {
                 bar.end_epoch("");
+                char what[96];
+                if (std::isfinite(l)) std::snprintf(what, sizeof what, "%g, above --max-loss %g,", double(l), o.max_loss);
+                else std::snprintf(what, sizeof what, "%s", std::isnan(l) ? "NaN" : "infinite");
                 if (lead) std::fprintf(stderr,
                              "%s: the training loss became %s at epoch %d, batch %zu (learning rate %g): the run "
                              "diverged; %s is left as it was%s\n",
-                             prog, std::isnan(l) ? "NaN" : "infinite", epoch, b, o.lr, ckpt.c_str(),
-                             epoch > 1 ? " after the last good epoch" : "");
+                             prog, what, epoch, b, o.lr, ckpt.c_str(), epoch > 1 ? " after the last good epoch" : "");
                 return 3;
             }
             opt.step(params, grads, net); // on the program's threads

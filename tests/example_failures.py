@@ -6,12 +6,16 @@ continue bit for bit (--limit, --data, --lr) is refused, as is a checkpoint whos
 does not parse; images of another size than the network's input are refused before anything is
 written; a --threads above the cores runs on the cores, with a warning; resuming a finished run
 says it is complete; a folder where the checkpoint goes, or a full disk (a tmpfs), is refused before training; a
-second run on a folder in use is refused; SIGTERM stops a run at a step boundary, with a message.
+second run on a folder in use is refused; SIGTERM stops a run at a step boundary, with a message; a
+finite loss above --max-loss (3e36 after --lr 3e7) is divergence; a batch that does not fit in memory
+says how much it needs and which options set it.
 
 usage: example_failures.py FASHION_MNIST_EXE"""
 import gzip
 import os
+import resource
 import pathlib
+import re
 import shutil
 import signal
 import struct
@@ -48,6 +52,8 @@ def main() -> int:
         ("--lr", "fast"): "--lr: 'fast' is not a number",
         ("--limit", "-1"): "--limit: -1 is out of range",
         ("--relu0", "two"): "--relu0 must be one of zero, one, half, not 'two'",
+        ("--max-loss", "0"): "--max-loss: 0 is out of range",
+        ("--max-loss", "big"): "--max-loss: 'big' is not a number",
         ("--batch",): "--batch needs a value",
         ("--frobnicate",): "unknown option '--frobnicate'",
     }
@@ -75,6 +81,15 @@ def main() -> int:
         check("divergence: exit 3 with a message", r.returncode == 3 and "diverged" in r.stderr,
               f"exit {r.returncode}\n{r.stderr}")
         check("divergence: the last good checkpoint is unchanged", ckpt.read_bytes() == before)
+        # a finite loss far beyond any loss of a learning run (3e36 after --lr 3e7 was taken as training)
+        r = run(exe, *common, "--lr", "3e7", "--out", out)
+        check("a finite loss above --max-loss (default 1000): exit 3, naming the loss and the bound",
+              r.returncode == 3 and "above --max-loss 1000, at epoch 1" in r.stderr and "diverged" in r.stderr,
+              f"exit {r.returncode}\n{r.stderr}")
+        r = run(exe, *common, "--max-loss", "0.5", "--out", out)
+        check("--max-loss 0.5: the first batch's loss of about 2.3 is divergence",
+              r.returncode == 3 and "above --max-loss 0.5, at epoch 1, batch 1" in r.stderr, f"exit {r.returncode}\n{r.stderr}")
+        check("--max-loss: the last good checkpoint is unchanged", ckpt.read_bytes() == before)
 
         for args, key in ((["--limit", "600"], "limit"), (["--lr", "0.002"], "lr"), (["--batch", "16"], "batch")):
             changed = list(common)
@@ -152,12 +167,25 @@ def main() -> int:
             if (sig / ".kink-lock").exists() and f"pid {proc.pid} " in (sig / ".kink-lock").read_text():
                 break
             time.sleep(0.05)
-        time.sleep(1.0)  # into the first epoch
+        time.sleep(1.0)  # into training (an epoch takes about a second)
         proc.send_signal(signal.SIGTERM)
         err = proc.communicate(timeout=60)[1]
         check("SIGTERM: the run stops at a step boundary with a message and status 143, no temporary file left",
-              proc.returncode == 143 and "stopped by SIGTERM in epoch 1 after batch" in err
+              proc.returncode == 143 and re.search(r"stopped by SIGTERM in epoch \d+ after batch \d+", err)
               and not any(".tmp." in p.name for p in sig.iterdir()), f"exit {proc.returncode}\n{err}")
+        # a batch that does not fit (an address-space limit of 800 MB; 60,000 samples need about
+        # 2 GB): the library's message with the size, and the options that set it. Not under
+        # AddressSanitizer, which reserves terabytes of address space for its shadow memory.
+        if b"__asan_init" not in pathlib.Path(exe).read_bytes():
+            limit = 800 * 1000 * 1000
+            r = subprocess.run([exe, "--batch", "60000", "--threads", "1", "--epochs", "1", "--out", f"{tmp}/oom"], capture_output=True,
+                               text=True, timeout=300, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)))
+            check("out of memory: exit 1 saying what the batch needs and which options to lower",
+                  r.returncode == 1 and "kink: program: a batch of 60000 samples on 1 thread needs about" in r.stderr
+                  and "use a smaller batch or fewer threads (--batch 60000, --threads 1)" in r.stderr,
+                  f"exit {r.returncode}\n{r.stdout[-300:]}\n{r.stderr[-1000:]}")
+        else:
+            print("skip out of memory: built with AddressSanitizer")
         # far more threads than cores: the run uses the cores (1024 threads on 2 cores ran ~1000x slower)
         cores = os.cpu_count() or 1
         r = run(exe, "--limit", "256", "--epochs", "1", "--threads", "1024", "--out", f"{tmp}/threads")

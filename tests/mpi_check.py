@@ -8,9 +8,15 @@
    under -np 2, interrupted, resumed under -np 3: the same checkpoint file, byte for byte.
 3. A rank killed (SIGKILL) in the middle of a run under mpirun -np 2: mpirun ends the run with a
    non-zero status and a message naming rank 1, and the last checkpoint resumes (atomic write).
+4. A rank that fails alone ends every rank within seconds, with one message naming the rank and
+   the cause: rank 0 unable to write its curves in the middle of a run (the ranks used to hang, the
+   others waiting in a step, rank 0 in MPI_Finalize), whose last checkpoint then resumes; rank 1
+   unable to read its data (mpirun's MPMD form gives it another --data). Ranks that bind different
+   batches (another --batch, another --seed on rank 1) are refused in the first step with kink's
+   message, once (not MPI's truncation error), and a refused resume is said once, not per rank.
 
 usage: mpi_check.py MPIRUN MPI_CHECK_EXE FASHION_MNIST_EXE FASHION_CNN_EXE"""
-import os, pathlib, subprocess, sys, tempfile, time
+import os, pathlib, shutil, subprocess, sys, tempfile, time
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from resume_check import tensors  # noqa: E402
@@ -117,7 +123,89 @@ def main() -> int:
             failures += 1
         else:
             print(f"the checkpoint of epoch {epoch} was intact: resumed from it and trained epoch {epoch + 1}")
+
+        # 4. failures of one rank, and ranks that disagree
+        def ended(cmd, timeout=60):
+            t0 = time.time()
+            try:
+                r = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                return None, timeout, ""
+            return r.returncode, time.time() - t0, r.stderr
+
+        out_dir = f"{tmp}/rank0"
+        cmd = [mpirun, "-np", "2", mlp, "--limit", "4000", "--epochs", "1000", "--threads", "1", "--out", out_dir]
+        proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        ckpt = pathlib.Path(out_dir) / "checkpoint.safetensors"
+        curves = pathlib.Path(out_dir) / "curves.csv"
+        deadline = time.time() + 120
+        while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        for _ in range(100):  # a folder where rank 0 writes its curves after every epoch
+            try:
+                curves.unlink(missing_ok=True)
+                (curves / "blocker").mkdir(parents=True)
+                break
+            except OSError:
+                time.sleep(0.01)
+        t0 = time.time()
+        try:
+            err = proc.communicate(timeout=60)[1]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            err = proc.communicate()[1]
+            print("rank 0 failed to write its curves: the run hung (killed after 60 s)")
+            failures += 1
+        else:
+            lines = [l for l in err.splitlines() if "rank 0 of 2; ending every rank" in l]
+            if proc.returncode == 0 or len(lines) != 1 or "curves.csv" not in lines[0] or "Is a directory" not in lines[0]:
+                print(f"rank 0 failed to write its curves: exit {proc.returncode}, stderr:\n{err[-1500:]}")
+                failures += 1
+            else:
+                print(f"rank 0 failed: every rank ended {time.time() - t0:.1f} s later, status {proc.returncode}: {lines[0]}")
+            shutil.rmtree(curves)
+            meta = json_epoch(ckpt)
+            r = subprocess.run([mlp, "--limit", "4000", "--epochs", "1000", "--threads", "1", "--out", out_dir, "--resume",
+                                "--stop-after", str(meta + 1)], env=ENV, capture_output=True, text=True, timeout=120)
+            if r.returncode != 0 or f"resumed from {ckpt} after epoch {meta}" not in r.stdout:
+                print(f"after rank 0's failure, the checkpoint did not resume ({r.returncode}):\n{r.stderr[-800:]}")
+                failures += 1
+            else:
+                print(f"after rank 0's failure, the checkpoint of epoch {meta} resumed")
+
+        common = [mlp, "--limit", "640", "--epochs", "2", "--batch", "64", "--threads", "1"]
+        cases = (
+            ("rank 1 cannot read its data", ["--out", f"{tmp}/r1"], ["--out", f"{tmp}/r1", "--data", f"{tmp}/nowhere"],
+             f"kink: {tmp}/nowhere/train-images-idx3-ubyte.gz: cannot open (No such file or directory) (rank 1 of 2; every rank stops)"),
+            ("rank 1 binds batches of 32", ["--out", f"{tmp}/r2"], ["--out", f"{tmp}/r2", "--batch", "32"],
+             "kink: mpi::step: rank 1 bound a batch of 32 samples to 'x', rank 0 one of 64: every rank binds the same whole batch"),
+            ("rank 1 shuffles with another seed", ["--out", f"{tmp}/r3"], ["--out", f"{tmp}/r3", "--seed", "2"],
+             "kink: mpi::step: rank 1 bound other values to 'x' than rank 0 (a batch of 64 samples)"),
+        )
+        for label, a0, a1, want in cases:
+            code, secs, err = ended([mpirun, "-np", "1"] + common + a0 + [":", "-np", "1"] + common + a1)
+            if code is None or code == 0 or err.count(want) != 1 or "MPI_ERR" in err:
+                print(f"{label}: exit {code} after {secs:.1f} s; wanted one '{want}' in:\n{err[-1500:]}")
+                failures += 1
+            else:
+                print(f"{label}: every rank ended in {secs:.1f} s, status {code}, one message: {want}")
+        # a refused resume (another --lr than the checkpoint's): said once, not once per rank
+        subprocess.run(common + ["--out", f"{tmp}/r4", "--stop-after", "1"], env=ENV, capture_output=True, timeout=120, check=True)
+        code, secs, err = ended([mpirun, "-np", "2"] + common + ["--out", f"{tmp}/r4", "--resume", "--lr", "0.002"])
+        want = "written by a run with lr = "
+        if code is None or code == 0 or err.count(want) != 1:
+            print(f"a refused resume under mpirun: exit {code}; wanted '{want}' once in:\n{err[-1500:]}")
+            failures += 1
+        else:
+            print(f"a refused resume under mpirun -np 2: said once, status {code}")
     return 1 if failures else 0
+
+
+def json_epoch(ckpt):
+    import json, struct
+    raw = pathlib.Path(ckpt).read_bytes()
+    n = struct.unpack("<Q", raw[:8])[0]
+    return int(json.loads(raw[8:8 + n])["__metadata__"]["epoch"])
 
 
 if __name__ == "__main__":

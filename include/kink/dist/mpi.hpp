@@ -15,8 +15,15 @@
 /// plus one gather of the batch's losses.
 ///
 /// Not included by <kink/kink.hpp>: include it and link MPI (meson: dependency('mpi', language :
-/// 'cpp'); CMake: find_package(MPI) and MPI::MPI_CXX). A rank that dies ends the run: MPI's
-/// default error handler aborts every rank, and mpirun names the rank that died.
+/// 'cpp'); CMake: find_package(MPI) and MPI::MPI_CXX).
+///
+/// Failures. A rank that dies ends the run: MPI's default error handler aborts every rank, and
+/// mpirun names the rank that died. A rank that fails with an exception must not wait for the
+/// others in MPI_Finalize while they wait for it in a step (the run would hang): `world::abort`
+/// prints the reason with the rank's number and ends every rank, and a `world` destroyed by an
+/// exception on its way out does the same. Errors that every rank meets at the same point, on
+/// the same data (step's check that the ranks bound the same batch), are `collective_error`s:
+/// every rank throws one, so the ranks can end together and one of them say why.
 
 // MPI's C interface only: the C++ bindings (deprecated since MPI 2.2) warn under -Wextra
 #ifndef OMPI_SKIP_MPICXX
@@ -29,19 +36,35 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
 #include <limits>
+#include <span>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
+
+#include <kink/expr/expr.hpp>
 
 namespace kink::mpi {
 
+/// An error that every rank of a run raised at the same point with the same message (its cause
+/// was in data every rank sees), so that the ranks can end together and one of them say why.
+struct collective_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
 /// The MPI environment of a process: MPI_Init on construction (MPI_THREAD_FUNNELED: only the
 /// thread that made it calls MPI; a program's own threads never do), MPI_Finalize on
-/// destruction. Run without mpirun, a process is a world of one.
+/// destruction. Run without mpirun, a process is a world of one. Destroyed by an exception on
+/// its way out of a run of several ranks, it ends every rank (MPI_Abort) instead: MPI_Finalize
+/// would wait for ranks that wait for this one.
 class world {
   public:
-    world() {
+    world() : unwinding_(std::uncaught_exceptions()) {
         int initialized = 0;
         MPI_Initialized(&initialized);
         if (!initialized) {
@@ -55,10 +78,33 @@ class world {
     world(const world &) = delete;
     world &operator=(const world &) = delete;
     ~world() {
-        if (owner_) MPI_Finalize();
+        if (!owner_) return;
+        if (size_ > 1 && std::uncaught_exceptions() > unwinding_) {
+            std::fprintf(stderr, "kink: mpi: rank %d of %d ended by an error (above); ending every rank\n", rank_, size_);
+            std::fflush(stderr);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+        MPI_Finalize();
     }
     int rank() const { return rank_; }
     int size() const { return size_; }
+    /// Ends every rank of the run with exit status `status`, after printing `message` and the
+    /// rank's number on this rank's standard error: for a failure of this rank alone (a file it
+    /// could not write, memory), while the others may be waiting for it in a step.
+    [[noreturn]] void abort(const std::string &message, int status = 1) const {
+        std::fprintf(stderr, "%s (rank %d of %d; ending every rank)\n", message.c_str(), rank_, size_);
+        std::fflush(stderr);
+        MPI_Abort(MPI_COMM_WORLD, status);
+        std::_Exit(status); // MPI_Abort does not return; this is for the compiler
+    }
+    /// Whether any rank has `failed`, and the lowest such rank (-1 if none): every rank calls it
+    /// at the same point, after the work that may fail (reading files), so that the ranks agree
+    /// to stop before a step and the lowest failing rank alone says why.
+    int first_failure(bool failed) const {
+        int mine = failed ? rank_ : size_, first = size_;
+        MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+        return first < size_ ? first : -1;
+    }
     /// The sum over ranks of an integer (exact).
     std::int64_t sum(std::int64_t v) const {
         std::int64_t r = 0;
@@ -68,6 +114,7 @@ class world {
     void barrier() const { MPI_Barrier(MPI_COMM_WORLD); }
 
   private:
+    int unwinding_ = 0; ///< std::uncaught_exceptions() at construction
     int rank_ = 0, size_ = 1;
     bool owner_ = false;
 };
@@ -78,6 +125,60 @@ inline int count_of(std::size_t bytes) {
         throw std::length_error("kink: mpi: a message of " + std::to_string(bytes) + " bytes is larger than MPI's int count");
     return int(bytes);
 }
+
+/// A 64-bit hash of `bytes` (four interleaved multiply-xorshift lanes over 8-byte words: a few
+/// microseconds for a batch of Fashion-MNIST images). Not cryptographic: it tells batches apart.
+inline std::uint64_t hash_bytes(std::span<const std::byte> bytes) {
+    constexpr std::uint64_t m = 0x9E3779B97F4A7C15ull;
+    std::uint64_t h[4] = {1, 2, 3, 4};
+    std::size_t i = 0;
+    for (; i + 32 <= bytes.size(); i += 32)
+        for (std::size_t l = 0; l < 4; ++l) {
+            std::uint64_t w;
+            std::memcpy(&w, bytes.data() + i + 8 * l, 8);
+            h[l] = (h[l] ^ w) * m;
+            h[l] ^= h[l] >> 29;
+        }
+    std::uint64_t r = bytes.size();
+    for (; i < bytes.size(); ++i) r = (r ^ std::uint64_t(bytes[i])) * m;
+    for (std::uint64_t v : h) r = ((r ^ v) * m) ^ (r >> 31);
+    return r;
+}
+
+/// Every rank must bind the same whole batch (step gives each its share). Gathers each rank's
+/// (samples, hash) per binding and throws the same collective_error on every rank if a rank
+/// differs from rank 0, naming the first such rank and binding: before anything else, so that
+/// ranks binding different batch sizes meet this message, not a truncated message's MPI error.
+template <class... B> void check_same_batch(const world &w, const B &...bindings) {
+    const std::size_t n = sizeof...(B), R = std::size_t(w.size());
+    std::vector<std::uint64_t> mine, all(2 * n * R);
+    std::vector<std::string> names;
+    (
+        [&] {
+            using L = typename B::leaf;
+            const auto bytes = std::as_bytes(std::span(bindings.value));
+            std::size_t samples = bindings.value.size();
+            if constexpr (is_input_v<L>) samples /= shape_of_t<L>::size;
+            mine.push_back(samples);
+            mine.push_back(hash_bytes(bytes));
+            names.emplace_back(L::name());
+        }(),
+        ...);
+    MPI_Allgather(mine.data(), int(2 * n), MPI_UINT64_T, all.data(), int(2 * n), MPI_UINT64_T, MPI_COMM_WORLD);
+    for (std::size_t q = 1; q < R; ++q)
+        for (std::size_t b = 0; b < n; ++b) {
+            const std::uint64_t *r0 = &all[2 * b], *rq = &all[2 * (q * n + b)];
+            if (rq[0] != r0[0])
+                throw collective_error("kink: mpi::step: rank " + std::to_string(q) + " bound a batch of " + std::to_string(rq[0]) +
+                                       " samples to '" + names[b] + "', rank 0 one of " + std::to_string(r0[0]) +
+                                       ": every rank binds the same whole batch (each runs its share of it)");
+            if (rq[1] != r0[1])
+                throw collective_error("kink: mpi::step: rank " + std::to_string(q) + " bound other values to '" + names[b] +
+                                       "' than rank 0 (a batch of " + std::to_string(r0[0]) +
+                                       " samples): every rank binds the same whole batch (each runs its share of it), "
+                                       "not a shard of its own");
+        }
+}
 } // namespace detail
 
 /// One training step of `net` on the whole batch bound by `bindings` (the same on every rank),
@@ -86,12 +187,15 @@ inline int count_of(std::size_t bytes) {
 /// bytes as net.step on one process. Node values (net.value) hold the rank's own samples
 /// (net.share_samples()). `params` is non-const as for net.step (a program with running
 /// statistics updates them; its batch statistics need the whole batch, so such a program runs on
-/// one rank: step_share refuses a share of it).
+/// one rank: step_share refuses a share of it). With several ranks, it first checks that they
+/// bound the same batch (sizes and a hash of the bytes; one gather of 16 bytes per binding and
+/// rank) and throws a collective_error on every rank if not.
 template <class Net, class... B>
 typename Net::scalar step(const world &w, Net &net, typename Net::params_type &params, typename Net::params_type &grads,
                           const B &...bindings) {
     using T = typename Net::scalar;
     const int r = w.rank(), R = w.size();
+    if (R > 1) detail::check_same_batch(w, bindings...);
     net.step_share(params, grads, std::size_t(r), std::size_t(R), bindings...);
     const int bytes = detail::count_of(grads.flat().size() * sizeof(T));
     void *g = static_cast<void *>(grads.data());

@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <new>
 #include <span>
 #include <stdexcept>
 #include <cstdio>
@@ -52,6 +53,17 @@
 #include <kink/exec/team.hpp>
 
 namespace kink {
+
+/// A program's storage did not fit: a std::bad_alloc whose what() says what the batch and the
+/// threads need (program::reserve, program::threads).
+class out_of_memory : public std::bad_alloc {
+  public:
+    explicit out_of_memory(std::string what) : what_(std::move(what)) {}
+    const char *what() const noexcept override { return what_.c_str(); }
+
+  private:
+    std::string what_;
+};
 
 namespace detail {
 template <class N, role K = base_role_of<N>::value> struct node_checks { // no static data member: see meta::index_of
@@ -220,19 +232,56 @@ template <class T, class Key, exec_options O> class program : private detail::st
     params_type make_params() const { return {}; }
 
     /// Sizes the workspace for batches up to n: steps at or below n allocate nothing.
+    /// Out of memory: throws kink::out_of_memory (a std::bad_alloc) that says what a batch of n
+    /// needs on this many threads.
     void reserve(std::size_t n) {
         if (n <= cap_) return;
-        fwd_all_.resize(n * plan::fwd_layout.per_sample + 16);
-        if constexpr (!forward_only) {
-            adj_all_.resize(n * plan::adj_layout.per_sample + 16);
+        try {
+            fwd_all_.resize(n * plan::fwd_layout.per_sample + 16);
+            if constexpr (!forward_only) {
+                adj_all_.resize(n * plan::adj_layout.per_sample + 16);
+            }
+            labels_all_.resize(n * label_count + 1);
+            if constexpr (plan::phased) {
+                partials_.resize((chunks(n) + 1) * plan::partial_total + 8);
+                if constexpr (!forward_only) uadj_all_.resize(chunks(n) * uadj_stride + 16);
+            }
+            const std::size_t before = cap_;
+            cap_ = n;
+            try {
+                size_workers();
+            } catch (...) {
+                cap_ = before;
+                throw;
+            }
+        } catch (const std::bad_alloc &) {
+            throw out_of_memory(memory_text(n, threads()));
         }
-        labels_all_.resize(n * label_count + 1);
-        if constexpr (plan::phased) {
-            partials_.resize((chunks(n) + 1) * plan::partial_total + 8);
-            if constexpr (!forward_only) uadj_all_.resize(chunks(n) * uadj_stride + 16);
-        }
-        cap_ = n;
-        size_workers();
+    }
+    /// The bytes a step at batch n on t threads holds (what reserve and threads allocate).
+    static constexpr std::size_t bytes_per_sample() {
+        std::size_t b = plan::fwd_layout.per_sample * sizeof(T) + label_count * sizeof(std::int32_t);
+        if constexpr (!forward_only) b += plan::adj_layout.per_sample * sizeof(T) + (flat_size * sizeof(T) + chunk - 1) / chunk;
+        return b;
+    }
+    static constexpr std::size_t bytes_per_thread() {
+        std::size_t b = (plan::fwd_layout.unbatched + work_size(chunk) + scratch_size) * sizeof(T);
+        if constexpr (!forward_only) b += plan::adj_layout.unbatched * sizeof(T);
+        return b;
+    }
+    static std::string memory_text(std::size_t n, std::size_t t) {
+        auto size = [](double b) {
+            const char *unit[] = {"bytes", "KB", "MB", "GB", "TB"};
+            int u = 0;
+            while (b >= 1000 && u < 4) b /= 1000, ++u;
+            char s[32];
+            std::snprintf(s, sizeof s, u ? "%.3g %s" : "%.0f %s", b, unit[u]);
+            return std::string(s);
+        };
+        return "kink: program: a batch of " + std::to_string(n) + " samples on " + std::to_string(t) + " thread" + (t == 1 ? "" : "s") +
+               " needs about " + size(double(n) * double(bytes_per_sample()) + double(t) * double(bytes_per_thread())) + " (" +
+               size(double(bytes_per_sample())) + " per sample, " + size(double(bytes_per_thread())) +
+               " per thread), more than this process could allocate: use a smaller batch or fewer threads";
     }
 
     /// Runs steps on n threads (n >= 1; 1, the default, starts none): the calling thread and
@@ -241,8 +290,12 @@ template <class T, class Key, exec_options O> class program : private detail::st
         if (n == 0) throw std::invalid_argument("kink: program::threads: the number of threads must be at least 1");
         if (n == threads()) return;
         team_ = n == 1 ? nullptr : std::make_unique<team>(n);
-        crew_.resize(n - 1);
-        size_workers();
+        try {
+            crew_.resize(n - 1);
+            size_workers();
+        } catch (const std::bad_alloc &) {
+            throw out_of_memory(memory_text(std::max<std::size_t>(cap_, 1), n));
+        }
     }
     /// The number of threads a step runs on.
     std::size_t threads() const { return crew_.size() + 1; }
