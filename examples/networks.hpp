@@ -7,16 +7,18 @@
 namespace nets {
 
 /// examples/fashion_mnist.cpp: MLP 784-256-128-10 with relu'(0) from P, softmax cross-entropy.
+/// The parameters have PyTorch's names for a module whose nn.Linear layers are fc1, fc2, fc3
+/// (fc1.weight, fc1.bias, ...), so that its state_dict loads unchanged (nn::load_state_dict).
 namespace fashion {
 using namespace kink;
 inline constexpr auto x = input<"x", 784>;
 inline constexpr auto y = label<"y", 10>;
-inline constexpr auto W1 = param<"W1", 256, 784>;
-inline constexpr auto b1 = param<"b1", 256>;
-inline constexpr auto W2 = param<"W2", 128, 256>;
-inline constexpr auto b2 = param<"b2", 128>;
-inline constexpr auto W3 = param<"W3", 10, 128>;
-inline constexpr auto b3 = param<"b3", 10>;
+inline constexpr auto W1 = param<"fc1.weight", 256, 784>;
+inline constexpr auto b1 = param<"fc1.bias", 256>;
+inline constexpr auto W2 = param<"fc2.weight", 128, 256>;
+inline constexpr auto b2 = param<"fc2.bias", 128>;
+inline constexpr auto W3 = param<"fc3.weight", 10, 128>;
+inline constexpr auto b3 = param<"fc3.bias", 10>;
 template <class P> constexpr auto hidden1() { return relu<P>(W1 * x + b1); }
 template <class P> constexpr auto hidden2() { return relu<P>(W2 * hidden1<P>() + b2); }
 template <class P> constexpr auto logits() { return W3 * hidden2<P>() + b3; }

@@ -2,8 +2,9 @@
 """kink's ONNX export checked by ONNX itself and run by ONNX Runtime:
 `onnx_check.py onnx_values [FASHION_CNN_EXE]`.
 
-For the examples' MLP, CNN and ResNet (batch norm in evaluation mode), and an MLP through every
-other op with an ONNX form (layer_norm, softmax, the activations), tests/onnx_values draws
+For the examples' MLP, CNN and ResNet (batch norm in evaluation mode), an MLP through the other
+ops with an ONNX form (layer_norm, softmax, the activations) and one through the piecewise ops
+(clamp, max, min, sign, step, the shrinks, threshold, a runtime constant), tests/onnx_values draws
 parameters, writes the inference program as an ONNX model and kink's logits of the first 1,000
 Fashion-MNIST test images. Here onnx.checker.check_model(full_check=True) validates the model
 (operators, attributes, types and shapes inferred through the whole graph), ONNX Runtime runs
@@ -53,14 +54,14 @@ def main():
     exe, n, failed = sys.argv[1], 1000, 0
     x = images(n)
     with tempfile.TemporaryDirectory() as tmp:
-        for net in ("mlp", "cnn", "resnet", "misc"):
+        for net in ("mlp", "cnn", "resnet", "misc", "kinked"):
             model, out = f"{tmp}/{net}.onnx", f"{tmp}/{net}.safetensors"
             subprocess.run([exe, net, model, out, str(n)], check=True)
             m = onnx.load(model)
             onnx.checker.check_model(m, full_check=True)
             sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
             name = sess.get_inputs()[0].name
-            feed = x if net in ("mlp", "misc") else x.reshape(n, 1, 28, 28)
+            feed = x if net in ("mlp", "misc", "kinked") else x.reshape(n, 1, 28, 28)
             got = sess.run(["output"], {name: feed})[0]
             want = logits(out)
             rel = (np.abs(got - want).max(axis=1) / np.abs(want).max(axis=1)).max()

@@ -6,6 +6,9 @@
 // first N (default 1000) Fashion-MNIST test images to LOGITS (safetensors, F32 [N, 10]). NET
 // misc is an MLP through the ops the examples do not use: layer_norm (mean), a scale and shift,
 // mish, softsign, softplus, relu6, hardtanh, abs, gelu_tanh, selu, celu, sin, pow<2>, softmax.
+// NET kinked goes through the piecewise ops (clamp, max and min of two values and of a vector,
+// sign, step, softshrink, hardshrink, threshold, leaky_relu with a runtime constant as its slope),
+// the normal distribution's density and distribution function, and a transposed parameter.
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -53,7 +56,7 @@ int run(const Loss &loss, const Logits &logits, const std::string &model, const 
 
 int main(int argc, char **argv) {
     if (argc < 4) {
-        std::fprintf(stderr, "usage: onnx_values mlp|cnn|resnet|misc MODEL LOGITS [N]\n");
+        std::fprintf(stderr, "usage: onnx_values mlp|cnn|resnet|misc|kinked MODEL LOGITS [N]\n");
         return 2;
     }
     const std::string net = argv[1];
@@ -70,6 +73,16 @@ int main(int argc, char **argv) {
             const auto c = mish(a) + softsign(a) + softplus(a) + relu6(a) + hardtanh(a) + abs(a) + gelu_tanh(a) + selu(a) +
                            celu(a, lit<1, 2>) + sin(a) + hadamard(lit<1, 10>, pow<2>(a));
             const auto z = softmax(nn::dense<"fc2", 10>(c));
+            return run<false>(softmax_cross_entropy(z, nets::fashion::y), z, argv[2], argv[3], n);
+        }
+        if (net == "kinked") {
+            constexpr auto xv = nets::fashion::x;
+            const auto a = nn::dense<"fc1", 32>(xv);
+            const auto b = nn::dense<"fc2", 32>(xv);
+            const auto c = clamp(a, lit<-1, 2>, lit<1>) + max(a, b) + min(a, lit<1, 4>) + sign(a) + step(b) + softshrink(a, lit<1, 2>) +
+                           hardshrink(b, lit<1, 2>) + threshold(a, lit<1, 10>, lit<-3>) + leaky_relu(b, constant<"slope">(0.3)) +
+                           normal_cdf(a) + normal_pdf(b) + max(b);
+            const auto z = transpose(param<"fc3.weight", 32, 10>) * c + param<"fc3.bias", 10>;
             return run<false>(softmax_cross_entropy(z, nets::fashion::y), z, argv[2], argv[3], n);
         }
         std::fprintf(stderr, "onnx_values: unknown network '%s'\n", net.c_str());

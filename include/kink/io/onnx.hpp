@@ -22,8 +22,13 @@
 /// hardsigmoid, hardswish, mean and sum of a sample's vector (ReduceMean, ReduceSum: layer_norm),
 /// softmax, log_softmax, conv2d (stride, padding, dilation), max_pool2d, avg_pool2d (padding
 /// counted, as kink's), global_avg_pool, flatten, and batch normalisation in evaluation mode
-/// (BatchNormalization). Constants must be literals (lit<...>); a training-mode graph (batch
-/// statistics, dropout) is refused: export eval_mode(z).
+/// (BatchNormalization); the piecewise ops max, min and clamp (Max, Min), max of a vector
+/// (ReduceMax), sign, step (Cast of Greater), softshrink and hardshrink (Shrink), threshold
+/// (Where); normal_pdf and normal_cdf (compositions) and transpose. Their policies decide
+/// derivatives only, so the exported values are the same whatever the policies. A constant
+/// argument is a literal (lit<...>) or a runtime constant (constant<Name>), written with the value
+/// it has in the program when the model is written. The losses have no form (export the logits),
+/// and a training-mode graph (batch statistics, dropout) is refused: export eval_mode(z).
 
 #include <cstdint>
 #include <cstring>
@@ -43,9 +48,11 @@
 #include <kink/ops/conv.hpp>
 #include <kink/ops/elu.hpp>
 #include <kink/ops/hard.hpp>
+#include <kink/ops/minmax.hpp>
 #include <kink/ops/pool.hpp>
 #include <kink/ops/reduce.hpp>
 #include <kink/ops/relu.hpp>
+#include <kink/ops/shrink.hpp>
 #include <kink/ops/smooth.hpp>
 
 namespace kink::onnx {
@@ -94,19 +101,27 @@ template <class Program> class builder {
     static_assert(KINK_SAME(T, float) || KINK_SAME(T, double), "kink: onnx::save: the program must compute in float or double");
     static constexpr std::int32_t elem = KINK_SAME(T, float) ? field::T_FLOAT : field::T_DOUBLE;
 
-    explicit builder(std::string &graph) : g_(graph) {}
+    builder(std::string &graph, const Program &net) : g_(graph), net_(net) {}
+
+    /// The value of constant argument A of an op: a literal's, or a runtime constant's value in
+    /// the program when the model is written (program::constant<Name>).
+    template <class A> double number() const {
+        if constexpr (is_lit_v<A>) return static_cast<double>(A::num) / static_cast<double>(A::den);
+        else if constexpr (is_rconst_v<A>) return rconst_value(static_cast<A *>(nullptr));
+        else static_assert(meta::always_false<A>, "kink: onnx::save: this argument of an exported op must be a constant (lit<N, D> or constant<Name>)");
+    }
 
     /// The name of node or leaf N's value.
     template <class N> static std::string name() {
-        if constexpr (is_param_v<N> || is_input_v<N>) return std::string(N::name());
+        if constexpr (is_param_v<N> || is_input_v<N> || is_rconst_v<N>) return std::string(N::name());
         else return "v" + std::to_string(meta::index_of<N, topo>::value);
     }
     /// The name of argument K of Node; a literal argument becomes an initializer when first used
     /// (literals folded into an attribute, as batch norm's eps, are not written).
     template <class Node, std::size_t K> std::string in() {
         using A = meta::at_t<K, children_t<Node>>;
-        if constexpr (is_lit_v<A>)
-            if (written_.insert(name<A>()).second) constant(name<A>(), static_cast<double>(A::num) / static_cast<double>(A::den));
+        if constexpr (is_lit_v<A> || is_rconst_v<A>)
+            if (written_.insert(name<A>()).second) constant(name<A>(), number<A>());
         return name<A>();
     }
 
@@ -189,7 +204,9 @@ template <class Program> class builder {
     }
 
   private:
+    template <fixed_string Name> double rconst_value(rconst_leaf<Name> *) const { return net_.template constant<Name>(); }
     std::string &g_;
+    const Program &net_;
     std::set<std::string> written_; ///< literals and reshaped operands already written
 };
 
@@ -197,11 +214,6 @@ namespace detail {
 template <class Op, class Node, class B> void emit_node(B &b) {
     if constexpr (requires { form<Op>::template emit<Node>(b, std::string()); }) form<Op>::template emit<Node>(b, B::template name<Node>());
     else static_assert(onnx_form_missing<Op>::value, "kink: onnx::save: this op has no ONNX form (onnx_form_missing<op>): write onnx::form<op>");
-}
-/// The value of a literal argument (a slope, alpha, eps), refusing anything else.
-template <class A> double literal() {
-    static_assert(is_lit_v<A>, "kink: onnx::save: a constant of an exported op must be a literal (lit<N, D>), not a runtime constant");
-    return static_cast<double>(A::num) / static_cast<double>(A::den);
 }
 } // namespace detail
 
@@ -266,7 +278,7 @@ template <class P> struct form<selu_op<P>> {
 };
 template <class P> struct form<celu_op<P>> {
     template <class Node, class B> static void emit(B &b, const std::string &out) {
-        b.node("Celu", {b.template in<Node, 0>()}, {out}, {attr_f("alpha", detail::literal<arg_t<1, Node>>())});
+        b.node("Celu", {b.template in<Node, 0>()}, {out}, {attr_f("alpha", b.template number<arg_t<1, Node>>())});
     }
 };
 /// mish(x) = x tanh(softplus(x)) (Mish is an op only from opset 18).
@@ -317,12 +329,12 @@ template <class P> struct form<relu_op<P>> { // the policy decides derivatives o
 };
 template <class P> struct form<leaky_relu_op<P>> {
     template <class Node, class B> static void emit(B &b, const std::string &out) {
-        b.node("LeakyRelu", {b.template in<Node, 0>()}, {out}, {attr_f("alpha", detail::literal<arg_t<1, Node>>())});
+        b.node("LeakyRelu", {b.template in<Node, 0>()}, {out}, {attr_f("alpha", b.template number<arg_t<1, Node>>())});
     }
 };
 template <class P> struct form<elu_op<P>> {
     template <class Node, class B> static void emit(B &b, const std::string &out) {
-        b.node("Elu", {b.template in<Node, 0>()}, {out}, {attr_f("alpha", detail::literal<arg_t<1, Node>>())});
+        b.node("Elu", {b.template in<Node, 0>()}, {out}, {attr_f("alpha", b.template number<arg_t<1, Node>>())});
     }
 };
 template <class P> struct form<hardsigmoid_op<P>> { // relu6(x + 3) / 6: HardSigmoid(alpha 1/6, beta 1/2)
@@ -350,6 +362,88 @@ template <> struct form<gelu_op> {
         b.node("Add", {out + "_erf", b.constant(out + "_one", 1.0)}, {out + "_1perf"});
         b.node("Mul", {x, out + "_1perf"}, {out + "_prod"});
         b.node("Mul", {out + "_prod", b.constant(out + "_half", 0.5)}, {out});
+    }
+};
+/// The piecewise ops. Their policies decide derivatives only; the values are ONNX's ops or exact
+/// compositions of them (NaN inputs aside: ONNX's comparisons give false where kink keeps the NaN).
+/// max(a, b), min(a, b): Max, Min (numpy broadcasting).
+template <class P> struct form<max_op<P>> {
+    template <class Node, class B> static void emit(B &b, const std::string &out) {
+        b.node("Max", {b.template operand<Node, 0>(), b.template operand<Node, 1>()}, {out});
+    }
+};
+template <class P> struct form<min_op<P>> {
+    template <class Node, class B> static void emit(B &b, const std::string &out) {
+        b.node("Min", {b.template operand<Node, 0>(), b.template operand<Node, 1>()}, {out});
+    }
+};
+/// clamp(x, lo, hi) = max(min(x, hi), lo) for lo <= hi (bounds of any shape that broadcasts).
+template <class P> struct form<clamp_op<P>> {
+    template <class Node, class B> static void emit(B &b, const std::string &out) {
+        b.node("Min", {b.template operand<Node, 0>(), b.template operand<Node, 2>()}, {out + "_upper"});
+        b.node("Max", {out + "_upper", b.template operand<Node, 1>()}, {out});
+    }
+};
+/// The largest value of a sample's vector, kept as [N, 1] (as mean).
+template <class P> struct form<max_reduce_op<P>> {
+    template <class Node, class B> static void emit(B &b, const std::string &out) {
+        b.node("ReduceMax", {b.template in<Node, 0>()}, {out}, {attr_ints("axes", {-1}), attr("keepdims", 1)});
+    }
+};
+template <class P> struct form<sign_op<P>> {
+    template <class Node, class B> static void emit(B &b, const std::string &out) { b.node("Sign", {b.template in<Node, 0>()}, {out}); }
+};
+/// step(x) = 1 where x > 0, else 0: Cast(Greater(x, 0)).
+template <class P> struct form<step_op<P>> {
+    template <class Node, class B> static void emit(B &b, const std::string &out) {
+        b.node("Greater", {b.template in<Node, 0>(), b.constant(out + "_zero", 0.0)}, {out + "_positive"});
+        b.node("Cast", {out + "_positive"}, {out}, {attr("to", B::elem)});
+    }
+};
+/// softshrink and hardshrink: Shrink(lambd = lambda, bias = lambda or 0); at |x| = lambda both give 0, as kink.
+template <class P> struct form<softshrink_op<P>> {
+    template <class Node, class B> static void emit(B &b, const std::string &out) {
+        const double l = b.template number<arg_t<1, Node>>();
+        b.node("Shrink", {b.template in<Node, 0>()}, {out}, {attr_f("lambd", l), attr_f("bias", l)});
+    }
+};
+template <class P> struct form<hardshrink_op<P>> {
+    template <class Node, class B> static void emit(B &b, const std::string &out) {
+        b.node("Shrink", {b.template in<Node, 0>()}, {out}, {attr_f("lambd", b.template number<arg_t<1, Node>>()), attr_f("bias", 0.0)});
+    }
+};
+/// threshold(x, t, v) = x where x > t, else v: Where(Greater(x, t), x, v).
+template <class P> struct form<threshold_op<P>> {
+    template <class Node, class B> static void emit(B &b, const std::string &out) {
+        const std::string x = b.template in<Node, 0>();
+        b.node("Greater", {x, b.template operand<Node, 1>()}, {out + "_above"});
+        b.node("Where", {out + "_above", x, b.template operand<Node, 2>()}, {out});
+    }
+};
+/// The standard normal's density and distribution: exp(-x^2 / 2) / sqrt(2 pi) and (1 + erf(x / sqrt 2)) / 2.
+template <> struct form<normal_pdf_op> {
+    template <class Node, class B> static void emit(B &b, const std::string &out) {
+        const std::string x = b.template in<Node, 0>();
+        b.node("Mul", {x, x}, {out + "_square"});
+        b.node("Mul", {out + "_square", b.constant(out + "_minus_half", -0.5)}, {out + "_exponent"});
+        b.node("Exp", {out + "_exponent"}, {out + "_exp"});
+        b.node("Mul", {out + "_exp", b.constant(out + "_scale", 0.39894228040143267793994605993438)}, {out});
+    }
+};
+template <> struct form<normal_cdf_op> {
+    template <class Node, class B> static void emit(B &b, const std::string &out) {
+        b.node("Div", {b.template in<Node, 0>(), b.constant(out + "_sqrt2", 1.4142135623730951)}, {out + "_scaled"});
+        b.node("Erf", {out + "_scaled"}, {out + "_erf"});
+        b.node("Add", {out + "_erf", b.constant(out + "_one", 1.0)}, {out + "_1perf"});
+        b.node("Mul", {out + "_1perf", b.constant(out + "_half", 0.5)}, {out});
+    }
+};
+/// A matrix's transpose (a parameter's, or each sample's).
+template <> struct form<transpose_op> {
+    template <class Node, class B> static void emit(B &b, const std::string &out) {
+        using A = arg_t<0, Node>;
+        static_assert(shape_of_t<A>::rank == 2, "kink: onnx::save: transpose is exported for matrices");
+        b.node("Transpose", {b.template in<Node, 0>()}, {out}, {attr_ints("perm", batched_v<A> ? std::vector<std::int64_t>{0, 2, 1} : std::vector<std::int64_t>{1, 0})});
     }
 };
 /// A matrix times a sample's vector: Gemm(x, W, transB = 1) on the batch's rows.
@@ -411,14 +505,14 @@ template <> struct form<batch_norm_apply_op> {
         b.node("BatchNormalization",
                {b.template in<Node, 0>(), b.template in<Node, 2>(), b.template in<Node, 3>(), B::template name<arg_t<0, St>>(),
                 B::template name<arg_t<1, St>>()},
-               {out}, {attr_f("epsilon", detail::literal<arg_t<2, St>>())});
+               {out}, {attr_f("epsilon", b.template number<arg_t<2, St>>())});
     }
 };
 
 /// Writes the network of inference program `net` (compile_forward(eval_mode(z))) and the
 /// parameters `params` as an ONNX model at `path` (atomically): opset 17, input(s) by their
 /// kink names with a leading batch dimension "N", output "output".
-template <class Program> void save(const std::string &path, const Program &, const typename Program::params_type &params) {
+template <class Program> void save(const std::string &path, const Program &net, const typename Program::params_type &params) {
     using G = typename Program::graph;
     using topo = topo_t<G>;
     using T = typename Program::scalar;
@@ -426,7 +520,7 @@ template <class Program> void save(const std::string &path, const Program &, con
                   "kink: onnx::save: the network is in training mode (batch statistics or dropout): export compile_forward(eval_mode(z))");
     using B = builder<Program>;
     std::string graph;
-    B b(graph);
+    B b(graph, net);
     {
         protozero::pbf_writer g(graph);
         g.add_string(field::graph_name, "kink");
@@ -442,8 +536,8 @@ template <class Program> void save(const std::string &path, const Program &, con
                 } else if constexpr (is_input_v<N>) {
                     using S = shape_of_t<N>;
                     b.value(field::graph_input, std::string(N::name()), std::vector<std::size_t>(S::dims.begin(), S::dims.end()));
-                } else if constexpr (is_lit_v<N>) {
-                    // written where an op takes it as an input (builder::in)
+                } else if constexpr (is_lit_v<N> || is_rconst_v<N>) {
+                    // written where an op takes it as an input (builder::in), with the value it has now
                 } else if constexpr (is_node_v<N>) {
                     detail::emit_node<op_t<N>, N>(b);
                 } else {
