@@ -14,8 +14,9 @@
    unable to read its data (mpirun's MPMD form gives it another --data). Ranks that bind different
    batches (another --batch, another --seed on rank 1) are refused in the first step with kink's
    message, once (not MPI's truncation error), and a refused resume is said once, not per rank.
+   The ResNet example (batch norm: its statistics need the whole batch) is refused on 2 ranks, once.
 
-usage: mpi_check.py MPIRUN MPI_CHECK_EXE FASHION_MNIST_EXE FASHION_CNN_EXE"""
+usage: mpi_check.py MPIRUN MPI_CHECK_EXE FASHION_MNIST_EXE FASHION_CNN_EXE FASHION_RESNET_EXE"""
 import os, pathlib, shutil, subprocess, sys, tempfile, time
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
@@ -30,7 +31,7 @@ def run(cmd, **kw):
 
 
 def main() -> int:
-    mpirun, check, mlp, cnn = sys.argv[1:5]
+    mpirun, check, mlp, cnn, resnet = sys.argv[1:6]
     failures = 0
 
     # 1. the same bytes for every number of ranks and threads
@@ -198,6 +199,13 @@ def main() -> int:
             failures += 1
         else:
             print(f"a refused resume under mpirun -np 2: said once, status {code}")
+        code, secs, err = ended([mpirun, "-np", "2", resnet, "--limit", "256", "--epochs", "1", "--threads", "1", "--out", f"{tmp}/r5"])
+        want = "kink: mpi::step: this program has batch statistics (batch_norm, batch_mean), which need every sample of the batch in one process"
+        if code is None or code == 0 or err.count(want) != 1:
+            print(f"batch norm under mpirun: exit {code}; wanted '{want}' once in:\n{err[-1500:]}")
+            failures += 1
+        else:
+            print(f"batch norm under mpirun -np 2: refused once in {secs:.1f} s, status {code}")
     return 1 if failures else 0
 
 

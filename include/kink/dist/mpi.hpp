@@ -187,7 +187,7 @@ template <class... B> void check_same_batch(const world &w, const B &...bindings
 /// bytes as net.step on one process. Node values (net.value) hold the rank's own samples
 /// (net.share_samples()). `params` is non-const as for net.step (a program with running
 /// statistics updates them; its batch statistics need the whole batch, so such a program runs on
-/// one rank: step_share refuses a share of it). With several ranks, it first checks that they
+/// one rank: on several, every rank throws a collective_error). With several ranks, it first checks that they
 /// bound the same batch (sizes and a hash of the bytes; one gather of 16 bytes per binding and
 /// rank) and throws a collective_error on every rank if not.
 template <class Net, class... B>
@@ -195,6 +195,10 @@ typename Net::scalar step(const world &w, Net &net, typename Net::params_type &p
                           const B &...bindings) {
     using T = typename Net::scalar;
     const int r = w.rank(), R = w.size();
+    if constexpr (Net::whole_batch)
+        if (R > 1)
+            throw collective_error("kink: mpi::step: this program has batch statistics (batch_norm, batch_mean), which need every "
+                                   "sample of the batch in one process: run it on one rank (program::threads gives the same bits)");
     if (R > 1) detail::check_same_batch(w, bindings...);
     net.step_share(params, grads, std::size_t(r), std::size_t(R), bindings...);
     const int bytes = detail::count_of(grads.flat().size() * sizeof(T));

@@ -156,6 +156,9 @@ template <class T, class Key, exec_options O> class program : private detail::st
     static constexpr exec_options options = O;
     /// Whether the parameter store holds running statistics (batch_norm's), which steps update.
     static constexpr bool keeps_running = params_type::trained_count != params_type::count;
+    /// Whether the program has batch statistics (batch_norm, batch_mean): a step then needs every
+    /// sample of the batch in one process (step_share refuses a part of it).
+    static constexpr bool whole_batch = plan::phased;
 
     /// Whether this program only evaluates (compile_forward): no adjoints, any output shape.
     static constexpr bool forward_only = Wrt::size == 0;
