@@ -189,21 +189,27 @@ struct batch_norm_apply_op {
         using type = std::conditional_t<ok, X, void>;
     };
 
-    /// y = a_c x + b_c for `rows` samples, a_c = weight_c invstd_c, b_c = bias_c - a_c mean_c.
+    /// y = weight_c invstd_c (x - mean_c) + bias_c on channel c of sample r (one plane of
+    /// `positions` values).
+    template <class T>
+    static void plane(const T *x, const T *s, const T *w, const T *b, std::size_t r, std::size_t c, std::size_t channels,
+                      std::size_t positions, T *y) {
+        const T a = static_cast<T>(w[c] * s[channels + c]), mean = s[c], bc = b[c];
+        const T *xr = x + (r * channels + c) * positions;
+        T *yr = y + (r * channels + c) * positions;
+        for (std::size_t p = 0; p < positions; ++p) yr[p] = static_cast<T>(a * static_cast<T>(xr[p] - mean) + bc);
+    }
+    /// Every plane of `rows` samples.
     template <class T>
     static void forward(const T *x, const T *s, const T *w, const T *b, std::size_t rows, std::size_t channels, std::size_t positions, T *y) {
         for (std::size_t r = 0; r < rows; ++r)
-            for (std::size_t c = 0; c < channels; ++c) {
-                const T a = static_cast<T>(w[c] * s[channels + c]), mean = s[c], bc = b[c];
-                const T *xr = x + (r * channels + c) * positions;
-                T *yr = y + (r * channels + c) * positions;
-                for (std::size_t p = 0; p < positions; ++p) yr[p] = static_cast<T>(a * static_cast<T>(xr[p] - mean) + bc);
-            }
+            for (std::size_t c = 0; c < channels; ++c) plane(x, s, w, b, r, c, channels, positions, y);
     }
-    /// The chunk's sums per channel: sg[c] = sum g, sgx[c] = sum g (x - mean), in double.
-    template <class T>
+    /// The chunk's sums per channel: sg[c] = sum g, sgx[c] = sum g (x - mean), in double. With
+    /// Dx, also dx (+)= g weight_c invstd_c (input_grad's values) in the same pass over g.
+    template <class T, bool Dx = false, bool Assign = false>
     static void sums(const T *x, const T *s, const T *g, std::size_t rows, std::size_t channels, std::size_t positions, double *sg,
-                     double *sgx) {
+                     double *sgx, const T *w = nullptr, T *dx = nullptr) {
         for (std::size_t c = 0; c < channels; ++c) {
             const double mean = static_cast<double>(s[c]);
             double a[8] = {}, q[8] = {};
@@ -220,6 +226,11 @@ struct batch_norm_apply_op {
                     const double gv = static_cast<double>(gr[body + l]);
                     a[l] += gv;
                     q[l] += gv * (static_cast<double>(xr[body + l]) - mean);
+                }
+                if constexpr (Dx) { // the plane of g is in cache (and read before dx is written)
+                    const T k = static_cast<T>(w[c] * s[channels + c]);
+                    T *d = dx + (r * channels + c) * positions;
+                    for (std::size_t p = 0; p < positions; ++p) d[p] = Assign ? static_cast<T>(gr[p] * k) : static_cast<T>(d[p] + gr[p] * k);
                 }
             }
             sg[c] = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));

@@ -76,23 +76,36 @@ template <> struct kernel<running_stats_op> {
     }
 };
 
+/// batch_norm_apply's forward hosts the elementwise nodes after it (the relu after a batch norm,
+/// a residual sum and its relu): each runs on a plane while it is in cache, not as a pass of its own.
 template <> struct kernel<batch_norm_apply_op> {
     using Op = batch_norm_apply_op;
     static constexpr bool writes_whole = true;
+    static constexpr bool epilogue = true;
     template <class C> using geometry = channel_geometry<shape_of_t<arg_t<0, typename C::node>>>;
     template <class C> static void forward(C &c) {
         using G = geometry<C>;
-        Op::forward(c.template in<0>(), c.template in<1>(), c.template in<2>(), c.template in<3>(), c.rows(), G::channels, G::positions,
-                    c.out());
+        // per plane of an image's channel; per sample for vectors and small planes
+        constexpr std::size_t per = G::positions >= 64 ? 1 : G::channels;
+        for (std::size_t r = 0; r < c.rows(); ++r)
+            for (std::size_t c0 = 0; c0 < G::channels; c0 += per) {
+                for (std::size_t ch = c0; ch < c0 + per; ++ch)
+                    Op::plane(c.template in<0>(), c.template in<1>(), c.template in<2>(), c.template in<3>(), r, ch, G::channels,
+                              G::positions, c.out());
+                c.epilogue(r, r + 1, c0 * G::positions, (c0 + per) * G::positions);
+            }
     }
     template <class C> static void backward(C &c) {
         using G = geometry<C>;
         using T = typename C::T;
         constexpr std::size_t Ch = G::channels;
         const T *x = c.template in<0>(), *s = c.template in<1>(), *w = c.template in<2>(), *g = c.grad();
-        if constexpr (C::template needs<1> || C::template needs<2> || C::template needs<3>) {
+        constexpr bool sums = C::template needs<1> || C::template needs<2> || C::template needs<3>;
+        if constexpr (sums) { // with dx in the same pass over g, when it is needed
             double sg[Ch], sgx[Ch];
-            Op::sums(x, s, g, c.rows(), Ch, G::positions, sg, sgx);
+            T *dx = nullptr;
+            if constexpr (C::template needs<0>) dx = c.template arg_grad<0>();
+            Op::template sums<T, C::template needs<0>, C::template assign<0>>(x, s, g, c.rows(), Ch, G::positions, sg, sgx, w, dx);
             const auto put = [](T *d, std::size_t j, double v, bool assign) { d[j] = assign ? static_cast<T>(v) : static_cast<T>(d[j] + static_cast<T>(v)); };
             for (std::size_t k = 0; k < Ch; ++k) {
                 const double wk = static_cast<double>(w[k]), is = static_cast<double>(s[Ch + k]);
@@ -104,7 +117,7 @@ template <> struct kernel<batch_norm_apply_op> {
                 if constexpr (C::template needs<3>) put(c.template arg_grad<3>(), k, sg[k], C::template assign<3>);
             }
         }
-        if constexpr (C::template needs<0>)
+        if constexpr (C::template needs<0> && !sums)
             Op::template input_grad<C::template assign<0>>(g, s, w, c.rows(), Ch, G::positions, c.template arg_grad<0>());
     }
 };
