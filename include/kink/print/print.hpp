@@ -170,12 +170,13 @@ std::string kink_value(const case_desc &c, const case_args<N> &args, style st) {
 
 template <style St, class E> printed show_expr();
 
-template <style St, class Op, class... A> printed show_cases() {
+/// A piecewise op's cases from its printed arguments: one function per (style, op, arity), not
+/// per node, so that the printing code of a network does not grow with its nodes.
+template <style St, class Op, std::size_t N> printed show_cases_of(const case_args<N> &cargs) {
     using primal = typename Op::primal;
     using P = typename Op::policy;
     using Q = strip_count_t<P>;
     constexpr std::size_t I = Op::index;
-    const case_args<sizeof...(A)> cargs{{show_expr<St, A>().s...}, {arg_value<St, A>()...}};
     const auto &args = cargs.text;
     const std::string label = "policy " + policy_name<P>();
     std::string tex_label; // \text{} takes no bare underscore: per_kink, straight_through
@@ -208,6 +209,9 @@ template <style St, class Op, class... A> printed show_cases() {
     }
     if (tex) out = "\\begin{cases} " + out + " \\end{cases}";
     return {out, 0};
+}
+template <style St, class Op, class... A> printed show_cases() {
+    return show_cases_of<St, Op>(case_args<sizeof...(A)>{{show_expr<St, A>().s...}, {arg_value<St, A>()...}});
 }
 
 /// "<one>" after an op's name when its policy is not what the default preset (PyTorch's) gives
@@ -256,36 +260,41 @@ template <style St, class E> struct shower {
         else return rational(E::num, E::den, St);
     }
 };
+/// An op applied to its printed arguments a[0 .. n): one function per (style, op), not per node.
+template <style St, class Op> printed show_op(const printed *a, std::size_t n) {
+    constexpr style st = St;
+    constexpr int p = Op::prec;
+    if constexpr (Op::style == notation::infix) {
+        if (st == style::latex && Op::name == std::string_view("/")) return {"\\frac{" + a[0].s + "}{" + a[1].s + "}", 5};
+        const std::string_view sym = st == style::text ? Op::name : Op::latex;
+        return {paren(a[0], a[0].prec < p, st) + " " + std::string(sym) + " " + paren(a[1], a[1].prec <= p, st), p};
+    } else if constexpr (Op::style == notation::prefix) {
+        return {"-" + paren(a[0], a[0].prec <= p, st), p};
+    } else if constexpr (Op::style == notation::power) {
+        const std::string base = paren(a[0], a[0].prec <= p, st);
+        if (st == style::latex) return {"{" + base + "}^{" + std::to_string(Op::exponent) + "}", p};
+        if (Op::exponent < 0) return {base + "^(" + std::to_string(Op::exponent) + ")", p};
+        return {base + "^" + std::to_string(Op::exponent), p};
+    } else {
+        if (st == style::latex && Op::name == std::string_view("sqrt")) return {"\\sqrt{" + a[0].s + "}", 5};
+        std::string args;
+        for (std::size_t k = 0; k < n; ++k) {
+            if (k) args += ", ";
+            args += a[k].s;
+        }
+        const std::string attrs = attributes_of<Op>(st);
+        if (st == style::text) return {std::string(Op::name) + policy_suffix<Op>() + "(" + args + (attrs.empty() ? "" : ", " + attrs) + ")", 5};
+        return {std::string(Op::latex) + "\\left(" + args + (attrs.empty() ? "" : "; " + attrs) + "\\right)", 5};
+    }
+}
 template <style St, class Op, class... A> struct shower<St, node<Op, A...>> {
     static printed get() {
-            constexpr style st = St;
+        if constexpr (Op::style == notation::piecewise) {
+            return show_cases<St, Op, A...>();
+        } else {
             const std::array<printed, sizeof...(A)> a{show_expr<St, A>()...};
-            constexpr int p = Op::prec;
-            if constexpr (Op::style == notation::piecewise) {
-                return show_cases<St, Op, A...>();
-            } else if constexpr (Op::style == notation::infix) {
-                if (st == style::latex && Op::name == std::string_view("/"))
-                    return {"\\frac{" + a[0].s + "}{" + a[1].s + "}", 5};
-                const std::string_view sym = st == style::text ? Op::name : Op::latex;
-                return {paren(a[0], a[0].prec < p, st) + " " + std::string(sym) + " " + paren(a[1], a[1].prec <= p, st), p};
-            } else if constexpr (Op::style == notation::prefix) {
-                return {"-" + paren(a[0], a[0].prec <= p, st), p};
-            } else if constexpr (Op::style == notation::power) {
-                const std::string base = paren(a[0], a[0].prec <= p, st);
-                if (st == style::latex) return {"{" + base + "}^{" + std::to_string(Op::exponent) + "}", p};
-                if (Op::exponent < 0) return {base + "^(" + std::to_string(Op::exponent) + ")", p};
-                return {base + "^" + std::to_string(Op::exponent), p};
-            } else {
-                if (st == style::latex && Op::name == std::string_view("sqrt")) return {"\\sqrt{" + a[0].s + "}", 5};
-                std::string args;
-                for (std::size_t k = 0; k < a.size(); ++k) {
-                    if (k) args += ", ";
-                    args += a[k].s;
-                }
-                const std::string attrs = attributes_of<Op>(st);
-                if (st == style::text) return {std::string(Op::name) + policy_suffix<Op>() + "(" + args + (attrs.empty() ? "" : ", " + attrs) + ")", 5};
-                return {std::string(Op::latex) + "\\left(" + args + (attrs.empty() ? "" : "; " + attrs) + "\\right)", 5};
-            }
+            return show_op<St, Op>(a.data(), a.size());
+        }
     }
 };
 template <style St, class E> printed show_expr() { return shower<St, E>::get(); }
