@@ -156,7 +156,7 @@ template <std::size_t... I> struct arg_positions {
     static constexpr std::array<std::size_t, max_args> padded = [] {
         static_assert(sizeof...(I) <= max_args, "kink: compile: ops take at most four arguments");
         std::array<std::size_t, max_args> a{};
-        for (auto &x : a) x = std::size_t(-1);
+        for (auto &x : a) x = detail::none;
         const std::size_t p[] = {I..., 0};
         for (std::size_t k = 0; k < sizeof...(I); ++k) a[k] = p[k];
         return a;
@@ -249,10 +249,10 @@ template <class Topo, class T, class X, class... B> constexpr auto sweep(const X
 template <class... B> using scalar_t = std::common_type_t<scalar_of_t<decltype(std::declval<B>().value)>...>;
 
 template <class... B> constexpr std::size_t common_extent(std::string_view where, const B &...b) {
-    std::size_t n = std::size_t(-1);
+    std::size_t n = detail::none;
     auto one = [&](const auto &bd) {
         if constexpr (requires { bd.value.size(); }) {
-            if (n != std::size_t(-1) && n != bd.value.size())
+            if (n != detail::none && n != bd.value.size())
                 throw std::invalid_argument("kink: " + std::string(where) + ": variable '" +
                                             std::string(std::remove_cvref_t<decltype(bd)>::leaf::name()) +
                                             "' is bound to " + std::to_string(bd.value.size()) +
@@ -277,7 +277,7 @@ template <expression X, class... B> constexpr auto eval(const X &f, const B &...
 template <expression X, class T, class... B> void eval_each(const X &f, std::span<T> out, const B &...bindings) {
     using E = graph_t<X>;
     const std::size_t n = detail::common_extent("eval_each", bindings...);
-    if (n != std::size_t(-1) && n != out.size())
+    if (n != detail::none && n != out.size())
         throw std::invalid_argument("kink: eval_each: output has " + std::to_string(out.size()) +
                                     " elements, the inputs " + std::to_string(n));
     using topo = topo_t<E>;

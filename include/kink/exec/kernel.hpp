@@ -78,8 +78,6 @@ enum class storage_kind : unsigned char {
             ///< that the consumer's kernel accepts strided
 };
 
-inline constexpr std::size_t no_slot = std::size_t(-1);
-
 /// What a kernel declares, with the defaults of a kernel that declares nothing.
 template <class Op> struct kernel_traits {
     using K = kernel<Op>;
@@ -93,7 +91,7 @@ template <class Op> struct kernel_traits {
     }();
     static constexpr std::size_t grad_epilogue = [] {
         if constexpr (requires { K::grad_epilogue; }) return K::grad_epilogue;
-        else return no_slot;
+        else return detail::none;
     }();
     static constexpr bool writes_whole = [] {
         if constexpr (requires { K::writes_whole; }) return K::writes_whole;
@@ -105,11 +103,11 @@ template <class Op> struct kernel_traits {
     }();
     static constexpr std::size_t weight_slot = [] {
         if constexpr (requires { K::weight_slot; }) return K::weight_slot;
-        else return no_slot;
+        else return detail::none;
     }();
     static constexpr std::size_t bias_slot = [] {
         if constexpr (requires { K::bias_slot; }) return K::bias_slot;
-        else return no_slot;
+        else return detail::none;
     }();
     static constexpr bool batch_reduction = [] {
         if constexpr (requires { K::batch_reduction; }) return K::batch_reduction;

@@ -39,7 +39,6 @@ template <class S, bool B> struct batched<detail::shaped_leaf<S, B>> : std::bool
 namespace kink::detail {
 
 enum class role : unsigned char { param, input, label, constant, variable, elementwise, op, affine, absorbed, alias, strided, unknown };
-inline constexpr std::size_t none = std::size_t(-1);
 
 /// The role of an op's nodes before fusion.
 template <class Op> constexpr role op_role() {

@@ -41,13 +41,7 @@
 #include <vector>
 
 #include <kink/exec/finite.hpp>
-#include <kink/exec/kernels/batch.hpp>
-#include <kink/exec/kernels/batch_norm.hpp>
-#include <kink/exec/kernels/conv.hpp>
-#include <kink/exec/kernels/dense.hpp>
-#include <kink/exec/kernels/dropout.hpp>
-#include <kink/exec/kernels/pool.hpp>
-#include <kink/exec/kernels/reduce.hpp>
+#include <kink/exec/kernels.hpp>
 #include <kink/exec/kernel_ctx.hpp>
 #include <kink/exec/state.hpp>
 #include <kink/exec/team.hpp>
@@ -124,7 +118,6 @@ class batch_extent {
     }
 
   private:
-    static constexpr std::size_t none = std::size_t(-1);
     std::size_t n_ = none;
     std::string_view first_;
 };

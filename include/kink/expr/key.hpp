@@ -129,10 +129,10 @@ template <std::size_t N> struct key_table {
     std::array<std::size_t, capacity> at{};
     std::array<std::uint64_t, N + 1> hi_at, lo_at; // element i's key
     constexpr key_table(const std::array<std::uint64_t, N + 1> &h, const std::array<std::uint64_t, N + 1> &l) : hi_at(h), lo_at(l) {
-        for (auto &x : at) x = std::size_t(-1);
+        for (auto &x : at) x = ::kink::detail::none;
         for (std::size_t i = 0; i < N; ++i)
             for (std::size_t k = l[i] & (capacity - 1);; k = (k + 1) & (capacity - 1)) {
-                if (at[k] == std::size_t(-1)) {
+                if (at[k] == ::kink::detail::none) {
                     hi[k] = h[i], lo[k] = l[i], at[k] = i;
                     break;
                 }
@@ -142,7 +142,7 @@ template <std::size_t N> struct key_table {
     /// The position of the element with key (h, l); N when there is none.
     constexpr std::size_t find(std::uint64_t h, std::uint64_t l) const {
         for (std::size_t k = l & (capacity - 1);; k = (k + 1) & (capacity - 1)) {
-            if (at[k] == std::size_t(-1)) return N;
+            if (at[k] == ::kink::detail::none) return N;
             if (hi[k] == h && lo[k] == l) return at[k];
         }
     }

@@ -13,6 +13,11 @@
 /// which matters when the types are deep expression graphs (2x faster on depth-24 graphs).
 #define KINK_SAME(...) __is_same(__VA_ARGS__)
 
+namespace kink::detail {
+/// The one "no such index" sentinel: no argument slot, no host node, no binding yet, not found.
+inline constexpr std::size_t none = std::size_t(-1);
+} // namespace kink::detail
+
 namespace kink::meta {
 
 /// The size of a list: a static member of a class named after the number alone. g++ gives every
@@ -61,9 +66,9 @@ template <class L> struct slot_map_of {
     using type = slot_map<L, std::make_index_sequence<L::size>>;
 };
 template <class T, std::size_t I> std::integral_constant<std::size_t, I> slot_of(const slot_<I, T> *);
-template <class T> std::integral_constant<std::size_t, std::size_t(-1)> slot_of(const void *);
+template <class T> std::integral_constant<std::size_t, ::kink::detail::none> slot_of(const void *);
 
-template <std::size_t Found, std::size_t Size> using found_or_size = std::integral_constant<std::size_t, Found == std::size_t(-1) ? Size : Found>;
+template <std::size_t Found, std::size_t Size> using found_or_size = std::integral_constant<std::size_t, Found == ::kink::detail::none ? Size : Found>;
 /// Position of T in the list (the list's size when absent), as std::integral_constant, by a search
 /// of the list's bases: O(size) per lookup (meta::node_index_of, expr/key.hpp, looks long lists of
 /// graph nodes up by key). An alias, so a lookup creates no static member named after T and the

@@ -20,7 +20,7 @@ namespace detail {
 /// input); none for every other op.
 template <class Op> constexpr std::size_t eval_arg_of() {
     if constexpr (requires { Op::eval_arg; }) return Op::eval_arg;
-    else return std::size_t(-1);
+    else return detail::none;
 }
 /// What a node of op Op over arguments A (already in evaluation mode) becomes in evaluation
 /// mode: the op's `eval_node<A...>` (a graph over the same arguments: batch_norm_stats's running
@@ -46,7 +46,7 @@ template <class Op, class... A> struct to_eval_mode<node<Op, A...>> {
 /// Whether a graph has a node that behaves differently in training (an op with an eval_node or
 /// an eval_arg).
 template <class Op, class... A> constexpr bool trains_differently() {
-    return eval_arg_of<Op>() != std::size_t(-1) || requires { typename Op::template eval_node<A...>; };
+    return eval_arg_of<Op>() != detail::none || requires { typename Op::template eval_node<A...>; };
 }
 template <class E> struct has_training_op : std::false_type {};
 template <class Op, class... A>

@@ -62,7 +62,7 @@ template <class Track = void> struct batch_mean_op {
     static constexpr bool reduces_batch = true;
     using tracking = Track;
     /// In evaluation mode a tracked statistic is its running statistic (argument 1; see eval_mode).
-    static constexpr std::size_t eval_arg = KINK_SAME(Track, void) ? std::size_t(-1) : 1;
+    static constexpr std::size_t eval_arg = KINK_SAME(Track, void) ? detail::none : 1;
     template <class... S> struct shape_rule : detail::channel_stat_shape<S...> {};
     template <class X, class R> struct shape_rule<X, R> {
         using stat = detail::channel_stat_shape<X>;
