@@ -7,7 +7,7 @@
 
 namespace test_data {
 /// n values of T drawn uniformly from [lo, hi) by std::mt19937(seed).
-template <class T> std::vector<T> uniform(std::size_t n, unsigned seed, double lo, double hi) {
+template <class T = double> std::vector<T> uniform(std::size_t n, unsigned seed, double lo = -1, double hi = 1) {
     std::mt19937 rng(seed);
     std::uniform_real_distribution<double> u(lo, hi);
     std::vector<T> v(n);

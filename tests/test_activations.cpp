@@ -13,6 +13,8 @@
 
 #include <kink/kink.hpp>
 
+#include "grad_check.hpp"
+#include "random_data.hpp"
 #include "reference.hpp"
 
 using namespace kink;
@@ -172,13 +174,7 @@ constexpr auto b2 = param<"b2", 8>;
 constexpr auto W3 = param<"W3", 3, 8>;
 constexpr auto b3 = param<"b3", 3>;
 
-std::vector<double> uniform(std::size_t n, unsigned seed, double lo, double hi) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<double> u(lo, hi);
-    std::vector<double> v(n);
-    for (auto &e : v) e = u(rng);
-    return v;
-}
+using test_data::uniform;
 
 /// The fused program's loss against the reference interpreter (1e-12 relative) and every
 /// gradient entry against a central difference of the reference with h = 1e-6 (truncation
@@ -197,20 +193,7 @@ template <class L> void check_program(const L &loss, unsigned seed) {
     const double lr = ref::loss(loss, p, batch, bx, bt);
     CHECK(std::abs(l - lr) <= 1e-12 * std::max(1.0, std::abs(lr)));
     auto q = p;
-    auto qf = q.flat();
-    const auto gf = g.flat();
-    double worst = 0;
-    const double h = 1e-6;
-    for (std::size_t k = 0; k < qf.size(); ++k) {
-        const double v = qf[k];
-        qf[k] = v + h;
-        const double up = ref::loss(loss, q, batch, bx, bt);
-        qf[k] = v - h;
-        const double down = ref::loss(loss, q, batch, bx, bt);
-        qf[k] = v;
-        worst = std::max(worst, std::abs(gf[k] - (up - down) / (2 * h)));
-    }
-    CHECK(worst < 1e-7);
+    CHECK(test_data::central_differences(q, g, [&](const auto &at) { return ref::loss(loss, at, batch, bx, bt); }).worst < 1e-7);
 }
 } // namespace
 

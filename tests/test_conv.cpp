@@ -17,17 +17,14 @@
 #include <kink/kink.hpp>
 #include <kink/print/backward.hpp>
 
+#include "grad_check.hpp"
+#include "random_data.hpp"
+
 using namespace kink;
 
 namespace {
 
-std::vector<double> uniform(std::size_t n, unsigned seed, double lo = -1, double hi = 1) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<double> u(lo, hi);
-    std::vector<double> v(n);
-    for (auto &x : v) x = u(rng);
-    return v;
-}
+using test_data::uniform;
 
 // -- the naive reference (one sample; x [C, H, W], w [O, C, KH, KW]) --------------------------
 struct geom {
@@ -195,22 +192,9 @@ TEST_CASE("a small CNN: gradients against central finite differences (double, aw
     double nearest = 1e300;
     for (double v : pre) nearest = std::min(nearest, std::abs(v));
     REQUIRE(nearest > 1e-4);
-    const double hstep = 1e-6;
-    double worst = 0;
-    std::size_t checked = 0;
-    for (std::size_t k = 0; k < p.flat().size(); ++k) {
-        const double keep = p.flat()[k];
-        p.flat()[k] = keep + hstep;
-        const double up = run(p);
-        p.flat()[k] = keep - hstep;
-        const double down = run(p);
-        p.flat()[k] = keep;
-        worst = std::max(worst, std::abs((up - down) / (2 * hstep) - g.flat()[k]));
-        ++checked;
-    }
-    // central differences: truncation h^2 |f'''| ~ 1e-12, rounding eps |f| / h ~ 1e-10
-    CHECK(worst < 1e-7);
-    CHECK(checked == p.flat().size());
+    const auto c = test_data::central_differences(p, g, run);
+    CHECK(c.worst < 1e-7);
+    CHECK(c.checked == 4 * 2 * 9 + 4 + 5 * 4 * 9 + 5 + 3 * 45 + 3);
 }
 
 TEST_CASE("a residual CNN: identity and 1 x 1 convolution skips, gradients against central finite differences (double)") {
@@ -249,19 +233,7 @@ TEST_CASE("a residual CNN: identity and 1 x 1 convolution skips, gradients again
         nearest = std::min(nearest, std::abs(v));
     for (double v : net.value(conv2d<pad>(tanh(conv2d<pad>(b1, rw3)), rw4, rb4) + b1)) nearest = std::min(nearest, std::abs(v));
     REQUIRE(nearest > 1e-5);
-    const double hstep = 1e-6;
-    double worst = 0;
-    for (std::size_t k = 0; k < p.flat().size(); ++k) {
-        const double keep = p.flat()[k];
-        p.flat()[k] = keep + hstep;
-        const double up = run(p);
-        p.flat()[k] = keep - hstep;
-        const double down = run(p);
-        p.flat()[k] = keep;
-        worst = std::max(worst, std::abs((up - down) / (2 * hstep) - g.flat()[k]));
-    }
-    // central differences: truncation h^2 |f'''| ~ 1e-12, rounding eps |f| / h ~ 1e-10
-    CHECK(worst < 1e-7);
+    CHECK(test_data::central_differences(p, g, run).worst < 1e-7);
     // the skip path carries gradient: the 1 x 1 convolution's weights have a nonzero one
     double skip = 0;
     for (double v : g[rws]) skip = std::max(skip, std::abs(v));

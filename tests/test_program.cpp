@@ -12,6 +12,8 @@
 
 #include <kink/kink.hpp>
 
+#include "grad_check.hpp"
+#include "random_data.hpp"
 #include "reference.hpp"
 
 using namespace kink;
@@ -42,36 +44,14 @@ template <class L, class... B> fd_result check_against_reference(const L &loss, 
     const double l = net.step(p, g, b...);
     const double lr = ref::loss(loss, p, batch, b...);
     r.loss_error = std::abs(l - lr) / std::max(1.0, std::abs(lr));
-    const double h = 1e-6;
     auto q = p;
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-        (
-            [&] {
-                auto pv = q.template at<I>();
-                auto gv = g.template at<I>();
-                for (std::size_t k = 0; k < pv.size(); ++k) {
-                    const double v = pv[k];
-                    pv[k] = v + h;
-                    const double up = ref::loss(loss, q, batch, b...);
-                    pv[k] = v - h;
-                    const double down = ref::loss(loss, q, batch, b...);
-                    pv[k] = v;
-                    r.grad_error = std::max(r.grad_error, std::abs(gv[k] - (up - down) / (2 * h)));
-                    ++r.checked;
-                }
-            }(),
-            ...);
-    }(std::make_index_sequence<decltype(p)::count>{});
+    const auto c = test_data::central_differences(q, g, [&](const auto &at) { return ref::loss(loss, at, batch, b...); });
+    r.grad_error = c.worst;
+    r.checked = c.checked;
     return r;
 }
 
-std::vector<double> uniform(std::size_t n, unsigned seed, double lo = -1, double hi = 1) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<double> u(lo, hi);
-    std::vector<double> v(n);
-    for (auto &x : v) x = u(rng);
-    return v;
-}
+using test_data::uniform;
 std::vector<int> labels(std::size_t n, int k) {
     std::vector<int> v(n);
     for (std::size_t i = 0; i < n; ++i) v[i] = int((i * 7 + 3) % std::size_t(k));

@@ -10,6 +10,8 @@
 
 #include <kink/kink.hpp>
 
+#include "random_data.hpp"
+
 using namespace kink;
 
 namespace {
@@ -22,13 +24,7 @@ template <class T> void put(const std::string &name, const std::string &field, s
 template <class T> void put(const std::string &name, const std::string &field, const std::vector<T> &v) {
     put(name, field, std::span<const T>(v));
 }
-template <class T> std::vector<T> uniform(std::size_t n, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<double> u(-1, 1);
-    std::vector<T> v(n);
-    for (auto &x : v) x = static_cast<T>(u(rng));
-    return v;
-}
+using test_data::uniform;
 /// Values from {0, 1, 2}: most pooling windows have a tied maximum.
 std::vector<float> tied(std::size_t n, unsigned seed) {
     std::mt19937 rng(seed);
