@@ -34,5 +34,5 @@
 #include <kink/diff/grad.hpp>
 #include <kink/exec/eval.hpp>
 #include <kink/exec/gemm.hpp>
-#include <kink/exec/program.hpp>
+#include <kink/exec/compile.hpp>
 #include <kink/print/print.hpp>

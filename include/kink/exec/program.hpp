@@ -1,6 +1,9 @@
 #pragma once
 /// \file
-/// `compile(loss)`: a tensor expression lowered to one fused training step.
+/// The compiled program of a tensor expression (exec/compile.hpp makes one: `compile(loss)`,
+/// `compile_forward(z)`): its API, the binding of a batch (exec/bind.hpp checks it), chunk
+/// scheduling on the program's threads with the fixed-order fold of the chunks' gradients, and
+/// the phases of a program with batch statistics. What one chunk runs is exec/sweep.hpp.
 ///
 /// The program is the open executor's driver: it binds inputs, points at the parameters, and
 /// runs the sweep the plan (exec/plan.hpp) ordered, calling for each node either the generic
@@ -43,7 +46,9 @@
 #include <kink/exec/finite.hpp>
 #include <kink/exec/kernels.hpp>
 #include <kink/exec/kernel_ctx.hpp>
+#include <kink/exec/bind.hpp>
 #include <kink/exec/state.hpp>
+#include <kink/exec/sweep.hpp>
 #include <kink/exec/team.hpp>
 
 namespace kink {
@@ -59,82 +64,9 @@ class out_of_memory : public std::bad_alloc {
     std::string what_;
 };
 
-namespace detail {
-template <class N, role K = base_role_of<N>::value> struct node_checks { // no static data member: see meta::index_of
-    static_assert(K != role::variable, "kink: compile: the graph has a var<> leaf; use param<>, input<> or label<>");
-    static_assert(K != role::unknown, "kink: compile: an op of this graph has no kernel (specialise kink::kernel<Op>)");
-    using ok = std::true_type;
-};
-
-/// Whether the bindings B... bind leaf L.
-template <class L, class... B> inline constexpr bool bound_v = (KINK_SAME(typename B::leaf, L) || ...);
-
-/// An op whose policy reads runtime constant C may accept only some of its values (max_pool2d: a
-/// tie rule in [-1, 1]); it declares `accepts_constant(v)` and `constant_domain`.
-template <class C, class N> struct constant_check {
-    static void run(double) {}
-};
-template <class C, class Op, class... A>
-    requires requires(double v) { Op::accepts_constant(v); }
-struct constant_check<C, node<Op, A...>> {
-    static void run(double v) {
-        if (meta::in_list_v<C, typename op_rconsts<Op>::type> && !Op::accepts_constant(v))
-            throw kink_error("kink: program::constant<\"" + std::string(C::name()) + "\">(" + std::to_string(v) + "): " +
-                             std::string(Op::name) + " takes " + std::string(Op::constant_domain));
-    }
-};
-template <class C, class... N> void check_constant(double v, meta::list<N...>) {
-    (void)std::initializer_list<int>{0, (constant_check<C, N>::run(v), 0)...};
-}
-} // namespace detail
-
-/// Names the leaf in the failing condition of a misuse (clang prints a fixed_string as codes).
-template <class Name, bool Bound> struct input_bound {
-    static constexpr bool value = Bound;
-};
-
-/// A compiled training step for a loss graph (per-sample scalar) in scalar type T, differentiating
-/// with respect to a list of params; `Key` names both (expr/key.hpp: key_t<list<loss, params>>),
-/// so that no function of the program spells out the graph in its name. See `compile`.
-namespace detail {
-/// The batch size of a step's bindings, checked as each is added: functions of no program, so
-/// that every program shares them.
-class batch_extent {
-  public:
-    void add(std::string_view name, std::size_t values, std::size_t per) {
-        if (values % per != 0)
-            throw std::invalid_argument("kink: step: input '" + std::string(name) + "' has " + std::to_string(values) +
-                                        " values, not a multiple of its size " + std::to_string(per));
-        const std::size_t m = values / per;
-        if (n_ != none && m != n_)
-            throw std::invalid_argument("kink: step: '" + std::string(name) + "' holds a batch of " + std::to_string(m) + ", '" +
-                                        std::string(first_) + "' a batch of " + std::to_string(n_));
-        if (n_ == none) first_ = name;
-        n_ = m;
-    }
-    std::size_t get() const {
-        if (n_ == none || n_ == 0) throw std::invalid_argument("kink: step: empty batch (bind every input and label to batch-sized data)");
-        return n_;
-    }
-
-  private:
-    std::size_t n_ = none;
-    std::string_view first_;
-};
-/// Copies n labels into dst, each checked to be a class in [0, classes).
-template <class Labels> void copy_labels(const Labels &y, std::size_t n, std::size_t classes, std::string_view name, std::int32_t *dst) {
-    for (std::size_t s = 0; s < n; ++s) {
-        const auto v = y[s];
-        if (!(v >= 0 && static_cast<std::size_t>(v) < classes))
-            throw std::invalid_argument("kink: step: label '" + std::string(name) + "' of sample " + std::to_string(s) + " is " +
-                                        std::to_string(v) + ", outside [0, " + std::to_string(classes) + ")");
-        dst[s] = static_cast<std::int32_t>(v);
-    }
-}
-} // namespace detail
-
 template <class T, class Key, exec_options O> class program : private detail::state<T, Key, O> {
     using state = detail::state<T, Key, O>;
+    using sweep = detail::chunk_sweep<T, Key, O>;
     using role = detail::role;
     using Root = typename state::Root;
     using Wrt = typename state::Wrt;
@@ -400,7 +332,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
         prepare(params, bindings...);
         training_step_ = false;
         if constexpr (plan::phased) run_phases(nullptr);
-        else run_chunks(0, chunks(batch_), [&](state &w, std::size_t) { chunk_forward(w); });
+        else run_chunks(0, chunks(batch_), [&](state &w, std::size_t) { sweep::chunk_forward(w); });
         return {whole_val(r), plan::size[r] * (plan::batched[r] ? batch_ : 1)};
     }
 
@@ -544,7 +476,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
             w.label_cap_ = cap_;
             w.stride_ = batch_;
             w.uadj_ = w.unb_adj_.data();
-            write_constants(w);
+            sweep::write_constants(w);
         }
     }
     /// Chunks [c0, c1) of a step. The gradient is the sum of the chunks' gradients in chunk
@@ -566,8 +498,8 @@ template <class T, class Key, exec_options O> class program : private detail::st
                 w.direct_ = w.grads_ = slots_.data() + (1 + c - first) * flat_size;
                 w.continuing_ = false;
             }
-            chunk_forward(w);
-            chunk_backward(w);
+            sweep::chunk_forward(w);
+            sweep::chunk_backward(w);
             if (c != 0 && c < first) fold_slots(grads.data(), slots_.data(), 1, 0, 1, true);
         });
         if (c0 == 0 && c1 > first)
@@ -632,9 +564,9 @@ template <class T, class Key, exec_options O> class program : private detail::st
     template <std::size_t P> void run_forward_phase(params_type *grads) {
         run_chunks(0, chunks(batch_), [&](state &w, std::size_t c) {
             enter_chunk(w, c, grads);
-            phase_forward<P>(w);
+            sweep::template phase_forward<P>(w);
             if constexpr (!forward_only && P + 1 == plan::fwd_phases.n)
-                if (grads) phase_backward<0>(w);
+                if (grads) sweep::template phase_backward<0>(w);
         });
         [&]<std::size_t... K>(std::index_sequence<K...>) {
             (void)std::initializer_list<int>{0, (combine_value<P, plan::barriers.at[K]>(), 0)...};
@@ -647,7 +579,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
         }(std::make_index_sequence<plan::barriers.size>{});
         run_chunks(0, chunks(batch_), [&](state &w, std::size_t c) {
             enter_chunk(w, c, grads);
-            phase_backward<Q>(w);
+            sweep::template phase_backward<Q>(w);
         });
     }
     /// Statistic I of forward phase P: the chunks' partial sums added in chunk order, its kernel's
@@ -676,7 +608,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
             c.training_ = training_step_;
             Kern::finish(c);
             for (std::size_t t = 1; t < threads(); ++t) std::copy(w0.val(I), w0.val(I) + plan::size[I], worker(t).val(I));
-            if constexpr (O.check_finite) check_values<I, true>(w0);
+            if constexpr (O.check_finite) sweep::template check_values<I, true>(w0);
         }
     }
     /// The adjoint of statistic I, if backward phase Q starts with it: the chunks' parts added in
@@ -745,90 +677,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
         return plan::batched[i] ? fwd_all_.data() + batch_ * plan::fwd_layout.off[i] : this->unb_fwd_.data() + plan::fwd_layout.off[i];
     }
 
-    template <std::size_t I> static void write_constant(state &w) {
-        using L = meta::node_at_t<I, topo>;
-        if constexpr (is_lit_v<L>) w.val(I)[0] = L::template value<T>();
-        else if constexpr (is_rconst_v<L>) w.val(I)[0] = static_cast<T>(w.pool_[meta::index_of<L, rconsts_t<Root>>::value]);
-    }
-    // Folds over the node positions call member templates, never a lambda per position: a lambda
-    // inside a function over the pack 0, 1, ..., N - 1 carries the pack in its name.
-    void write_constants(state &w) {
-        [&]<std::size_t... K>(std::index_sequence<K...>) {
-            (void)std::initializer_list<int>{0, (write_constant<plan::constants.at[K]>(w), 0)...};
-        }(std::make_index_sequence<plan::constants.size>{});
-    }
-
-    // -- the passes ----------------------------------------------------------------------------
-    template <std::size_t I> static void node_forward(state &w) {
-        if constexpr (!plan::fwd_work(I) || plan::fwd_host[I] != detail::none) {
-        } else if constexpr (plan::roles[I] == role::elementwise) {
-            w.template ew_forward<I>(0, w.rows_of(I), 0, plan::size[I]);
-        } else {
-            auto c = detail::node_call<state, I>::template make<false>(w);
-            kernel<typename decltype(c)::op>::forward(c);
-        }
-    }
-    template <std::size_t I> static void node_backward(state &w) {
-        if constexpr (!plan::needs[I] || !plan::fwd_work(I) || plan::bwd_host[I] != detail::none) {
-        } else if constexpr (plan::roles[I] == role::elementwise) {
-            w.template ew_backward<I>(0, w.rows_of(I), 0, plan::size[I]);
-        } else {
-            auto c = detail::node_call<state, I>::template make<true>(w);
-            kernel<typename decltype(c)::op>::backward(c);
-        }
-    }
-    static void chunk_forward(state &w) { phase_forward<0>(w); }
-    /// Forward phase P of worker w's chunk (the whole forward pass in a program without batch
-    /// statistics).
-    template <std::size_t P> static void phase_forward(state &w) {
-        constexpr auto &t = plan::fwd_phases;
-        if constexpr (O.check_finite) { // every node position of the phase, checked after it runs
-            constexpr std::size_t lo = P == 0 ? 0 : plan::forward_runs.at[t.start[P]];
-            constexpr std::size_t hi = P + 1 == t.n ? count : plan::forward_runs.at[t.start[P + 1]];
-            [&]<std::size_t... I>(std::index_sequence<I...>) {
-                (void)std::initializer_list<int>{0, (node_forward<lo + I>(w), check_values<lo + I>(w), 0)...};
-            }(std::make_index_sequence<hi - lo>{});
-        } else {
-            [&]<std::size_t... K>(std::index_sequence<K...>) {
-                (void)std::initializer_list<int>{0, (node_forward<plan::forward_runs.at[t.start[P] + K]>(w), 0)...};
-            }(std::make_index_sequence<t.start[P + 1] - t.start[P]>{});
-        }
-    }
-    /// The backward pass of worker w's chunk, into w.grads_.
-    template <std::size_t I> static void zero_adjoint(state &w) {
-        if constexpr (plan::zeroed[I]) {
-            T *d = w.dst(I);
-            std::fill(d, d + plan::size[I] * w.rows_of(I), T(0));
-        }
-    }
-    static void chunk_backward(state &w) { phase_backward<0>(w); }
-    /// Backward phase Q of worker w's chunk (the whole backward pass without batch statistics).
-    template <std::size_t Q> static void phase_backward(state &w) {
-        constexpr auto &t = plan::bwd_phases;
-        if constexpr (Q == 0) {
-            [&]<std::size_t... K>(std::index_sequence<K...>) {
-                (void)std::initializer_list<int>{0, (zero_adjoint<plan::zeroed_nodes.at[K]>(w), 0)...};
-            }(std::make_index_sequence<plan::zeroed_nodes.size>{});
-            constexpr std::size_t r = count - 1;
-            if constexpr (plan::needs[r]) {
-                T *g = w.adj(r);
-                const T seed = plan::batched[r] ? T(1) / static_cast<T>(w.stride_) : T(1);
-                for (std::size_t s = 0; s < w.rows_of(r); ++s) g[s] = seed;
-            }
-        }
-        [&]<std::size_t... K>(std::index_sequence<K...>) {
-            (void)std::initializer_list<int>{0, (node_backward<plan::backward_runs.at[t.start[Q] + K]>(w), 0)...};
-        }(std::make_index_sequence<t.start[Q + 1] - t.start[Q]>{});
-    }
-
     // -- the finite check (exec_options::check_finite) -----------------------------------------
-    template <std::size_t I> static std::string node_label() {
-        std::size_t k = 0;
-        for (std::size_t i = 0; i <= I; ++i)
-            k += !(plan::base[i] == role::param || plan::base[i] == role::input || plan::base[i] == role::label ||
-                   plan::base[i] == role::constant || plan::base[i] == role::variable);
-        return "node v" + std::to_string(k) + " (" + std::string(op_t<meta::node_at_t<I, topo>>::name) + ")";
-    }
     /// The parameters and the whole batch's inputs, before any chunk runs.
     template <std::size_t... I> void check_leaves(std::index_sequence<I...>) { (void)std::initializer_list<int>{0, (check_leaf<I>(), 0)...}; }
     template <std::size_t I> void check_leaf() {
@@ -839,16 +688,6 @@ template <class T, class Key, exec_options O> class program : private detail::st
             if (const std::size_t i = detail::first_non_finite(v, n); i < n)
                 detail::report_non_finite(std::string(is_param_v<L> ? "parameter '" : "input '") + std::string(L::name()) + "'", v[i],
                                           i, plan::size[I], plan::batched[I]);
-        }
-    }
-    /// Node I's values (a batch statistic's once combined: Combined).
-    template <std::size_t I, bool Combined = false> static void check_values(state &w) {
-        if constexpr (plan::has_value(I) && plan::roles[I] != role::constant && plan::barrier(I) == Combined) {
-            const std::size_t n = plan::size[I] * w.rows_of(I);
-            const T *v = w.val(I);
-            if (const std::size_t i = detail::first_non_finite(v, n); i < n)
-                detail::report_non_finite(node_label<I>(), v[i], i + (plan::batched[I] ? w.s0_ * plan::size[I] : 0), plan::size[I],
-                                          plan::batched[I]);
         }
     }
     /// Per parameter (store order): whether it is trained. Each of Wrt's leaves is looked up
@@ -899,91 +738,5 @@ template <class T, class Key, exec_options O> class program : private detail::st
     std::size_t cap_ = 0, batch_ = 0;
     bool training_step_ = false; ///< whether the running pass is a step (statistics keep their running averages)
 };
-
-namespace detail {
-/// What compile returns for a graph whose shapes disagree. The mismatch was reported, once, where
-/// the graph was built (make_node's static_assert); this stand-in takes every use of a program
-/// and its parameter store without a further error, so that message stays the only one.
-template <class T> struct broken_store {
-    static constexpr std::size_t count = 0, values = 0;
-    static constexpr std::array<std::size_t, 0> sizes{}, ranks{};
-    static constexpr std::array<std::string_view, 0> names{};
-    template <std::size_t I> std::span<T> at() { return {}; }
-    template <class X> std::span<T> operator[](const X &) { return {}; }
-    template <class X> std::span<const T> operator[](const X &) const { return {}; }
-    static constexpr std::size_t trained_count = 0;
-    static constexpr std::array<bool, 1> drawn{false};
-    void restart(bool) {}
-    std::span<T> flat() { return {}; }
-    std::span<const T> flat() const { return {}; }
-    std::span<T> trained() { return {}; }
-    std::span<const T> trained() const { return {}; }
-    T *data() { return nullptr; }
-    const T *data() const { return nullptr; }
-};
-template <class T> struct broken_program {
-    using params_type = broken_store<T>;
-    static constexpr std::array<std::size_t, 0> fan_in{}, fan_out{};
-    params_type make_params() const { return {}; }
-    void reserve(std::size_t) {}
-    void threads(std::size_t) {}
-    void seed(std::uint64_t) {}
-    std::uint64_t seed() const { return 0; }
-    void rng_step(std::uint64_t) {}
-    std::uint64_t rng_step() const { return 0; }
-    std::size_t threads() const { return 1; }
-    std::size_t batch() const { return 0; }
-    template <class... A> T step(const A &...) { return T(); }
-    template <class... A> T forward(const A &...) { return T(); }
-    template <class... A> std::span<const T> evaluate(const A &...) { return {}; }
-    template <class... A> std::span<const T> operator()(const A &...) { return {}; }
-    template <class X> std::span<const T> value(const X &) const { return {}; }
-    template <class X> std::span<const T> input_grad(const X &) const { return {}; }
-};
-} // namespace detail
-
-/// `compile(loss)`: the fused training step of `loss` (a per-sample scalar), differentiated with
-/// respect to every `param` leaf. `compile<double>(loss)` for another scalar type;
-/// `compile<float, exec_options{.bias = bias_at::start}>(loss)` for other options;
-/// `compile(loss, W1, b1)` to train only some parameters (list an input to get its gradient too).
-template <class T = float, exec_options O = exec_options{}, expression L, expression... P>
-auto compile(const L &loss, const P &...) {
-    using G = graph_t<L>;
-    using all = typename detail::params_of<topo_t<G>>::type;
-    check_param_names(all{});
-    static_assert(((is_trained_param<graph_t<P>>::value || is_input_v<graph_t<P>>) && ...),
-                  "kink: compile(loss, p...): each p must be a param<> (or input<>) leaf; a running statistic is not trained");
-    static_assert((meta::in_list_v<graph_t<P>, topo_t<G>> && ...), "kink: compile(loss, p...): a leaf the loss does not use");
-    using wrt = std::conditional_t<sizeof...(P) == 0, typename detail::params_of<topo_t<G>>::trained, meta::list<graph_t<P>...>>;
-    if constexpr (has_bad_shape_v<G>) return detail::broken_program<T>{};
-    else return program<T, key_t<meta::list<G, wrt>>, O>(loss.pool);
-}
-
-/// A forward-only program for `output` (any shape, e.g. the logits): `auto predict =
-/// compile_forward(logits); std::span<const float> z = predict(params, x = batch);` returns
-/// batch * size values (row-major per sample), valid until the next call. It keeps no adjoint
-/// storage and, after `reserve(n)` or its first call at batch n, allocates nothing per call.
-/// `params` is any param_store holding the graph's parameters, such as a training program's.
-template <class T, class Key, exec_options O> class forward_program : public program<T, Key, O> {
-    using base = program<T, Key, O>;
-
-  public:
-    using base::base;
-    template <class Store, class... B> std::span<const T> operator()(const Store &params, const B &...bindings) {
-        return this->evaluate(params, bindings...);
-    }
-};
-
-/// `compile_forward(output)`: evaluation of a tensor expression (no loss, no gradients).
-/// `compile_forward<double>(output)` for another scalar type; options as for `compile`.
-template <class T = float, exec_options O = exec_options{}, expression L> auto compile_forward(const L &output) {
-    static_assert(!detail::has_training_op<graph_t<L>>::value,
-                  "kink: compile_forward: the output is in training mode (batch normalisation); for inference compile "
-                  "eval_mode(output) (the running statistics); the batch's own statistics are the training program's "
-                  "(forward, value)");
-    check_param_names(typename detail::params_of<topo_t<graph_t<L>>>::type{});
-    if constexpr (has_bad_shape_v<graph_t<L>>) return detail::broken_program<T>{};
-    else return forward_program<T, key_t<meta::list<graph_t<L>, meta::list<>>>, O>(output.pool);
-}
 
 } // namespace kink
