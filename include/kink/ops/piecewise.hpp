@@ -67,14 +67,19 @@ template <class Op, std::size_t I> struct dkink_op {
         // A NaN argument is not a kink: the derivative is NaN (the first NaN argument, so the
         // gradient it enters is NaN too), and trap says NaN rather than "at its kink".
         const bool nan_arg = !(a == a) || (!(rest == rest) || ...);
-        if constexpr (KINK_SAME(P, ::kink::policy::trap))
+        constexpr kink_rule rule = policy_impl<P>::rule;
+        if constexpr (rule.k == kink_rule::kind::trap)
             if (nan_arg) throw kink_error("kink: " + std::string(Op::name) + " was differentiated at NaN (an argument is NaN; not a kink)");
         T nan = a;
         ((nan = (nan == nan && !(rest == rest)) ? static_cast<T>(rest) : nan), ...);
         T v;
-        if constexpr (KINK_SAME(P, ::kink::policy::straight_through)) v = T(1);
-        else if constexpr (KINK_SAME(P, ::kink::policy::straight_through_clipped)) v = (a <= T(1) && a >= T(-1)) ? T(1) : T(0);
-        else if constexpr (is_runtime_v<P>) {
+        if constexpr (rule.k == kink_rule::kind::through) { // 1 in place of the derivative, within the bound
+            if constexpr (rule.den == 0) v = T(1);
+            else {
+                const T bound = static_cast<T>(rule.num) / static_cast<T>(rule.den);
+                v = (a <= bound && a >= -bound) ? T(1) : T(0);
+            }
+        } else if constexpr (is_runtime_v<P>) {
             const branch<T> b = Op::template d<I>(a, rest...);
             v = !b.at_kink ? b.value : b.complement ? T(1) - c : c;
         } else v = choose<P, I>(Op::template d<I>(a, rest...), Op::name);

@@ -57,20 +57,16 @@ namespace detail {
 /// k > 1 inputs tie for the maximum, under concrete tie policy Q; t is the rule of a
 /// policy::runtime (ignored by the others).
 template <class Q, class T> T tie_share(std::size_t r, std::size_t k, double t) {
-    if constexpr (KINK_SAME(Q, ::kink::policy::first)) return r == 1 ? T(1) : T(0);
-    else if constexpr (KINK_SAME(Q, ::kink::policy::last)) return r == k ? T(1) : T(0);
-    else if constexpr (KINK_SAME(Q, ::kink::policy::split)) return T(1) / T(k);
-    else if constexpr (is_mix<Q>::value) {
-        const double beta = double(Q::num) / double(Q::den);
-        return static_cast<T>(beta / double(k) + (r == 1 ? 1.0 - beta : 0.0));
-    } else if constexpr (is_runtime_v<Q>) {
+    if constexpr (is_runtime_v<Q>) {
         if (t >= 0.0) return static_cast<T>(t / double(k) + (r == 1 ? 1.0 - t : 0.0)); // mix, beta = t
         return static_cast<T>((r == 1 ? 1.0 + t : 0.0) + (r == k ? -t : 0.0));
-    } else if constexpr (KINK_SAME(Q, ::kink::policy::trap)) {
-        throw kink_error("kink: max_pool2d was differentiated at a window whose maximum is tied among " + std::to_string(k) +
-                         " inputs (policy trap)");
     } else {
-        static_assert(meta::always_false<Q>, "kink: max_pool2d: not a max_pool policy");
+        constexpr tie_rule rule = policy_impl<Q>::tie;
+        static_assert(rule.k != tie_rule::kind::none, "kink: max_pool2d: not a max_pool policy");
+        if constexpr (rule.k == tie_rule::kind::trap)
+            throw kink_error("kink: max_pool2d was differentiated at a window whose maximum is tied among " + std::to_string(k) +
+                             " inputs (policy trap)");
+        else return ::kink::tie_share<T>(rule, r, k);
     }
 }
 
@@ -120,14 +116,8 @@ template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct ma
     static std::string vjp_latex(const std::string &g, const std::string *args, const std::string &) {
         using Q = strip_count_t<P>;
         std::string share;
-        if constexpr (KINK_SAME(Q, ::kink::policy::first)) share = "[r = 1]";
-        else if constexpr (KINK_SAME(Q, ::kink::policy::last)) share = "[r = k]";
-        else if constexpr (KINK_SAME(Q, ::kink::policy::split)) share = "\\tfrac{1}{k}";
-        else if constexpr (is_mix<Q>::value)
-            share = "\\tfrac{" + std::to_string(Q::num) + "}{" + std::to_string(Q::den) + " k} + \\tfrac{" +
-                    std::to_string(Q::den - Q::num) + "}{" + std::to_string(Q::den) + "} [r = 1]";
-        else if constexpr (is_runtime_v<Q>) share = "\\operatorname{share}_{" + std::string(Q::constant::name()) + "}(r, k)";
-        else share = "\\text{error}";
+        if constexpr (is_runtime_v<Q>) share = "\\operatorname{share}_{" + std::string(Q::constant::name()) + "}(r, k)";
+        else share = tie_share_latex(policy_impl<Q>::tie);
         return "\\sum_{w \\ni \\cdot} " + g + "_{w} \\begin{cases} 1 & \\text{the unique maximum of window } w \\text{ of } " + args[0] +
                " \\\\ " + share + " & \\text{the } r\\text{-th of } k > 1 \\text{ tied maxima (tied window: policy " + policy_label<P>() +
                ")} \\\\ 0 & \\text{otherwise} \\end{cases}";

@@ -98,7 +98,7 @@ template <class P> struct max_reduce_op {
     template <class T> static void backward(const T *x, std::size_t n, T m, T g, T *dx, bool assign) {
         using Q = strip_count_t<P>;
         if (m != m) { // a NaN entry: not a tie; every partial is NaN
-            if constexpr (KINK_SAME(Q, ::kink::policy::trap))
+            if constexpr (policy_impl<Q>::tie.k == tie_rule::kind::trap)
                 throw kink_error("kink: max (reduction) was differentiated at NaN (an entry is NaN; not a tie)");
             for (std::size_t j = 0; j < n; ++j) dx[j] = assign ? m : dx[j] + m;
             return;
@@ -110,14 +110,10 @@ template <class P> struct max_reduce_op {
             if (x[j] == m) {
                 ++seen;
                 if (k == 1) share = T(1);
-                else if constexpr (KINK_SAME(Q, ::kink::policy::half)) share = T(1) / T(k);
-                else if constexpr (KINK_SAME(Q, ::kink::policy::one) || KINK_SAME(Q, ::kink::policy::right)) share = T(1);
-                else if constexpr (KINK_SAME(Q, ::kink::policy::zero) || KINK_SAME(Q, ::kink::policy::left)) share = T(0);
-                else if constexpr (KINK_SAME(Q, ::kink::policy::first)) share = seen == 1 ? T(1) : T(0);
-                else if constexpr (KINK_SAME(Q, ::kink::policy::second)) share = seen == k ? T(1) : T(0);
-                else if constexpr (KINK_SAME(Q, ::kink::policy::trap))
+                else if constexpr (policy_impl<Q>::tie.k == tie_rule::kind::trap)
                     throw kink_error("kink: max (reduction) was differentiated at a tie of " + std::to_string(k) +
                                      " entries (policy trap)");
+                else share = tie_share<T>(policy_impl<Q>::tie, seen, k);
             }
             dx[j] = assign ? g * share : dx[j] + g * share;
         }

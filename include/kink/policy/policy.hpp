@@ -6,6 +6,7 @@
 /// derivative; at a kink it carries the two one-sided derivatives and the policy picks the value.
 /// Policies are types, so `relu<policy::one>(x)` and `relu<policy::zero>(x)` are different graphs.
 
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -200,6 +201,142 @@ template <> struct resolve<policy::tensorflow, family::elu> { using type = polic
 template <> struct resolve<policy::tensorflow, family::selu> { using type = policy::right; };
 
 // ---------------------------------------------------------------------------------------------
+// What each concrete policy does: one struct per policy
+
+/// A policy's answer at a kink of an elementwise piecewise op, as data: the derivative (choose)
+/// and the printed formula (print/print.hpp) both read it, so neither branches on a policy.
+struct kink_rule {
+    enum class kind : unsigned char {
+        value,    ///< the number num / den
+        left,     ///< the left-sided derivative
+        right,    ///< the right-sided derivative
+        mean,     ///< the midpoint of the one-sided derivatives
+        argument, ///< 1 for partial `arg`, 0 for the others (ties of max/min)
+        trap,     ///< an error naming the op
+        through,  ///< straight-through: 1 wherever |x| <= num / den (den 0: everywhere), 0 elsewhere,
+                  ///< in place of the op's derivative (sign, step)
+        none      ///< no elementwise answer (a tie rule only)
+    };
+    kind k = kind::none;
+    std::int64_t num = 0, den = 1;
+    std::size_t arg = 0;
+};
+
+/// A policy's answer at a tie among k equal maxima (max over a vector, a max-pool window): the
+/// share of the adjoint that the r-th of them in scan order receives.
+struct tie_rule {
+    enum class kind : unsigned char {
+        all,   ///< every tied entry num / den
+        first, ///< all to the first
+        last,  ///< all to the last
+        split, ///< 1/k each
+        mix,   ///< beta = num / den: beta / k each, plus 1 - beta to the first
+        trap,  ///< an error naming the op
+        none   ///< not a tie rule
+    };
+    kind k = kind::none;
+    std::int64_t num = 0, den = 1;
+};
+/// The share of tie rule `t` for the r-th (1-based) of k tied maxima.
+template <class T> constexpr T tie_share(const tie_rule &t, std::size_t r, std::size_t k) {
+    using K = tie_rule::kind;
+    switch (t.k) {
+    case K::all: return static_cast<T>(t.num) / static_cast<T>(t.den);
+    case K::first: return r == 1 ? T(1) : T(0);
+    case K::last: return r == k ? T(1) : T(0);
+    case K::split: return T(1) / static_cast<T>(k);
+    case K::mix: {
+        const double beta = double(t.num) / double(t.den);
+        return static_cast<T>(beta / double(k) + (r == 1 ? 1.0 - beta : 0.0));
+    }
+    default: return T(0);
+    }
+}
+/// The share as printed in a vector-Jacobian product (LaTeX), r and k as above.
+inline std::string tie_share_latex(const tie_rule &t) {
+    using K = tie_rule::kind;
+    switch (t.k) {
+    case K::all: return t.den == 1 ? std::to_string(t.num) : "\\tfrac{" + std::to_string(t.num) + "}{" + std::to_string(t.den) + "}";
+    case K::first: return "[r = 1]";
+    case K::last: return "[r = k]";
+    case K::split: return "\\tfrac{1}{k}";
+    case K::mix:
+        return "\\tfrac{" + std::to_string(t.num) + "}{" + std::to_string(t.den) + " k} + \\tfrac{" + std::to_string(t.den - t.num) + "}{" +
+               std::to_string(t.den) + "} [r = 1]";
+    default: return "\\text{error}";
+    }
+}
+
+/// The behaviour of concrete policy P, one specialisation per policy (presets resolve to these;
+/// count, per_kink and runtime are combinators handled where they apply):
+///   rule          its answer at an elementwise kink (kink_rule)
+///   tie           its answer at a tie among equal maxima (tie_rule)
+///   fits<F>       whether it applies to op family F
+template <class P> struct policy_impl {
+    static constexpr kink_rule rule{};
+    static constexpr tie_rule tie{};
+    template <class F> static constexpr bool fits = false;
+};
+namespace detail {
+/// The families whose kinks are ties among k equal maxima, where only the tie rules apply.
+template <class F> inline constexpr bool tie_family_v = KINK_SAME(F, family::max_pool);
+/// The value policies (zero, one, half, left, right, trap) fit every family but max_pool.
+/// Of a max over a vector, a tie's entries get what a single entry gets from the one-sided
+/// derivatives (left 0, right 1) or the policy's number; half splits the adjoint evenly.
+template <kink_rule::kind K, std::int64_t N, tie_rule Tie> struct value_policy {
+    static constexpr kink_rule rule{K, N, 1, 0};
+    static constexpr tie_rule tie = Tie;
+    template <class F> static constexpr bool fits = !tie_family_v<F>;
+};
+using tk = tie_rule::kind;
+} // namespace detail
+template <> struct policy_impl<policy::zero> : detail::value_policy<kink_rule::kind::value, 0, tie_rule{detail::tk::all, 0, 1}> {};
+template <> struct policy_impl<policy::one> : detail::value_policy<kink_rule::kind::value, 1, tie_rule{detail::tk::all, 1, 1}> {};
+template <> struct policy_impl<policy::half> : detail::value_policy<kink_rule::kind::mean, 0, tie_rule{detail::tk::split}> {};
+template <> struct policy_impl<policy::left> : detail::value_policy<kink_rule::kind::left, 0, tie_rule{detail::tk::all, 0, 1}> {};
+template <> struct policy_impl<policy::right> : detail::value_policy<kink_rule::kind::right, 0, tie_rule{detail::tk::all, 1, 1}> {};
+template <> struct policy_impl<policy::trap> {
+    static constexpr kink_rule rule{kink_rule::kind::trap};
+    static constexpr tie_rule tie{tie_rule::kind::trap};
+    template <class F> static constexpr bool fits = true;
+};
+template <> struct policy_impl<policy::first> {
+    static constexpr kink_rule rule{kink_rule::kind::argument, 0, 1, 0};
+    static constexpr tie_rule tie{tie_rule::kind::first};
+    template <class F> static constexpr bool fits = meta::contains_v<F, family::max, family::min, family::max_reduce, family::max_pool>;
+};
+template <> struct policy_impl<policy::second> {
+    static constexpr kink_rule rule{kink_rule::kind::argument, 0, 1, 1};
+    static constexpr tie_rule tie{tie_rule::kind::last};
+    template <class F> static constexpr bool fits = meta::contains_v<F, family::max, family::min, family::max_reduce>;
+};
+template <> struct policy_impl<policy::last> {
+    static constexpr kink_rule rule{};
+    static constexpr tie_rule tie{tie_rule::kind::last};
+    template <class F> static constexpr bool fits = detail::tie_family_v<F>;
+};
+template <> struct policy_impl<policy::split> {
+    static constexpr kink_rule rule{};
+    static constexpr tie_rule tie{tie_rule::kind::split};
+    template <class F> static constexpr bool fits = detail::tie_family_v<F>;
+};
+template <std::int64_t N, std::int64_t D> struct policy_impl<policy::mix<N, D>> {
+    static constexpr kink_rule rule{};
+    static constexpr tie_rule tie{tie_rule::kind::mix, N, D};
+    template <class F> static constexpr bool fits = detail::tie_family_v<F>;
+};
+template <> struct policy_impl<policy::straight_through> {
+    static constexpr kink_rule rule{kink_rule::kind::through, 0, 0};
+    static constexpr tie_rule tie{};
+    template <class F> static constexpr bool fits = meta::contains_v<F, family::sign, family::step>;
+};
+template <> struct policy_impl<policy::straight_through_clipped> {
+    static constexpr kink_rule rule{kink_rule::kind::through, 1, 1};
+    static constexpr tie_rule tie{};
+    template <class F> static constexpr bool fits = meta::contains_v<F, family::sign, family::step>;
+};
+
+// ---------------------------------------------------------------------------------------------
 // Which policies fit which op
 
 template <class P> struct is_count : std::false_type {};
@@ -242,17 +379,8 @@ template <class P, class F> constexpr bool fits() {
         return per_kink_fits<Q, F>::value;
     else if constexpr (is_runtime_v<Q>)
         return !KINK_SAME(F, family::max_reduce);
-    else if constexpr (KINK_SAME(F, family::max_pool))
-        return meta::contains_v<Q, policy::first, policy::last, policy::split, policy::trap> || is_mix<Q>::value;
-    else if constexpr (meta::contains_v<Q, policy::zero, policy::one, policy::half, policy::left, policy::right,
-                                   policy::trap>)
-        return true;
-    else if constexpr (meta::contains_v<Q, policy::first, policy::second>)
-        return meta::contains_v<F, family::max, family::min, family::max_reduce>;
-    else if constexpr (is_straight_through_v<Q>)
-        return meta::contains_v<F, family::sign, family::step>;
     else
-        return false;
+        return policy_impl<Q>::template fits<F>;
 }
 
 /// The policy's name as printed: "zero", "count<half>", "mix<1/2>".
@@ -308,17 +436,17 @@ template <class P, std::size_t I, class T> constexpr T choose(const branch<T> &b
             ((k++ == b.kink_id ? void(r = choose<R, I>(b, op)) : void()), ...);
             return r;
         }(std::type_identity<Q>{});
-    } else if constexpr (KINK_SAME(Q, policy::zero)) v = T(0);
-    else if constexpr (KINK_SAME(Q, policy::one)) v = T(1);
-    else if constexpr (KINK_SAME(Q, policy::half)) v = (b.left + b.right) / T(2);
-    else if constexpr (KINK_SAME(Q, policy::left)) v = b.left;
-    else if constexpr (KINK_SAME(Q, policy::right)) v = b.right;
-    else if constexpr (KINK_SAME(Q, policy::first)) v = I == 0 ? T(1) : T(0);
-    else if constexpr (KINK_SAME(Q, policy::second)) v = I == 0 ? T(0) : T(1);
-    else if constexpr (KINK_SAME(Q, policy::trap))
-        throw kink_error("kink: " + std::string(op) + " was differentiated exactly at its kink (policy trap)");
-    else
-        static_assert(meta::always_false<Q>, "kink: not a concrete kink policy");
+    } else {
+        constexpr kink_rule r = policy_impl<Q>::rule;
+        using K = kink_rule::kind;
+        static_assert(r.k != K::none, "kink: not a concrete kink policy");
+        if constexpr (r.k == K::value) v = static_cast<T>(r.num) / static_cast<T>(r.den);
+        else if constexpr (r.k == K::left) v = b.left;
+        else if constexpr (r.k == K::right) v = b.right;
+        else if constexpr (r.k == K::mean) v = (b.left + b.right) / T(2);
+        else if constexpr (r.k == K::argument) v = I == r.arg ? T(1) : T(0);
+        else throw kink_error("kink: " + std::string(op) + " was differentiated exactly at its kink (policy trap)");
+    }
     return b.complement ? T(1) - v : v;
 }
 

@@ -144,19 +144,21 @@ std::string kink_value(const case_desc &c, const case_args<N> &args, style st) {
             ((k++ == c.id ? void(out = kink_value<R, I>(c, args, st)) : void()), ...);
             return out;
         }(std::type_identity<Q>{});
-    } else if constexpr (KINK_SAME(Q, policy::zero)) v = {true, 0, 1, {}};
-    else if constexpr (KINK_SAME(Q, policy::one)) v = {true, 1, 1, {}};
-    else if constexpr (KINK_SAME(Q, policy::left)) v = l;
-    else if constexpr (KINK_SAME(Q, policy::right)) v = r;
-    else if constexpr (KINK_SAME(Q, policy::first)) v = {true, I == 0 ? 1 : 0, 1, {}};
-    else if constexpr (KINK_SAME(Q, policy::second)) v = {true, I == 0 ? 0 : 1, 1, {}};
-    else if constexpr (KINK_SAME(Q, policy::trap)) return "error";
-    else if constexpr (is_runtime_v<Q>) v = {false, 0, 1, std::string(Q::constant::name())};
-    else if constexpr (KINK_SAME(Q, policy::half)) {
-        if (l.numeric && r.numeric) v = {true, l.n * r.d + r.n * l.d, 2 * l.d * r.d, {}};
+    } else if constexpr (is_runtime_v<Q>) {
+        v = {false, 0, 1, std::string(Q::constant::name())};
+    } else { // the policy's rule, as choose() reads it
+        constexpr kink_rule rule = policy_impl<Q>::rule;
+        using K = kink_rule::kind;
+        static_assert(rule.k != K::none, "kink: print: not a concrete policy");
+        if constexpr (rule.k == K::value) v = {true, rule.num, rule.den, {}};
+        else if constexpr (rule.k == K::left) v = l;
+        else if constexpr (rule.k == K::right) v = r;
+        else if constexpr (rule.k == K::argument) v = {true, I == rule.arg ? 1 : 0, 1, {}};
+        else if constexpr (rule.k == K::trap) return "error";
+        else if (l.numeric && r.numeric) v = {true, l.n * r.d + r.n * l.d, 2 * l.d * r.d, {}}; // the mean
         else if (st == style::text) v = {false, 0, 1, "(" + show(l, st) + " + " + show(r, st) + ")/2"};
         else v = {false, 0, 1, "\\frac{" + show(l, st) + " + " + show(r, st) + "}{2}"};
-    } else static_assert(meta::always_false<Q>, "kink: print: not a concrete policy");
+    }
     if (c.complement) {
         if (v.numeric) v = {true, v.d - v.n, v.d, {}};
         else v = {false, 0, 1, "1 - (" + v.sym + ")"};
@@ -194,10 +196,11 @@ template <style St, class Op, std::size_t N> printed show_cases_of(const case_ar
             if (with_label) out += " (" + label + ")";
         }
     };
-    if constexpr (KINK_SAME(Q, policy::straight_through)) {
+    constexpr kink_rule rule = policy_impl<Q>::rule;
+    if constexpr (rule.k == kink_rule::kind::through && rule.den == 0) { // straight-through everywhere
         out = tex ? "1 & \\text{everywhere (" + tex_label + ")}" : "1 (" + label + ")";
-    } else if constexpr (KINK_SAME(Q, policy::straight_through_clipped)) {
-        add("1", fill("|$0| <= 1", args, St), true);
+    } else if constexpr (rule.k == kink_rule::kind::through) { // within a bound
+        add("1", fill("|$0| <= " + rational(rule.num, rule.den, style::text).s, args, St), true);
         if (tex) out += " \\\\ 0 & \\text{otherwise}";
         else out += ", 0 otherwise";
     } else {

@@ -23,6 +23,10 @@
 namespace kink {
 
 namespace detail {
+/// Tie rules whose vector kernel needs no per-rank share: first, last and split.
+template <class Q>
+inline constexpr bool simple_tie_v = policy_impl<Q>::tie.k == tie_rule::kind::first || policy_impl<Q>::tie.k == tie_rule::kind::last ||
+                                     policy_impl<Q>::tie.k == tie_rule::kind::split;
 /// The dimensions of pooling node N.
 template <class N> struct pool_dims {
     using X = shape_of_t<arg_t<0, N>>;
@@ -159,12 +163,13 @@ std::size_t max_pool2x2_row(const T *__restrict xr, const T *__restrict y, const
         const M ea = w.a == m, eb = w.b == m, ec = w.c == m, ed = w.d == m;
         const M k = -(ea + eb + ec + ed); // the number of maxima (a true mask lane is -1)
         V va, vb, vc, vd;
-        if constexpr (KINK_SAME(Q, ::kink::policy::first)) {
+        constexpr tie_rule::kind tk = policy_impl<Q>::tie.k;
+        if constexpr (tk == tie_rule::kind::first) {
             va = pick(ea, gv), vb = pick(eb & ~ea, gv), vc = pick(ec & ~(ea | eb), gv), vd = pick(ed & ~(ea | eb | ec), gv);
-        } else if constexpr (KINK_SAME(Q, ::kink::policy::last)) {
+        } else if constexpr (tk == tie_rule::kind::last) {
             vd = pick(ed, gv), vc = pick(ec & ~ed, gv), vb = pick(eb & ~(ec | ed), gv), va = pick(ea & ~(eb | ec | ed), gv);
         } else {
-            static_assert(KINK_SAME(Q, ::kink::policy::split));
+            static_assert(tk == tie_rule::kind::split);
             const M one = k == M{} + 1;
             const V share = V((one & M(gv)) | (~one & M(gv * ((V{} + T(1)) / __builtin_convertvector(k, V)))));
             va = pick(ea, share), vb = pick(eb, share), vc = pick(ec, share), vd = pick(ed, share);
@@ -258,7 +263,7 @@ template <class P, std::size_t Win, std::size_t Step, std::size_t Pad> struct ke
     template <class D, class T, bool write, class Q>
     static constexpr bool vector_rows = write && D::k == 2 && // `write`: the windows tile the plane (stride 2, no padding)
                                         (std::is_same_v<T, float> || std::is_same_v<T, double>) &&
-                                        meta::contains_v<Q, policy::first, policy::last, policy::split>;
+                                        detail::simple_tie_v<Q>;
 
     /// policy::runtime: the rules with a kernel of their own (t = 0, 1, -1) run it; the others
     /// share by detail::tie_share.
