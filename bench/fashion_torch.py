@@ -2,7 +2,7 @@
 """PyTorch peer of examples/fashion_mnist (network "mlp": MLP 784-256-128-10, ReLU) and of
 examples/fashion_cnn (network "cnn": conv 5x5 16 pad 2 - relu - max-pool 2 - conv 5x5 32 pad 2 -
 relu - max-pool 2 - dense 128 - relu - dense 10) and of examples/fashion_resnet (network "resnet":
-conv 3x3 16 - a residual block of 16 - blocks of 32 and 64 entered with stride 2 and 1 x 1
+conv 3x3 24 - a residual block of 24 - blocks of 48 and 96 entered with stride 2 and 1 x 1
 projection skips - average pool - dense 10, BatchNorm2d after every convolution, convolutions
 without bias): PyTorch's default initialisation, Adam (lr 1e-3, batch 64; the resnet lr 2e-3,
 batch 128, as the examples' defaults) with cosine annealing over the epochs, one thread. Prints one JSON line per epoch and
@@ -55,8 +55,8 @@ class Block(torch.nn.Module):
 
 def resnet():
     nn = torch.nn
-    return nn.Sequential(nn.Conv2d(1, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(), Block(16, 16, 1), Block(16, 32, 2),
-                         Block(32, 64, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+    return nn.Sequential(nn.Conv2d(1, 24, 3, 1, 1, bias=False), nn.BatchNorm2d(24), nn.ReLU(), Block(24, 24, 1), Block(24, 48, 2),
+                         Block(48, 96, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(96, 10))
 
 
 def crop_flip(xb, gen):

@@ -66,8 +66,8 @@ template <class R, class T> constexpr auto loss() { return softmax_cross_entropy
 } // namespace fashion_cnn
 
 /// examples/fashion_resnet.cpp: a small residual network with batch normalisation, in the layout
-/// of He et al. (2016)'s CIFAR ResNets: a 3 x 3 stem of 16 channels, a block of 16 channels at
-/// 28 x 28, blocks of 32 at 14 x 14 and of 64 at 7 x 7 (each entered by a stride-2 convolution,
+/// of He et al. (2016)'s CIFAR ResNets: a 3 x 3 stem of 24 channels, a block of 24 channels at
+/// 28 x 28, blocks of 48 at 14 x 14 and of 96 at 7 x 7 (each entered by a stride-2 convolution,
 /// its skip path a stride-2 1 x 1 convolution), global average pooling and the 10 logits. Every
 /// convolution is followed by batch normalisation (so has no bias, as in torchvision's ResNets);
 /// names follow PyTorch's (`layer2.conv1.weight`, `layer2.bn1.running_mean`).
@@ -96,10 +96,10 @@ template <fixed_string N, std::size_t Out, expression H> constexpr auto down_blo
     return relu(conv_bn<nn::join(N, ".conv2.weight"), nn::join(N, ".bn2"), Out>(a) + skip);
 }
 constexpr auto features() {
-    const auto stem = relu(conv_bn<"conv1.weight", "bn1", 16>(x));                   // 16 x 28 x 28
-    return down_block<"layer3", 64>(down_block<"layer2", 32>(block<"layer1">(stem))); // 64 x 7 x 7
+    const auto stem = relu(conv_bn<"conv1.weight", "bn1", 24>(x));                   // 24 x 28 x 28
+    return down_block<"layer3", 96>(down_block<"layer2", 48>(block<"layer1">(stem))); // 96 x 7 x 7
 }
-constexpr auto logits() { return param<"fc.weight", 10, 64> * global_avg_pool(features()) + param<"fc.bias", 10>; }
+constexpr auto logits() { return param<"fc.weight", 10, 96> * global_avg_pool(features()) + param<"fc.bias", 10>; }
 constexpr auto loss() { return softmax_cross_entropy(logits(), y); }
 } // namespace fashion_resnet
 

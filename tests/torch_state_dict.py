@@ -101,9 +101,9 @@ class Block(nn.Module):
 class ResNet(nn.Module):
     def __init__(self):
         super().__init__()
-        self.conv1, self.bn1 = nn.Conv2d(1, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16)
-        self.layer1, self.layer2, self.layer3 = Block(16, 16, 1), Block(16, 32, 2), Block(32, 64, 2)
-        self.fc = nn.Linear(64, 10)
+        self.conv1, self.bn1 = nn.Conv2d(1, 24, 3, 1, 1, bias=False), nn.BatchNorm2d(24)
+        self.layer1, self.layer2, self.layer3 = Block(24, 24, 1), Block(24, 48, 2), Block(48, 96, 2)
+        self.fc = nn.Linear(96, 10)
 
     def forward(self, x):
         h = self.layer3(self.layer2(self.layer1(torch.relu(self.bn1(self.conv1(x))))))
