@@ -255,7 +255,7 @@ template <class Model> int train(const char *prog, const options &o, const Model
 template <class Model> int train_ranks(const char *prog, const options &o, const Model &model, const world_type &world) {
     const bool lead = world.rank() == 0; // prints and writes
     if (lead) lock_output_folder(prog, o.out);
-    if (world.size() == 1) catch_stop_signals(); // under mpirun, the ranks would have to agree on the step
+    catch_stop_signals(); // under mpirun, the ranks agree on the step to stop at (below)
     // the other ranks' progress goes nowhere
     std::FILE *out = lead ? stdout : std::fopen("/dev/null", "w");
     if (!out) out = stdout;
@@ -418,12 +418,19 @@ template <class Model> int train_ranks(const char *prog, const options &o, const
 #if KINK_MPI
             const float l = kink::mpi::step(world, net, params, grads, x = batches.x(n), y = batches.y(n));
             // net.value holds this rank's samples: their correct predictions, summed over the ranks
+            // and whether a rank was asked to stop (mpirun passes SIGINT/SIGTERM to every rank, not
+            // all at the same step): one sum, so every rank stops after the same step
             const auto [s0, s1] = net.share_samples();
-            const auto correct = std::size_t(world.sum(std::int64_t(
-                nn::count_correct(net.value(logits).subspan(s0 * 10, (s1 - s0) * 10), batches.y(n).subspan(s0, s1 - s0), 10))));
+            std::int64_t shared[2] = {
+                std::int64_t(nn::count_correct(net.value(logits).subspan(s0 * 10, (s1 - s0) * 10), batches.y(n).subspan(s0, s1 - s0), 10)),
+                stop_signal != 0};
+            world.sum(shared, 2);
+            const auto correct = std::size_t(shared[0]);
+            const bool stop_now = shared[1] > 0;
 #else
             const float l = net.step(params, grads, x = batches.x(n), y = batches.y(n));
             const std::size_t correct = nn::count_correct(net.value(logits), batches.y(n), 10);
+            const bool stop_now = stop_signal != 0;
 #endif
             if (!std::isfinite(l) || l > o.max_loss) {
                 bar.end_epoch("");
@@ -438,14 +445,16 @@ template <class Model> int train_ranks(const char *prog, const options &o, const
             }
             opt.step(params, grads, net); // on the program's threads
             bar.batch(b, n, l, correct);
-            if (stop_signal) {
+            if (stop_now) {
                 bar.end_epoch("");
                 const bool have = std::filesystem::exists(ckpt);
-                std::fprintf(stderr, "%s: stopped by %s in epoch %d after batch %zu; %s%s\n", prog,
-                             stop_signal == SIGINT ? "SIGINT" : stop_signal == SIGTERM ? "SIGTERM" : "SIGHUP", epoch, b,
-                             have ? ckpt.c_str() : "no epoch had finished: nothing was saved",
-                             have ? " holds the last finished epoch (--resume continues from it)" : "");
-                return 128 + int(stop_signal);
+                const int sig = stop_signal ? int(stop_signal) : SIGTERM; // this rank's, or another rank's
+                if (lead)
+                    std::fprintf(stderr, "%s: stopped by %s in epoch %d after batch %zu; %s%s\n", prog,
+                                 !stop_signal ? "a signal to another rank" : sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP",
+                                 epoch, b, have ? ckpt.c_str() : "no epoch had finished: nothing was saved",
+                                 have ? " holds the last finished epoch (--resume continues from it)" : "");
+                return 128 + sig;
             }
         }
         if (!std::all_of(params.flat().begin(), params.flat().end(), [](float v) { return std::isfinite(v); })) {

@@ -15,6 +15,8 @@
    batches (another --batch, another --seed on rank 1) are refused in the first step with kink's
    message, once (not MPI's truncation error), and a refused resume is said once, not per rank.
    The ResNet example (batch norm: its statistics need the whole batch) is refused on 2 ranks, once.
+   SIGTERM to mpirun (which passes it to every rank): the ranks stop after the same step, with
+   one message, no temporary file, and the checkpoint resumes.
 
 usage: mpi_check.py MPIRUN MPI_CHECK_EXE FASHION_MNIST_EXE FASHION_CNN_EXE FASHION_RESNET_EXE"""
 import os, pathlib, shutil, subprocess, sys, tempfile, time
@@ -206,6 +208,31 @@ def main() -> int:
             failures += 1
         else:
             print(f"batch norm under mpirun -np 2: refused once in {secs:.1f} s, status {code}")
+        sig_dir = pathlib.Path(tmp) / "signalled"
+        proc = subprocess.Popen([mpirun, "-np", "2", mlp, "--limit", "4000", "--epochs", "1000", "--threads", "1", "--out", str(sig_dir)],
+                                env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 120
+        while not (sig_dir / "checkpoint.safetensors").exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        time.sleep(0.3)  # into an epoch
+        proc.send_signal(15)
+        try:
+            err = proc.communicate(timeout=60)[1]
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            err = proc.communicate()[1]
+        stops = [l for l in err.splitlines() if "stopped by SIGTERM in epoch" in l]
+        temps = [p.name for p in sig_dir.iterdir() if ".tmp." in p.name]
+        r = subprocess.run([mlp, "--limit", "4000", "--epochs", "1000", "--threads", "1", "--out", str(sig_dir), "--resume",
+                            "--stop-after", str(json_epoch(sig_dir / "checkpoint.safetensors") + 1)], env=ENV, capture_output=True,
+                           text=True, timeout=120)
+        if proc.returncode == 0 or len(stops) != 1 or temps or r.returncode != 0 or "resumed from" not in r.stdout:
+            print(f"SIGTERM under mpirun: exit {proc.returncode}, {len(stops)} stop messages, temporary files {temps}, resume "
+                  f"exit {r.returncode}; stderr:\n{err[-1500:]}")
+            failures += 1
+        else:
+            print(f"SIGTERM under mpirun -np 2: every rank stopped after the same step (status {proc.returncode}), one message "
+                  f"({stops[0].split(': ', 1)[1][:60]}...), no temporary file; the checkpoint resumed")
     return 1 if failures else 0
 
 

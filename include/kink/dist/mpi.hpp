@@ -111,6 +111,8 @@ class world {
         MPI_Allreduce(&v, &r, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
         return r;
     }
+    /// v[0 .. n) := their sums over ranks (exact), in one message.
+    void sum(std::int64_t *v, int n) const { MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD); }
     void barrier() const { MPI_Barrier(MPI_COMM_WORLD); }
 
   private:
