@@ -288,13 +288,12 @@ template <kink_rule::kind K, std::int64_t N, tie_rule Tie> struct value_policy {
     static constexpr tie_rule tie = Tie;
     template <class F> static constexpr bool fits = !tie_family_v<F>;
 };
-using tk = tie_rule::kind;
 } // namespace detail
-template <> struct policy_impl<policy::zero> : detail::value_policy<kink_rule::kind::value, 0, tie_rule{detail::tk::all, 0, 1}> {};
-template <> struct policy_impl<policy::one> : detail::value_policy<kink_rule::kind::value, 1, tie_rule{detail::tk::all, 1, 1}> {};
-template <> struct policy_impl<policy::half> : detail::value_policy<kink_rule::kind::mean, 0, tie_rule{detail::tk::split}> {};
-template <> struct policy_impl<policy::left> : detail::value_policy<kink_rule::kind::left, 0, tie_rule{detail::tk::all, 0, 1}> {};
-template <> struct policy_impl<policy::right> : detail::value_policy<kink_rule::kind::right, 0, tie_rule{detail::tk::all, 1, 1}> {};
+template <> struct policy_impl<policy::zero> : detail::value_policy<kink_rule::kind::value, 0, tie_rule{tie_rule::kind::all, 0, 1}> {};
+template <> struct policy_impl<policy::one> : detail::value_policy<kink_rule::kind::value, 1, tie_rule{tie_rule::kind::all, 1, 1}> {};
+template <> struct policy_impl<policy::half> : detail::value_policy<kink_rule::kind::mean, 0, tie_rule{tie_rule::kind::split}> {};
+template <> struct policy_impl<policy::left> : detail::value_policy<kink_rule::kind::left, 0, tie_rule{tie_rule::kind::all, 0, 1}> {};
+template <> struct policy_impl<policy::right> : detail::value_policy<kink_rule::kind::right, 0, tie_rule{tie_rule::kind::all, 1, 1}> {};
 template <> struct policy_impl<policy::trap> {
     static constexpr kink_rule rule{kink_rule::kind::trap};
     static constexpr tie_rule tie{tie_rule::kind::trap};
