@@ -308,23 +308,36 @@ training_row training(const std::vector<T> &xs, const std::vector<T> &txs, const
     return r;
 }
 
-/// Every setting of the study for one precision (each defined in study_<precision>.cpp).
-template <class T> void run_precision(const data &d, const settings &s, results &out);
-template <> void run_precision<kink::float16>(const data &d, const settings &s, results &out);
-template <> void run_precision<kink::bfloat16>(const data &d, const settings &s, results &out);
-template <> void run_precision<float>(const data &d, const settings &s, results &out);
-template <> void run_precision<double>(const data &d, const settings &s, results &out);
+/// Every setting of the study for one precision, in two parts: the depth and width sweeps, then the
+/// bias placement and contraction sweeps and the training runs. Each part of each precision is a
+/// translation unit of its own (study_unit.cpp, compiled eight times by examples/meson.build), so
+/// the eight compile in parallel and none takes half a minute.
+template <class T> void run_sweeps(const data &d, const settings &s, results &out);
+template <class T> void run_options(const data &d, const settings &s, results &out);
+template <> void run_sweeps<kink::float16>(const data &, const settings &, results &);
+template <> void run_sweeps<kink::bfloat16>(const data &, const settings &, results &);
+template <> void run_sweeps<float>(const data &, const settings &, results &);
+template <> void run_sweeps<double>(const data &, const settings &, results &);
+template <> void run_options<kink::float16>(const data &, const settings &, results &);
+template <> void run_options<kink::bfloat16>(const data &, const settings &, results &);
+template <> void run_options<float>(const data &, const settings &, results &);
+template <> void run_options<double>(const data &, const settings &, results &);
+template <class T> void run_precision(const data &d, const settings &s, results &out) {
+    run_sweeps<T>(d, s, out);
+    run_options<T>(d, s, out);
+}
 /// Prints one bifurcation setting's line as soon as it is done (relu0_study.cpp).
 void report(const bifurcation_row &r);
 
-template <class T> void run_all(const data &d, const settings &s, results &out) {
-    const std::vector<T> xs = convert<T>(d.x), txs = convert<T>(d.tx);
+/// The first part: the depth sweep (n = 256) and the width sweep (L = 3).
+template <class T> void sweeps_part(const data &d, const settings &s, results &out) {
+    const std::vector<T> xs = convert<T>(d.x);
     constexpr kink::exec_options def{};
     auto bif = [&]<std::size_t L, std::size_t N, kink::exec_options O>(const char *sweep) {
         out.bifurcation.push_back(bifurcation<T, L, N, O>(xs, d, s, sweep));
         report(out.bifurcation.back());
     };
-    // depth sweep (n = 256), width sweep (L = 3); the quick mode takes the small settings only.
+    // The quick mode takes the small settings only.
     // A build with KINK_STUDY_FULL=0 (meson -Dstudy_full=false: the clang and sanitizer
     // configurations of tools/check) compiles the quick settings only: 8 programs instead of 26
     // per precision, which under ASan is the difference between ~1 and ~7 minutes of compiling.
@@ -345,6 +358,16 @@ template <class T> void run_all(const data &d, const settings &s, results &out) 
         bif.template operator()<3, 1024, def>("width");
 #endif
     }
+}
+
+/// The second part: where the bias enters and FMA contraction, and the training runs.
+template <class T> void options_part(const data &d, const settings &s, results &out) {
+    const std::vector<T> xs = convert<T>(d.x), txs = convert<T>(d.tx);
+    constexpr kink::exec_options def{};
+    auto bif = [&]<std::size_t L, std::size_t N, kink::exec_options O>(const char *sweep) {
+        out.bifurcation.push_back(bifurcation<T, L, N, O>(xs, d, s, sweep));
+        report(out.bifurcation.back());
+    };
     // where the bias enters and FMA contraction (L = 3, n = 256 in the full study; n = 64 quick)
     [[maybe_unused]] constexpr kink::exec_options end_sep{kink::bias_at::end, kink::contraction::separate};
     constexpr kink::exec_options start_fused{kink::bias_at::start, kink::contraction::fused};
