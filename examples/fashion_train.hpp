@@ -5,27 +5,19 @@
 // and SVG curves, the confusion matrix, and a loud stop when the run diverges. A model supplies
 // its loss and logits, its kink counters and its names. Built with MPI, a run under mpirun is
 // shared by its ranks (kink/dist/mpi.hpp: each takes its share of every batch; the results are
-// the bytes of one process); rank 0 prints and writes the checkpoint and the curves.
-#include <cerrno>
+// the bytes of one process); rank 0 prints and writes the checkpoint and the curves. What does not
+// depend on the network is defined in fashion_driver.cpp, compiled once for all the examples.
 #include <cmath>
 #include <csignal>
 #include <cstdio>
-#include <cstring>
-#include <cstdlib>
 #include <algorithm>
 #include <array>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <string>
-#include <string_view>
 #include <thread>
 #include <vector>
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include <kink/kink.hpp>
 
@@ -68,148 +60,47 @@ struct options {
 
 /// The usage text of an example whose defaults are `d`: the training options every example
 /// takes, the example's own option lines `extra` (same layout) before --help, then `notes`.
-inline std::string usage_text(const char *prog, const options &d, const std::string &extra, const std::string &notes = "") {
-    auto g = [](double v) {
-        char b[32];
-        std::snprintf(b, sizeof b, "%g", v);
-        return std::string(b);
-    };
-    return std::string("usage: ") + prog + " [options]\n" +
-           "  --epochs N        epochs to train, 1 to 10000 (default " + std::to_string(d.epochs) + ")\n" +
-           "  --batch N         mini-batch size, 1 to 60000 (default " + std::to_string(d.batch) + ")\n" +
-           "  --lr X            Adam learning rate, > 0 (default " + g(d.lr) + ")\n" +
-           "  --weight-decay X  decoupled weight decay (AdamW, as torch.optim.AdamW: p -= lr X p before each\n"
-           "                    update), >= 0 (default " + g(d.weight_decay) + (d.weight_decay == 0 ? ": Adam" : "") + ")\n" +
-           "  --augment         shift each training image by up to 2 pixels (zero padded) and mirror it left to\n"
-           "                    right with probability 1/2, drawn from the seed, epoch and sample (torchvision's\n"
-           "                    RandomCrop(28, padding=2) and RandomHorizontalFlip); --no-augment (default " +
-           (d.augment ? "on" : "off") + ")\n" +
-           "  --schedule S      learning rate per epoch: cosine (annealed to 0 over the epochs), step (x0.1 every\n"
-           "                    4 epochs) or none (default cosine)\n"
-           "  --seed N          initialisation and shuffling seed, 0 to 2^62 (default 1)\n" +
-           "  --out DIR         folder for checkpoint.safetensors, curves.csv, curves.svg (default " + d.out + ")\n" +
-           "  --data DIR        the IDX files (default /usr/share/datasets/fashion-mnist, Debian's dataset-fashion-mnist)\n"
-           "  --resume          continue from DIR/checkpoint.safetensors (bit-identical to an uninterrupted run;\n"
-           "                    refused when an option that changes the result differs)\n"
-           "  --quick           a smoke run: 512 training and 512 test samples, one epoch\n"
-           "  --limit N         use only the first N training and test images\n"
-           "  --stop-after N    stop after epoch N (as if interrupted; --resume continues)\n"
-           "  --threads N       threads per training and evaluation step, 1 to 1024 (default: every core of this\n"
-           "                    machine; more than the cores runs on the cores); the results are the same bytes\n"
-           "                    for every N\n"
-           "  --max-loss X      a batch's mean training loss above X is divergence, as NaN and infinity are\n"
-           "                    (default " + g(d.max_loss) + ", far above any loss of a run that learns; inf: never)\n"
-           "  --export-onnx F   after training, write the network in evaluation mode and its parameters as an\n"
-           "                    ONNX model (opset 17) to F\n" +
-           extra + "  --help            this text\n" + notes +
-           "A run whose loss becomes NaN, infinite or larger than --max-loss, or whose parameters become NaN or\n"
-           "infinite, stops with status 3 and keeps the last good checkpoint.\n";
-}
-
+std::string usage_text(const char *prog, const options &d, const std::string &extra, const std::string &notes = "");
 /// The options every example takes (each adds its policies and its usage lines).
-inline void add_training_options(options_parser &p, options &o) {
-    p.integer("--epochs", o.epochs, 1, 10000);
-    p.integer("--batch", o.batch, 1, 60000);
-    p.number("--lr", o.lr, 0, 1e30);
-    p.integer("--seed", o.seed, 0, (1ll << 62));
-    p.word("--schedule", o.schedule, {"cosine", "step", "none"});
-    p.number("--weight-decay", o.weight_decay, 0, 1e30);
-    p.flag("--augment", [&] { o.augment = true; });
-    p.flag("--no-augment", [&] { o.augment = false; });
-    p.text("--out", o.out);
-    p.text("--data", o.data);
-    p.flag("--resume", [&] { o.resume = true; });
-    p.flag("--count-kinks", [&] { o.count_kinks = true; });
-    p.flag("--quick", [&] { o.limit = 512, o.epochs = 1; });
-    p.integer("--limit", o.limit, 1, 1 << 30);
-    p.integer("--stop-after", o.stop_after, 1, 10000);
-    p.integer("--threads", o.threads, 1, 1024);
-    p.text("--export-onnx", o.export_onnx);
-    p.number("--max-loss", o.max_loss, 0, HUGE_VAL);
-}
-
-/// The output folder must take files before an epoch is spent: created, then probed with a file.
-void check_output_folder(const char *prog, const std::string &out) {
-    std::error_code ec;
-    std::filesystem::create_directories(out, ec);
-    const std::string probe = out + "/.kink-write-test";
-    std::FILE *f = ec ? nullptr : std::fopen(probe.c_str(), "w");
-    if (!f) {
-        std::fprintf(stderr, "%s: --out %s: cannot write there (%s)\n", prog, out.c_str(),
-                     ec ? ec.message().c_str() : std::strerror(errno));
-        std::exit(2);
-    }
-    std::fclose(f);
-    std::remove(probe.c_str());
-    // the files the run writes (and --export-onnx's) must not be folders: found now, not after an epoch
-    for (const char *name : {"checkpoint.safetensors", "curves.csv", "curves.svg"}) {
-        const std::string path = out + "/" + name;
-        if (std::filesystem::is_directory(path, ec)) {
-            std::fprintf(stderr, "%s: --out %s: %s is a folder, where the run writes its %s\n", prog, out.c_str(), path.c_str(), name);
-            std::exit(2);
-        }
-    }
-}
-
-/// The signal that asked the run to stop (SIGINT, SIGTERM, SIGHUP), 0 while none has.
-inline volatile std::sig_atomic_t stop_signal = 0;
-/// The first SIGINT, SIGTERM or SIGHUP asks the run to stop at the next step (the step and any
-/// file being written finish); a second one ends the process at once (the default action).
-inline void on_stop_signal(int sig) {
-    stop_signal = sig;
-    std::signal(sig, SIG_DFL);
-}
-inline void catch_stop_signals() {
-    for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, on_stop_signal);
-}
-
+void add_training_options(options_parser &p, options &o);
+/// The output folder must take files before an epoch is spent: created, then probed with a file
+/// (exits with status 2 naming the folder otherwise).
+void check_output_folder(const char *prog, const std::string &out);
 /// One run per output folder: an advisory lock (flock) on DIR/.kink-lock, held until the process
-/// ends (the kernel drops it then, also when the run is killed). A second run on the folder is
-/// refused, naming the holder: two runs writing one folder would each report success while only
-/// one's files survive, mixed with the other's.
-void lock_output_folder(const char *prog, const std::string &out) {
-    const std::string path = out + "/.kink-lock";
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        std::fprintf(stderr, "%s: --out %s: cannot create its lock file %s (%s)\n", prog, out.c_str(), path.c_str(), std::strerror(errno));
-        std::exit(2);
-    }
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        char who[256] = {};
-        const ssize_t n = ::pread(fd, who, sizeof who - 1, 0);
-        std::fprintf(stderr, "%s: --out %s is in use by another run (%s): two runs writing one folder would mix their files\n", prog,
-                     out.c_str(), n > 0 ? who : "holder unknown");
-        std::exit(2);
-    }
-    char host[128] = {};
-    ::gethostname(host, sizeof host - 1);
-    const std::string me = "pid " + std::to_string(::getpid()) + " on host " + host;
-    [[maybe_unused]] const bool named = // the holder's name is a courtesy to the next run: the lock is what counts
-        ::ftruncate(fd, 0) == 0 && ::pwrite(fd, me.data(), me.size(), 0) == ssize_t(me.size());
-    // fd stays open: the lock lasts as long as the run
-}
-
+/// ends; a second run on the folder is refused (status 2), naming the holder.
+void lock_output_folder(const char *prog, const std::string &out);
 /// Before the first epoch: room for `bytes` (a checkpoint's size) in the output folder, probed by
-/// writing that many bytes (a full disk is found now, not when the first checkpoint is written).
-void check_output_space(const char *prog, const std::string &out, std::size_t bytes) {
-    const std::string probe = out + "/.kink-space-test";
-    std::FILE *f = std::fopen(probe.c_str(), "wb");
-    bool ok = f != nullptr;
-    const std::vector<char> block(1 << 16, 0);
-    for (std::size_t done = 0; ok && done < bytes; done += block.size())
-        ok = std::fwrite(block.data(), 1, std::min(block.size(), bytes - done), f) == std::min(block.size(), bytes - done);
-    const int err = errno;
-    if (f) ok = (std::fclose(f) == 0) && ok;
-    std::remove(probe.c_str());
-    if (!ok) {
-        std::fprintf(stderr, "%s: --out %s: no room for a checkpoint of %zu bytes (%s)\n", prog, out.c_str(), bytes,
-                     std::strerror(err ? err : errno));
-        std::exit(2);
-    }
-}
-
-const std::vector<std::string> class_names = {"T-shirt", "Trouser", "Pullover", "Dress", "Coat",
-                                              "Sandal",  "Shirt",   "Sneaker",  "Bag",   "Boot"};
+/// writing that many bytes (status 2 otherwise).
+void check_output_space(const char *prog, const std::string &out, std::size_t bytes);
+/// The signal that asked the run to stop (SIGINT, SIGTERM, SIGHUP), 0 while none has.
+extern volatile std::sig_atomic_t stop_signal;
+/// From now on, the first SIGINT, SIGTERM or SIGHUP asks the run to stop at the next step (the step
+/// and any file being written finish); a second one ends the process at once.
+void catch_stop_signals();
+/// The training and test sets in o.data, checked against the network's input (`features` values,
+/// `input_dims` as text), cut to --limit.
+void load_data(const options &o, std::size_t features, const std::string &input_dims, io::labelled_images &train,
+               io::labelled_images &test);
+/// What decides a run's result, bit for bit: a resumed run must agree on every item (the model
+/// adds its own).
+std::map<std::string, std::string> run_identity(const options &o, std::size_t train_samples, std::size_t test_samples);
+/// A checkpoint's run, checked against this one's `run`: the epochs it finished (returned) and
+/// their records in `history` (with the seconds of curves.csv where that file agrees).
+int resumed_epochs(const io::safetensors &f, const std::map<std::string, std::string> &run, const options &o, const std::string &ckpt,
+                   std::vector<io::epoch_record> &history);
+/// The checkpoint file at `path` (io::read_safetensors) and its writing (io::write_safetensors,
+/// atomic): the file's encoding does not depend on the network (nn::checkpoint_of and
+/// nn::load_checkpoint(file, ...) do the rest).
+io::safetensors read_checkpoint(const std::string &path);
+void write_checkpoint(const std::string &path, const std::vector<io::tensor_out> &tensors, const std::map<std::string, std::string> &metadata);
+/// Writes `bytes` at `path`, atomically (io::write_file_atomic).
+void write_file(const std::string &path, const std::string &bytes);
+/// The records without their timings, as CSV (what a checkpoint keeps: its bytes are the run's).
+std::string untimed_curves(std::vector<io::epoch_record> history);
+/// DIR/curves.csv and DIR/curves.svg, each written atomically.
+void write_curves(const options &o, const std::vector<io::epoch_record> &history, const std::string &title);
+/// The confusion matrix of the last evaluation and the files written.
+void print_summary(const options &o, const nn::confusion_matrix &cm, const std::string &ckpt);
 
 #if KINK_MPI
 using world_type = kink::mpi::world;
@@ -295,67 +186,25 @@ template <class Model> int train_ranks(const char *prog, const options &o, const
     std::string refused;
     bool complete = false; // a resumed run that has nothing left to train
     try {
-        train_set = io::fashion_mnist("train", o.data);
-        test_set = io::fashion_mnist("t10k", o.data);
-        // the images must be what the network takes, before anything is trained or written
         using input_shape = shape_of_t<graph_t<std::remove_cvref_t<decltype(x)>>>;
-        constexpr std::size_t features = input_shape::size;
-        for (const io::labelled_images *set : {&train_set, &test_set})
-            if (set->features != features) {
-                std::string net;
-                for (std::size_t k = 0; k < input_shape::rank; ++k) net += (k ? " x " : "") + std::to_string(input_shape::dims[k]);
-                throw io::format_error("kink: " + set->images + ": images of " + set->dims_text() + " (" + std::to_string(set->features) +
-                                       " values), but the network takes " + net + " (" + std::to_string(features) + " values)");
-            }
-        if (o.limit) {
-            train_set.count = std::min(train_set.count, o.limit);
-            test_set.count = std::min(test_set.count, o.limit);
-        }
+        std::string dims;
+        for (std::size_t k = 0; k < input_shape::rank; ++k) dims += (k ? " x " : "") + std::to_string(input_shape::dims[k]);
+        load_data(o, input_shape::size, dims, train_set, test_set);
         opt.lr = float(o.lr);
         if (o.weight_decay != 0) { // AdamW (torch.optim.AdamW): p -= lr wd p before each update
             opt.decoupled = true;
             opt.weight_decay = float(o.weight_decay);
         }
-        run = {
-            {"relu0", o.relu0},          {"seed", std::to_string(o.seed)},         {"batch", std::to_string(o.batch)},
-
-            {"schedule", o.schedule},    {"epochs", std::to_string(o.epochs)},     {"lr", nn::exact(o.lr)},
-            {"weight_decay", nn::exact(o.weight_decay)}, {"augment", o.augment ? "crop_flip 2" : "none"},
-            {"limit", std::to_string(o.limit)}, {"data", std::filesystem::weakly_canonical(o.data).string()},
-            {"train_samples", std::to_string(train_set.count)}, {"test_samples", std::to_string(test_set.count)}};
+        run = run_identity(o, train_set.count, test_set.count);
         for (const auto &[key, value] : model.run_keys(o)) run[key] = value; // the model's own options
         if (o.resume) {
-            const io::safetensors f = nn::load_checkpoint(ckpt, net, params, opt);
-            auto meta = [&](const std::string &k) { return nn::metadata(f, k, ckpt); };
-            for (const auto &[key, value] : run)
-                if (meta(key) != value)
-                    throw io::format_error("kink: " + ckpt + ": written by a run with " + key + " = " + meta(key) + ", this run has " +
-                                           value + ": resume with the same options (the result would not be bit for bit)");
-            history = io::parse_csv(meta("curves"), ckpt);
-            // the checkpoint keeps no timings (the same run writes the same bytes, however long its
-            // epochs took); the seconds of the epochs before come from the curves file, if it agrees
-            try {
-                std::ifstream in(o.out + "/curves.csv", std::ios::binary);
-                const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-                auto timed = io::parse_csv(text, o.out + "/curves.csv");
-                if (timed.size() >= history.size()) {
-                    timed.resize(history.size());
-                    auto untimed = timed;
-                    for (auto &r : untimed) r.seconds = 0;
-                    if (io::csv_text(untimed) == io::csv_text(history)) history = timed;
-                }
-            } catch (const io::format_error &) { // no curves file, or another one: those epochs' seconds are 0
-            }
-            const std::uint64_t done = nn::parse_count(meta("epoch"), "epoch", ckpt);
-            if (done < 1 || done > std::uint64_t(o.epochs) || history.size() != done)
-                throw io::format_error("kink: " + ckpt + ": metadata 'epoch' is " + meta("epoch") + ", not an epoch of this run's 1.." +
-                                       std::to_string(o.epochs) + " with " + std::to_string(history.size()) + " recorded");
-            first_epoch = int(done) + 1;
+            const io::safetensors f = read_checkpoint(ckpt);
+            nn::load_checkpoint(f, ckpt, net, params, opt);
+            first_epoch = resumed_epochs(f, run, o, ckpt, history) + 1;
             complete = first_epoch > o.epochs;
         } else {
             nn::init_uniform_fan_in(net, params, o.seed);
         }
-        if (o.augment && train_set.dims.size() != 2) throw io::format_error("kink: " + train_set.images + ": --augment needs images of rows x columns");
     } catch (const std::bad_alloc &) {
         refused = "kink: out of memory reading the images in " + o.data + (o.resume ? " and " + ckpt : std::string());
     } catch (const std::exception &e) {
@@ -492,12 +341,10 @@ template <class Model> int train_ranks(const char *prog, const options &o, const
         auto meta = run;
         meta["policy"] = model.policy(o);
         meta["epoch"] = std::to_string(epoch);
-        auto untimed = history; // timings go to curves.csv only: the checkpoint's bytes are the run's
-        for (auto &r : untimed) r.seconds = 0;
-        meta["curves"] = io::csv_text(untimed);
-        nn::save_checkpoint(ckpt, net, params, opt, meta);
-        io::write_csv(o.out + "/curves.csv", history);
-        io::write_training_svg(o.out + "/curves.svg", history, "Fashion-MNIST, " + model.title() + ", " + model.policy(o));
+        meta["curves"] = untimed_curves(history);
+        const auto contents = nn::checkpoint_of(net, params, opt, meta);
+        write_checkpoint(ckpt, contents.tensors, contents.metadata);
+        write_curves(o, history, "Fashion-MNIST, " + model.title() + ", " + model.policy(o));
     }
     if (!lead) {
         std::fclose(out);
@@ -505,17 +352,14 @@ template <class Model> int train_ranks(const char *prog, const options &o, const
     }
     if (!o.export_onnx.empty()) {
 #if KINK_EXAMPLES_ONNX
-        onnx::save(o.export_onnx, predict, params);
+        write_file(o.export_onnx, onnx::model_bytes(predict, params));
         std::printf("wrote %s (ONNX, input '%s' of shape [N, ...], output 'output')\n", o.export_onnx.c_str(), std::string(graph_t<std::remove_cvref_t<decltype(x)>>::name()).c_str());
 #else
         std::fprintf(stderr, "%s: --export-onnx: built without protozero (Debian's libprotozero-dev), which writes ONNX\n", prog);
         return 2;
 #endif
     }
-    if (!history.empty()) {
-        std::printf("confusion matrix on the test set (rows: true class):\n%s", last_cm.table(class_names).c_str());
-        std::printf("wrote %s, %s/curves.csv, %s/curves.svg\n", ckpt.c_str(), o.out.c_str(), o.out.c_str());
-    }
+    if (!history.empty()) print_summary(o, last_cm, ckpt);
     std::printf("test_accuracy=%.4f train_seconds=%.2f\n", last_accuracy, train_seconds);
     return 0;
 }

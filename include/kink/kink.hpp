@@ -19,4 +19,5 @@
 #include <kink/nn/layers.hpp>
 #include <kink/nn/optim.hpp>
 #include <kink/nn/schedule.hpp>
+#include <kink/nn/state_dict.hpp>
 #include <kink/nn/train.hpp>

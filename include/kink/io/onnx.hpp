@@ -114,7 +114,11 @@ template <class Program> class builder {
     /// The name of node or leaf N's value.
     template <class N> static std::string name() {
         if constexpr (is_param_v<N> || is_input_v<N> || is_rconst_v<N>) return std::string(N::name());
-        else return "v" + std::to_string(meta::index_of<N, topo>::value);
+        else { // (not "v" + to_string: g++ 12 at -O3 reports a false -Wrestrict in that insert)
+            std::string s(1, 'v');
+            s += std::to_string(meta::index_of<N, topo>::value);
+            return s;
+        }
     }
     /// The name of argument K of Node; a literal argument becomes an initializer when first used
     /// (literals folded into an attribute, as batch norm's eps, are not written).
@@ -509,10 +513,10 @@ template <> struct form<batch_norm_apply_op> {
     }
 };
 
-/// Writes the network of inference program `net` (compile_forward(eval_mode(z))) and the
-/// parameters `params` as an ONNX model at `path` (atomically): opset 17, input(s) by their
-/// kink names with a leading batch dimension "N", output "output".
-template <class Program> void save(const std::string &path, const Program &net, const typename Program::params_type &params) {
+/// The network of inference program `net` (compile_forward(eval_mode(z))) and the parameters
+/// `params` as an ONNX model (the bytes of a .onnx file): opset 17, input(s) by their kink names
+/// with a leading batch dimension "N", output "output".
+template <class Program> std::string model_bytes(const Program &net, const typename Program::params_type &params) {
     using G = typename Program::graph;
     using topo = topo_t<G>;
     using T = typename Program::scalar;
@@ -562,7 +566,12 @@ template <class Program> void save(const std::string &path, const Program &net, 
         }
         m.add_message(field::model_graph, graph);
     }
-    io::write_file_atomic(path, {io::bytes_of(model)});
+    return model;
+}
+
+/// Writes model_bytes(net, params) at `path`, atomically.
+template <class Program> void save(const std::string &path, const Program &net, const typename Program::params_type &params) {
+    io::write_file_atomic(path, {io::bytes_of(model_bytes(net, params))});
 }
 
 } // namespace kink::onnx

@@ -5,8 +5,9 @@
 ///  - `save_model(path, net, params)` / `load_model(path, net, params)`: the parameters only,
 ///    tensors named as the `param` leaves ("W1", "fc1.weight", ...); the model of a training
 ///    program whose loss is softmax_cross_entropy(z, y) loads into compile_forward(eval_mode(z));
-///  - `load_state_dict(path, net, params)`: parameters from any safetensors file with tensors of
-///    those names (PyTorch's state_dict of the same architecture), matched by name;
+///  - `load_state_dict(path, net, params)` (nn/state_dict.hpp, included here): parameters from any
+///    safetensors file with tensors of those names (PyTorch's state_dict of the same architecture),
+///    matched by name;
 ///  - `save_checkpoint(path, net, params, opt)` / `load_checkpoint(path, net, params, opt)`: the
 ///    parameters (`param.<name>`) and the whole state of the optimizer (`nn::adam`, `nn::adamw`
 ///    or `nn::sgd`), so that training resumes bit for bit.
@@ -376,110 +377,48 @@ io::safetensors load_model(const std::string &path, const Program &net, typename
     return f;
 }
 
-namespace detail {
-/// Element k of a tensor's bytes of dtype d (F64, F32, F16, BF16) as T, rounded once.
-template <class T> T element_as(std::string_view d, const std::byte *b, std::size_t k) {
-    if (d == "F64") {
-        double v;
-        std::memcpy(&v, b + 8 * k, 8);
-        return static_cast<T>(v);
-    }
-    if (d == "F32") {
-        float v;
-        std::memcpy(&v, b + 4 * k, 4);
-        return static_cast<T>(v);
-    }
-    std::uint16_t bits;
-    std::memcpy(&bits, b + 2 * k, 2);
-    const float v = d == "F16" ? static_cast<float>(float16::from_bits(bits)) : static_cast<float>(bfloat16::from_bits(bits));
-    if constexpr (is_narrow_v<T>) return T(v);
-    else return static_cast<T>(v);
-}
-inline std::string shape_text(const std::vector<std::uint64_t> &v) {
-    std::string s = "[";
-    for (std::size_t k = 0; k < v.size(); ++k) s += (k ? ", " : "") + std::to_string(v[k]);
-    return s + "]";
-}
-} // namespace detail
+/// A checkpoint before it is written: the tensors (views of the parameters, of the optimizer's
+/// state, or of `zeros`, the moments of an optimizer that has not stepped yet) and the metadata.
+/// Valid while the parameters and the optimizer live and are not changed.
+template <class T> struct checkpoint_contents {
+    std::vector<io::tensor_out> tensors;
+    std::map<std::string, std::string> metadata;
+    std::vector<T> zeros;
+};
 
-/// Loads the parameters of `net` from a plain safetensors file whose tensors are named as the
-/// network's parameters: what PyTorch writes for the same architecture with
-/// `safetensors.torch.save_file(model.state_dict(), path)` (kink's networks use PyTorch's names:
-/// `fc1.weight`, `conv1.weight` in OIHW, `bn1.running_var`). No kink metadata is needed or read.
-/// Tensors of dtype F64, F32, F16 or BF16 are converted to the program's scalar type (each value
-/// rounded once). Every problem is reported in one message, one line per tensor that is missing,
-/// extra, misshaped or of another kind; PyTorch's `<norm>.num_batches_tracked` is ignored where
-/// the network keeps that norm's running statistics (kink does not count batches: it is used
-/// only with PyTorch's cumulative average, momentum None). Nothing of `params` changes on error.
-template <class Program>
-io::safetensors load_state_dict(const std::string &path, const Program &, typename Program::params_type &params) {
-    using Store = typename Program::params_type;
-    using T = typename Program::scalar;
-    io::safetensors f = io::read_safetensors(path);
-    std::string problems;
-    Store staged;
-    std::map<std::string, bool> used;
-    for (const auto &[name, t] : f.tensors) used[name] = false;
-    for (std::size_t i = 0; i < Store::count; ++i) {
-        const std::string name(Store::names[i]);
-        const std::vector<std::uint64_t> want(Store::dims[i].begin(), Store::dims[i].begin() + Store::ranks[i]);
-        const auto it = f.tensors.find(name);
-        if (it == f.tensors.end()) {
-            problems += "\n  missing: '" + name + "' " + detail::shape_text(want);
-            continue;
-        }
-        used[name] = true;
-        const io::tensor_info &t = it->second;
-        if (t.dtype != "F64" && t.dtype != "F32" && t.dtype != "F16" && t.dtype != "BF16") {
-            problems += "\n  '" + name + "' is " + t.dtype + ", not a floating-point tensor";
-            continue;
-        }
-        if (t.shape != want) {
-            problems += "\n  '" + name + "' has shape " + detail::shape_text(t.shape) + ", the network's is " + detail::shape_text(want);
-            continue;
-        }
-        const std::byte *b = f.bytes(name).data();
-        T *dst = staged.data() + Store::offsets[i];
-        for (std::size_t k = 0; k < Store::sizes[i]; ++k) dst[k] = detail::element_as<T>(t.dtype, b, k);
-    }
-    for (const auto &[name, u] : used) {
-        if (u) continue;
-        const std::string suffix = ".num_batches_tracked";
-        if (name.size() > suffix.size() && name.ends_with(suffix)) {
-            const std::string norm = name.substr(0, name.size() - suffix.size()) + ".running_mean";
-            bool kept = false;
-            for (std::size_t i = 0; i < Store::count; ++i) kept = kept || Store::names[i] == norm;
-            if (kept) continue;
-        }
-        problems += "\n  extra: '" + name + "' " + detail::shape_text(f.tensors.at(name).shape) + " (the network has no such parameter)";
-    }
-    if (!problems.empty()) throw io::format_error("kink: " + path + ": the tensors do not match the network's parameters:" + problems);
-    params = staged;
-    return f;
-}
-
-/// Writes a whole training state: parameters `param.<name>`, the optimizer's state and its
+/// What save_checkpoint writes: parameters `param.<name>`, the optimizer's state and its
 /// hyperparameters, the network description, and `extra` (the caller's description of the run).
+/// With io::write_safetensors(path, c.tensors, c.metadata) it is save_checkpoint in two halves:
+/// the first depends on the network, the second (the file's encoding and its atomic write) does
+/// not, and may be compiled once in a translation unit of its own (examples/fashion_driver.cpp).
+template <class Program, class Opt>
+checkpoint_contents<typename Program::scalar> checkpoint_of(const Program &net, const typename Program::params_type &params, const Opt &opt,
+                                                            std::map<std::string, std::string> extra = {}) {
+    checkpoint_contents<typename Program::scalar> c;
+    c.metadata = std::move(extra);
+    detail::describe<Program>(c.metadata, "checkpoint", net);
+    c.metadata["optimizer"] = optimizer_state<Opt>::name(opt);
+    c.metadata["kink.seed"] = std::to_string(net.seed()); // the random draws (dropout) resume where they were
+    c.metadata["kink.rng_step"] = std::to_string(net.rng_step());
+    add_tensors(c.tensors, "param.", params, params.data());
+    optimizer_state<Opt>::save(opt, params, c.tensors, c.metadata, c.zeros);
+    return c;
+}
+
+/// Writes a whole training state (checkpoint_of) to `path`, atomically.
 template <class Program, class Opt>
 void save_checkpoint(const std::string &path, const Program &net, const typename Program::params_type &params, const Opt &opt,
                      std::map<std::string, std::string> extra = {}) {
-    detail::describe<Program>(extra, "checkpoint", net);
-    extra["optimizer"] = optimizer_state<Opt>::name(opt);
-    extra["kink.seed"] = std::to_string(net.seed()); // the random draws (dropout) resume where they were
-    extra["kink.rng_step"] = std::to_string(net.rng_step());
-    std::vector<io::tensor_out> t;
-    add_tensors(t, "param.", params, params.data());
-    std::vector<typename Program::scalar> zeros;
-    optimizer_state<Opt>::save(opt, params, t, extra, zeros);
-    io::write_safetensors(path, t, extra);
+    const auto c = checkpoint_of(net, params, opt, std::move(extra));
+    io::write_safetensors(path, c.tensors, c.metadata);
 }
-/// Restores what save_checkpoint wrote for the same network and the same kind of optimizer,
-/// checking every tensor, and the program's seed and step counter of random draws (unless `net`
-/// is const); returns the file (for the caller's metadata). On an error nothing of `params`,
-/// `opt` or `net` has changed.
+
+/// Restores what save_checkpoint wrote for the same network and the same kind of optimizer from
+/// the file `f` (io::read_safetensors(path); `path` names it in errors), checking every tensor,
+/// and the program's seed and step counter of random draws (unless `net` is const). On an error
+/// nothing of `params`, `opt` or `net` has changed.
 template <class Program, class Opt>
-io::safetensors load_checkpoint(const std::string &path, Program &net, typename Program::params_type &params, Opt &opt) {
-    io::safetensors f = io::read_safetensors(path);
+void load_checkpoint(const io::safetensors &f, const std::string &path, Program &net, typename Program::params_type &params, Opt &opt) {
     detail::check_network<std::remove_const_t<Program>>(f, path, "checkpoint", net);
     const std::string &kind = metadata(f, "optimizer", path);
     if (kind != optimizer_state<Opt>::name(opt))
@@ -496,7 +435,16 @@ io::safetensors load_checkpoint(const std::string &path, Program &net, typename 
     opt = std::move(o);
     if constexpr (!std::is_const_v<Program>)
         if (draws) net.seed(s), net.rng_step(k);
+}
+/// Reads the checkpoint file at `path` and restores it (above); returns the file (for the
+/// caller's metadata).
+template <class Program, class Opt>
+io::safetensors load_checkpoint(const std::string &path, Program &net, typename Program::params_type &params, Opt &opt) {
+    io::safetensors f = io::read_safetensors(path);
+    load_checkpoint(f, path, net, params, opt);
     return f;
 }
 
 } // namespace kink::nn
+
+#include <kink/nn/state_dict.hpp>

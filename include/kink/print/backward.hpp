@@ -28,7 +28,12 @@ namespace print {
 /// Stands for intermediate node K (numbered from 1 among the non-leaf nodes) in a printed formula.
 template <std::size_t K> struct named {};
 template <style St, std::size_t K> struct shower<St, named<K>> {
-    static printed get() { return {St == style::latex ? "v_{" + std::to_string(K) + "}" : "v" + std::to_string(K), 6}; }
+    static printed get() { // (appended, not "v" + to_string: g++ 12 at -O3 reports a false -Wrestrict there)
+        std::string s = St == style::latex ? "v_{" : "v";
+        s += std::to_string(K);
+        if (St == style::latex) s += '}';
+        return {std::move(s), 6};
+    }
 };
 
 
