@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """kink's ONNX export checked by ONNX itself and run by ONNX Runtime:
-`onnx_check.py onnx_values [FASHION_CNN_EXE]`.
+`onnx_check.py [--images N] onnx_values [FASHION_CNN_EXE]`.
 
 For the examples' MLP, CNN and ResNet (batch norm in evaluation mode), an MLP through the other
 ops with an ONNX form (layer_norm, softmax, the activations) and one through the piecewise ops
 (clamp, max, min, sign, step, the shrinks, threshold, a runtime constant), tests/onnx_values draws
 parameters, writes the inference program as an ONNX model and kink's logits of the first 1,000
-Fashion-MNIST test images. Here onnx.checker.check_model(full_check=True) validates the model
+Fashion-MNIST test images (--images N: the first N; the sanitizer build takes fewer). Here onnx.checker.check_model(full_check=True) validates the model
 (operators, attributes, types and shapes inferred through the whole graph), ONNX Runtime runs
 it on the same images (read from Debian's dataset-fashion-mnist, pixel / 255 in float32 as kink
 reads them), and every predicted class must equal kink's, every logit within 1e-5 of kink's
@@ -51,7 +51,10 @@ def logits(path):
 
 
 def main():
-    exe, n, failed = sys.argv[1], 1000, 0
+    args, n, failed = sys.argv[1:], 1000, 0
+    if args[:1] == ["--images"]:
+        n, args = int(args[1]), args[2:]
+    exe = args[0]
     x = images(n)
     with tempfile.TemporaryDirectory() as tmp:
         for net in ("mlp", "cnn", "resnet", "misc", "kinked"):
@@ -71,9 +74,9 @@ def main():
             ops = sorted({node.op_type for node in m.graph.node})
             print(f"{'ok  ' if ok else 'FAIL'} {net}: {same}/{n} classes equal, worst logit {rel:.2e} relative; "
                   f"opset {m.opset_import[0].version}, ops {' '.join(ops)} (onnx {onnx.__version__}, onnxruntime {ort.__version__})")
-        if len(sys.argv) > 2:
+        if len(args) > 1:
             model = f"{tmp}/example.onnx"
-            r = subprocess.run([sys.argv[2], "--quick", "--threads", "1", "--out", f"{tmp}/run", "--export-onnx", model],
+            r = subprocess.run([args[1], "--quick", "--threads", "1", "--out", f"{tmp}/run", "--export-onnx", model],
                                capture_output=True, text=True, check=True)
             printed = float(r.stdout.strip().splitlines()[-1].split()[0].split("=")[1])
             labels = np.frombuffer(gzip.open(DATA.replace("images-idx3", "labels-idx1"), "rb").read(), dtype=np.uint8, offset=8)[:512]

@@ -5,7 +5,7 @@ then --resume on three threads must leave the same checkpoint file, byte for byt
 Adam state and metadata: the checkpoint records no timings). Further arguments are passed to
 every run (--augment, --weight-decay X: their draws and decay must resume bit for bit too).
 
-usage: resume_check.py EXAMPLE_EXE [OPTION...]"""
+usage: resume_check.py EXAMPLE_EXE [--limit N] [OPTION...]   (--limit: training images, default 640)"""
 import json, pathlib, struct, subprocess, sys, tempfile
 
 
@@ -19,8 +19,11 @@ def tensors(path):
 
 
 def main() -> int:
-    exe = sys.argv[1]
-    common = ["--limit", "640", "--epochs", "3", "--batch", "32", *sys.argv[2:]]
+    exe, extra = sys.argv[1], sys.argv[2:]
+    limit = "640"
+    if extra[:1] == ["--limit"]:
+        limit, extra = extra[1], extra[2:]
+    common = ["--limit", limit, "--epochs", "3", "--batch", "32", *extra]
     with tempfile.TemporaryDirectory() as tmp:
         a, b = f"{tmp}/a", f"{tmp}/b"
         subprocess.run([exe, *common, "--out", a, "--threads", "1"], check=True, capture_output=True)
