@@ -31,8 +31,8 @@ options parse(int argc, char **argv) {
     o.batch = 128;
     o.lr = 0.002;
     o.augment = true;
-    const std::string notes = "Batch normalisation needs every sample of a batch in one process: under mpirun with more than one\n"
-                              "rank the run stops with an error.\n";
+    const std::string notes = "Under mpirun, batch normalisation's statistics are exchanged between the ranks: the same bytes as one\n"
+                              "process.\n";
     examples::options_parser p("fashion_resnet", examples::fashion::usage_text("fashion_resnet", o, "", notes));
     examples::fashion::add_training_options(p, o);
     p.parse(argc, argv);

@@ -1,5 +1,6 @@
-// Data-parallel steps over MPI (kink/dist/mpi.hpp): trains an MLP (float, double) and a CNN a few
-// steps and prints, on rank 0, one line per network with a hash of the final parameters, the
+// Data-parallel steps over MPI (kink/dist/mpi.hpp): trains an MLP (float, double), a CNN and a
+// residual CNN with batch normalisation (float, double: its batch statistics are exchanged between
+// the ranks, its running statistics updated) a few steps and prints, on rank 0, one line per network with a hash of the final parameters, the
 // last gradient and the losses. Run alone it also trains each network with program::step and
 // prints that line too; tests/mpi_check.py compares the lines of runs under mpirun -np 1, 2, 3
 // and thread counts: they must be equal.
@@ -36,6 +37,9 @@ constexpr auto C1 = param<"C1", 3, 1, 3, 3>;
 constexpr auto d1 = param<"d1", 3>;
 constexpr auto F = param<"F", 4, 75>;
 constexpr auto f = param<"f", 4>;
+constexpr auto C2 = param<"C2", 3, 3, 3, 3>;
+constexpr auto G = param<"G", 4, 3>;
+constexpr auto g0 = param<"g0", 4>;
 
 template <class T, class Net, class X>
 void run(const kink::mpi::world &w, const char *name, Net net, X leaf, std::size_t size, std::size_t threads, bool mpi) {
@@ -68,11 +72,17 @@ int main(int argc, char **argv) {
     const std::size_t threads = argc > 1 ? std::size_t(std::atoi(argv[1])) : 1;
     const auto mlp = softmax_cross_entropy(W2 * relu(W1 * x + b1) + b2, y);
     const auto cnn = softmax_cross_entropy(F * flatten(max_pool2d<pool2d{2}>(relu(conv2d<conv{.padding = 1}>(img, C1, d1)))) + f, y);
+    // batch norm on both paths of a residual block (its statistics span every rank's samples)
+    const auto h = relu(nn::batch_norm<"bn1">(conv2d<conv{.padding = 1}>(img, C1)));
+    const auto bn = softmax_cross_entropy(
+        G * global_avg_pool(relu(nn::batch_norm<"bn2">(conv2d<conv{.padding = 1}>(h, C2)) + nn::batch_norm<"bn3">(h))) + g0, y);
     for (bool mpi : {true, false}) {
         if (!mpi && w.size() > 1) break;
         run<float>(w, "mlp float", compile<float>(mlp), x, 30, threads, mpi);
         run<double>(w, "mlp double", compile<double>(mlp), x, 30, threads, mpi);
         run<float>(w, "cnn float", compile<float>(cnn), img, 100, threads, mpi);
+        run<float>(w, "batch-norm cnn float", compile<float>(bn), img, 100, threads, mpi);
+        run<double>(w, "batch-norm cnn double", compile<double>(bn), img, 100, threads, mpi);
     }
     return 0;
 }

@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <barrier>
+#include <thread>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -192,8 +194,9 @@ TEST_CASE("batch_mean: the same bytes on 1, 2, 3 and 4 threads, and a share of a
     net.step(p, g1, x = std::span<const float>(xs), y = std::span<const int>(ys));
     net.step_share(p, g2, 0, 1, x = std::span<const float>(xs), y = std::span<const int>(ys));
     CHECK(std::memcmp(g1.data(), g2.data(), g1.flat().size() * sizeof(float)) == 0);
+    // a share of the batch needs the other shares' statistics: without an exchange it is refused
     CHECK_THROWS_WITH_AS(net.step_share(p, g2, 1, 2, x = std::span<const float>(xs), y = std::span<const int>(ys)),
-                         doctest::Contains("batch statistics (batch_mean)"), kink_error);
+                         doctest::Contains("batch statistics (batch_norm, batch_mean)"), kink_error);
 }
 
 TEST_CASE("a per-channel vector broadcasts over an image's positions; its gradient sums them") {
@@ -323,6 +326,73 @@ TEST_CASE("nn::batch_norm: steps and running statistics give the same bytes on 1
     nn::load_model(path, net, q);
     std::remove(path.c_str());
     CHECK(std::memcmp(p.data(), q.data(), p.flat().size() * sizeof(float)) == 0);
+}
+
+namespace {
+/// The shares of one step, each run by a thread of this process, exchanging their batch
+/// statistics through memory as kink::mpi::step does through MPI (program::share_exchange).
+struct memory_exchange {
+    std::size_t parts;
+    std::barrier<> sync;
+    std::vector<std::byte> all = std::vector<std::byte>(1 << 20);
+    struct share {
+        memory_exchange *x;
+        std::size_t me;
+    };
+    static void fill(void *context, void *base, std::size_t bytes, std::size_t stride, std::size_t m, std::size_t K) {
+        const auto [x, me] = *static_cast<share *>(context);
+        const std::size_t seg = m * bytes, P = x->parts;
+        REQUIRE(K * seg <= x->all.size());
+        auto *b = static_cast<std::byte *>(base);
+        const std::size_t c0 = (me * K + P - 1) / P, c1 = ((me + 1) * K + P - 1) / P;
+        for (std::size_t c = c0; c < c1; ++c) std::memcpy(x->all.data() + c * seg, b + c * stride * bytes, seg);
+        x->sync.arrive_and_wait();
+        for (std::size_t c = 0; c < K; ++c)
+            if (c < c0 || c >= c1) std::memcpy(b + c * stride * bytes, x->all.data() + c * seg, seg);
+        x->sync.arrive_and_wait();
+    }
+};
+} // namespace
+
+TEST_CASE("nn::batch_norm: a step shared by 2 or 3 processes that exchange their statistics gives one process's bytes") {
+    const std::size_t batch = 45; // 12 chunks of 4 (the last of 1)
+    const auto xs = uniform<float>(batch * 6, 62, -2, 2);
+    const auto ys = labels(batch);
+    using Net = decltype(compile<float, exec_options{.chunk = 4}>(bn_loss));
+    auto one = compile<float, exec_options{.chunk = 4}>(bn_loss);
+    auto p1 = one.make_params(), g1 = one.make_params();
+    nn::init_he(one, p1, 6);
+    for (const std::size_t P : {2, 3}) {
+        CAPTURE(P);
+        std::vector<Net> nets(P, one);
+        std::vector<Net::params_type> ps(P, p1), gs(P);
+        auto p = p1;
+        for (int step = 0; step < 2; ++step) {
+            one.step(p, g1, x = std::span<const float>(xs), y = std::span<const int>(ys));
+            memory_exchange ex{P, std::barrier<>(std::ptrdiff_t(P))};
+            std::vector<memory_exchange::share> shares;
+            for (std::size_t q = 0; q < P; ++q) shares.push_back({&ex, q});
+            std::vector<std::thread> run;
+            for (std::size_t q = 0; q < P; ++q)
+                run.emplace_back([&, q] {
+                    nets[q].share_statistics({&shares[q], &memory_exchange::fill});
+                    nets[q].step_share(ps[q], gs[q], q, P, x = std::span<const float>(xs), y = std::span<const int>(ys));
+                    nets[q].share_statistics({});
+                });
+            for (auto &t : run) t.join();
+            for (std::size_t q = 1; q < P; ++q) { // the gradient along the shares, in chunk order
+                gs[q] = gs[q - 1];
+                nets[q].fold_share(gs[q]);
+            }
+            CHECK(std::memcmp(gs[P - 1].data(), g1.data(), g1.flat().size() * sizeof(float)) == 0);
+            for (std::size_t q = 0; q < P; ++q) // the running statistics, updated by every share
+                CHECK(std::memcmp(ps[q].data(), p.data(), p.flat().size() * sizeof(float)) == 0);
+            for (std::size_t i = 0; i < p.flat().size(); ++i) {
+                p.flat()[i] -= 0.1f * g1.flat()[i];
+                for (std::size_t q = 0; q < P; ++q) ps[q].flat()[i] -= 0.1f * gs[P - 1].flat()[i];
+            }
+        }
+    }
 }
 
 TEST_CASE("eval_mode: each sample is normalised with the running statistics, whatever else is in the batch") {

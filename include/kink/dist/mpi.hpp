@@ -8,7 +8,10 @@
 /// sum, the whole batch's, is broadcast to all. That is the order one process uses
 /// (exec_options::chunk), so R ranks on T threads each give the same bytes as one process on
 /// any number of threads. Each rank also sends the per-sample losses of its samples to all, and
-/// every rank averages them in sample order.
+/// every rank averages them in sample order. A program with batch statistics (batch_norm) is
+/// cut into phases at each statistic (exec/plan.hpp); there every rank gathers the others'
+/// per-chunk partial sums and merges all chunks in chunk order, as one process does, so its
+/// statistics, running averages and gradients are the same bytes too.
 ///
 /// Cost per step: the gradient passes once along the chain of ranks and once from the last to
 /// all (2 (R - 1) messages of the parameters' size on a chain, log R rounds for the broadcast),
@@ -45,6 +48,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <kink/expr/expr.hpp>
@@ -181,6 +185,34 @@ template <class... B> void check_same_batch(const world &w, const B &...bindings
                                        "not a shard of its own");
         }
 }
+/// The chunks [c0, c1) of rank q of R in a batch of K chunks (program::step_share's split).
+inline std::pair<std::size_t, std::size_t> chunks_of(std::size_t q, std::size_t R, std::size_t K) {
+    return {(q * K + R - 1) / R, ((q + 1) * K + R - 1) / R};
+}
+/// A shared step's exchange of batch statistics (program::share_exchange): each rank's chunks'
+/// values gathered by every rank (one MPI_Allgatherv), so that all merge the same K chunks.
+struct statistics_exchange {
+    const world *w;
+    std::vector<std::byte> mine, all;
+    static void fill(void *context, void *base, std::size_t bytes, std::size_t stride, std::size_t m, std::size_t K) {
+        auto &x = *static_cast<statistics_exchange *>(context);
+        const std::size_t R = std::size_t(x.w->size()), r = std::size_t(x.w->rank()), seg = m * bytes;
+        auto *b = static_cast<std::byte *>(base);
+        const auto [c0, c1] = chunks_of(r, R, K);
+        x.mine.resize((c1 - c0) * seg + 1);
+        for (std::size_t c = c0; c < c1; ++c) std::memcpy(x.mine.data() + (c - c0) * seg, b + c * stride * bytes, seg);
+        std::vector<int> counts(R), displs(R);
+        for (std::size_t q = 0; q < R; ++q) {
+            const auto [q0, q1] = chunks_of(q, R, K);
+            counts[q] = count_of((q1 - q0) * seg);
+            displs[q] = count_of(q0 * seg);
+        }
+        x.all.resize(K * seg + 1);
+        MPI_Allgatherv(x.mine.data(), counts[r], MPI_BYTE, x.all.data(), counts.data(), displs.data(), MPI_BYTE, MPI_COMM_WORLD);
+        for (std::size_t c = 0; c < K; ++c)
+            if (c < c0 || c >= c1) std::memcpy(b + c * stride * bytes, x.all.data() + c * seg, seg);
+    }
+};
 } // namespace detail
 
 /// One training step of `net` on the whole batch bound by `bindings` (the same on every rank),
@@ -188,21 +220,32 @@ template <class... B> void check_same_batch(const world &w, const B &...bindings
 /// the batch's per-sample losses in net.losses(), and the mean loss is returned, all the same
 /// bytes as net.step on one process. Node values (net.value) hold the rank's own samples
 /// (net.share_samples()). `params` is non-const as for net.step (a program with running
-/// statistics updates them; its batch statistics need the whole batch, so such a program runs on
-/// one rank: on several, every rank throws a collective_error). With several ranks, it first checks that they
-/// bound the same batch (sizes and a hash of the bytes; one gather of 16 bytes per binding and
-/// rank) and throws a collective_error on every rank if not.
+/// statistics updates them, the same on every rank). A program with batch statistics
+/// (batch_norm, batch_mean) exchanges them where its sweep is cut: every rank gathers the other
+/// ranks' per-chunk partial sums of each statistic, and of its adjoint in the backward pass (one
+/// MPI_Allgatherv each, of a few values per channel and chunk), and merges all chunks in chunk
+/// order: the same statistics, and the same bytes, as one process. With several ranks, it first
+/// checks that they bound the same batch (sizes and a hash of the bytes; one gather of 16 bytes
+/// per binding and rank) and throws a collective_error on every rank if not.
 template <class Net, class... B>
 typename Net::scalar step(const world &w, Net &net, typename Net::params_type &params, typename Net::params_type &grads,
                           const B &...bindings) {
     using T = typename Net::scalar;
     const int r = w.rank(), R = w.size();
-    if constexpr (Net::whole_batch)
-        if (R > 1)
-            throw collective_error("kink: mpi::step: this program has batch statistics (batch_norm, batch_mean), which need every "
-                                   "sample of the batch in one process: run it on one rank (program::threads gives the same bits)");
     if (R > 1) detail::check_same_batch(w, bindings...);
-    net.step_share(params, grads, std::size_t(r), std::size_t(R), bindings...);
+    if constexpr (Net::whole_batch) { // batch statistics: each is merged from every rank's chunks
+        detail::statistics_exchange x{&w, {}, {}};
+        net.share_statistics({&x, &detail::statistics_exchange::fill});
+        try {
+            net.step_share(params, grads, std::size_t(r), std::size_t(R), bindings...);
+        } catch (...) {
+            net.share_statistics({});
+            throw;
+        }
+        net.share_statistics({});
+    } else {
+        net.step_share(params, grads, std::size_t(r), std::size_t(R), bindings...);
+    }
     const int bytes = detail::count_of(grads.flat().size() * sizeof(T));
     void *g = static_cast<void *>(grads.data());
     if (r > 0) {
@@ -217,8 +260,7 @@ typename Net::scalar step(const world &w, Net &net, typename Net::params_type &p
         std::vector<int> counts(static_cast<std::size_t>(R)), displs(static_cast<std::size_t>(R));
         const std::size_t K = Net::chunks(net.batch());
         for (int q = 0; q < R; ++q) {
-            const std::size_t c0 = (std::size_t(q) * K + std::size_t(R) - 1) / std::size_t(R);
-            const std::size_t c1 = (std::size_t(q + 1) * K + std::size_t(R) - 1) / std::size_t(R);
+            const auto [c0, c1] = detail::chunks_of(std::size_t(q), std::size_t(R), K);
             const std::size_t s0 = std::min(c0 * Net::chunk, net.batch()), s1 = std::min(c1 * Net::chunk, net.batch());
             counts[std::size_t(q)] = detail::count_of((s1 - s0) * sizeof(T));
             displs[std::size_t(q)] = detail::count_of(s0 * sizeof(T));

@@ -280,7 +280,18 @@ template <class T, class Key, exec_options O> class program : private detail::st
     /// fold_share(grads) later adds them, in order, to the sum of chunks [0, c0) that `grads`
     /// must then hold. The loss values of the share's samples are in losses().
     /// Share `part` of `parts` takes chunks [ceil(part K / parts), ceil((part + 1) K / parts)) of
-    /// the batch's K, as threads split a step's chunks.
+    /// the batch's K, as threads split a step's chunks. A program with batch statistics needs the
+    /// other shares' chunks of each statistic (and of its adjoint) where the sweep is cut: the
+    /// share_exchange set with share_statistics fills them in, and then every share merges all K
+    /// chunks in chunk order, as one process does.
+    struct share_exchange {
+        void *context = nullptr;
+        /// Fills chunk c's m values at base + c * stride (elements of `bytes` bytes each) for every
+        /// chunk c of [0, chunks) outside this share, from the shares that computed them.
+        void (*fill)(void *context, void *base, std::size_t bytes, std::size_t stride, std::size_t m, std::size_t chunks) = nullptr;
+    };
+    /// Sets (or, with {}, clears) the exchange of a shared step's batch statistics.
+    void share_statistics(share_exchange e) { exchange_ = e; }
     template <class Store, class... B>
         requires KINK_SAME(std::remove_const_t<Store>, params_type)
     void step_share(Store &params, params_type &grads, std::size_t part, std::size_t parts, const B &...bindings) {
@@ -292,9 +303,9 @@ template <class T, class Key, exec_options O> class program : private detail::st
         prepare(params, bindings...);
         training_step_ = true;
         const std::size_t K = chunks(batch_), c0 = (part * K + parts - 1) / parts, c1 = ((part + 1) * K + parts - 1) / parts;
-        if (plan::phased && (c0 != 0 || c1 != K))
-            throw kink_error("kink: step_share: this program has batch statistics (batch_mean), which need every sample of the "
-                             "batch in one process; run it in one process (program::threads gives the same bits)");
+        if (plan::phased && (c0 != 0 || c1 != K) && !exchange_.fill)
+            throw kink_error("kink: step_share: this program has batch statistics (batch_norm, batch_mean), whose chunks of "
+                             "other shares must be exchanged: share_exchange (kink::mpi::step sets it), or one process");
         run_share(grads, c0, c1);
         ++this->rng_step_;
         share_ = {c0, c1};
@@ -331,7 +342,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
         static_assert(plan::has_value(r), "kink: compile_forward: the output must be computed by an op, not a leaf");
         prepare(params, bindings...);
         training_step_ = false;
-        if constexpr (plan::phased) run_phases(nullptr);
+        if constexpr (plan::phased) run_phases(nullptr, 0, chunks(batch_));
         else run_chunks(0, chunks(batch_), [&](state &w, std::size_t) { sweep::chunk_forward(w); });
         return {whole_val(r), plan::size[r] * (plan::batched[r] ? batch_ : 1)};
     }
@@ -485,7 +496,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
     /// a slot that stays in cache). Every other chunk goes to a slot of its own; with c0 = 0
     /// they are added in order once all are done, otherwise fold_share adds them.
     void run_share(params_type &grads, std::size_t c0, std::size_t c1) {
-        if constexpr (plan::phased) return (void)c0, (void)c1, run_phases(&grads);
+        if constexpr (plan::phased) return run_phases(&grads, c0, c1);
         const std::size_t n = std::max<std::size_t>(1, std::min(threads(), c1 - c0));
         const std::size_t first = c0 == 0 ? (c1 + n - 1) / n : c0; // chunks [c0, first): into grads
         slots_.resize((c1 > first ? 1 + c1 - first : 1) * flat_size + 16); // reserve() sized it for a step
@@ -533,19 +544,23 @@ template <class T, class Key, exec_options O> class program : private detail::st
     // -- phases (a program with batch statistics) ------------------------------------------------
     /// Unbatched adjoint values per chunk.
     static constexpr std::size_t uadj_stride = plan::adj_layout.unbatched + 16;
-    /// Points worker w at chunk c's partial sums, unbatched adjoints and gradient (chunk 0's is
-    /// `grads` itself, every other chunk's a slot).
+    /// Points worker w at chunk c's partial sums, unbatched adjoints and gradient: chunk 0's is
+    /// `grads` itself, every other chunk's a slot (chunk c's slot c, or c - c0 + 1 in a share
+    /// [c0, c1) with c0 > 0, whose chunks fold_share adds).
     void enter_chunk(state &w, std::size_t c, params_type *grads) {
         w.partial_ = partials_.data() + c * plan::partial_total;
         if constexpr (!forward_only) {
             w.uadj_ = uadj_all_.data() + c * uadj_stride;
-            if (grads) w.direct_ = w.grads_ = c == 0 ? grads->data() : slots_.data() + c * flat_size;
+            const std::size_t c0 = phase_chunks_.first, slot = c0 == 0 ? c : c - c0 + 1;
+            if (grads) w.direct_ = w.grads_ = c == 0 ? grads->data() : slots_.data() + slot * flat_size;
             w.continuing_ = false;
         }
     }
-    /// A step (grads) or an evaluation (nullptr) of the whole batch, phase by phase.
-    void run_phases(params_type *grads) {
+    /// A step (grads) or an evaluation (nullptr) of chunks [c0, c1) of the batch, phase by phase
+    /// (a share of a step when not all: the statistics of the other chunks come from exchange_).
+    void run_phases(params_type *grads, std::size_t c0, std::size_t c1) {
         const std::size_t K = chunks(batch_);
+        phase_chunks_ = {c0, c1};
         std::fill(partials_.data(), partials_.data() + (K + 1) * plan::partial_total, 0.0);
         [&]<std::size_t... P>(std::index_sequence<P...>) {
             (run_forward_phase<P>(grads), ...);
@@ -555,14 +570,17 @@ template <class T, class Key, exec_options O> class program : private detail::st
             [&]<std::size_t... Q>(std::index_sequence<Q...>) {
                 (run_backward_phase<Q + 1>(grads), ...);
             }(std::make_index_sequence<plan::bwd_phases.n - 1>{});
-            if (K > 1) on_threads([&](std::size_t t, std::size_t n) { fold_slots(grads->data(), slots_.data() + flat_size, K - 1, t, n, false); });
+            if (c0 == 0 && c1 > 1)
+                on_threads([&](std::size_t t, std::size_t n) { fold_slots(grads->data(), slots_.data() + flat_size, c1 - 1, t, n, false); });
             this->grads_ = grads->data();
         }
     }
-    /// Forward phase P over all chunks (the last one with each chunk's first backward phase),
-    /// then the statistics it formed.
+    /// Whether the running pass is a share of the batch (not every chunk).
+    bool sharing() const { return phase_chunks_.first != 0 || phase_chunks_.second != chunks(batch_); }
+    /// Forward phase P over the pass's chunks (the last one with each chunk's first backward
+    /// phase), then the statistics it formed.
     template <std::size_t P> void run_forward_phase(params_type *grads) {
-        run_chunks(0, chunks(batch_), [&](state &w, std::size_t c) {
+        run_chunks(phase_chunks_.first, phase_chunks_.second, [&](state &w, std::size_t c) {
             enter_chunk(w, c, grads);
             sweep::template phase_forward<P>(w);
             if constexpr (!forward_only && P + 1 == plan::fwd_phases.n)
@@ -577,7 +595,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
         [&]<std::size_t... K>(std::index_sequence<K...>) {
             (void)std::initializer_list<int>{0, (combine_adjoint<Q, plan::barriers.at[K]>(), 0)...};
         }(std::make_index_sequence<plan::barriers.size>{});
-        run_chunks(0, chunks(batch_), [&](state &w, std::size_t c) {
+        run_chunks(phase_chunks_.first, phase_chunks_.second, [&](state &w, std::size_t c) {
             enter_chunk(w, c, grads);
             sweep::template phase_backward<Q>(w);
         });
@@ -588,6 +606,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
         if constexpr (plan::fwd_phase_of[I] == P) {
             const std::size_t K = chunks(batch_);
             constexpr std::size_t off = plan::partial_off[I], m = plan::partial_size[I];
+            if (sharing()) exchange_.fill(exchange_.context, partials_.data() + off, sizeof(double), plan::partial_total, m, K);
             const double *part = partials_.data() + off;
             double *total = partials_.data() + K * plan::partial_total + off;
             using call = detail::node_call<state, I>;
@@ -617,6 +636,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
         if constexpr (plan::needs[I] && plan::bwd_phase_of[I] == Q) {
             const std::size_t K = chunks(batch_);
             T *a = uadj_all_.data() + plan::adj_layout.off[I];
+            if (sharing()) exchange_.fill(exchange_.context, a, sizeof(T), uadj_stride, plan::size[I], K);
             for (std::size_t j = 0; j < plan::size[I]; ++j) {
                 T v = a[j];
                 for (std::size_t c = 1; c < K; ++c) v = static_cast<T>(v + a[c * uadj_stride + j]);
@@ -734,6 +754,8 @@ template <class T, class Key, exec_options O> class program : private detail::st
     detail::aligned_buffer<std::int32_t> labels_all_;
     std::unique_ptr<team> team_;
     std::pair<std::size_t, std::size_t> share_{0, 0}; ///< the chunks of the last step_share
+    std::pair<std::size_t, std::size_t> phase_chunks_{0, 0}; ///< the chunks of the running phased pass
+    share_exchange exchange_{}; ///< how a shared step's batch statistics reach the other shares
     std::vector<crew_state> crew_;
     std::size_t cap_ = 0, batch_ = 0;
     bool training_step_ = false; ///< whether the running pass is a step (statistics keep their running averages)
