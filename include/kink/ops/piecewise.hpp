@@ -106,23 +106,27 @@ struct dkink_node<node<Op, A...>> {
 /// The graph of partial I of piecewise node `Self`.
 template <std::size_t I, class Self> using dkink_t = typename dkink_node<Self>::template type<I>;
 
-/// Common members of a piecewise op with policy P in family F.
-#define KINK_PIECEWISE_OP(OP, NAME, LATEX, FAMILY)                                                   \
+/// Common members of a piecewise op with policy P in family FAMILY (a type: a family of the
+/// user's own derives from kinks_of, see policy/policy.hpp).
+#define KINK_KINKED_OP(OP, NAME, LATEX, FAMILY)                                                      \
     using policy = P;                                                                               \
-    using family = ::kink::family::FAMILY;                                                          \
-    template <class Q> using rebind = OP<resolve_t<Q, ::kink::family::FAMILY>>;                     \
+    using family = FAMILY;                                                                          \
+    template <class Q> using rebind = OP<::kink::resolve_t<Q, FAMILY>>;                             \
     static constexpr std::string_view name = NAME, latex = LATEX;                                   \
-    static constexpr notation style = notation::function;                                           \
+    static constexpr ::kink::notation style = ::kink::notation::function;                           \
     static constexpr int prec = 5;                                                                  \
-    template <std::size_t I, class Self> using partial = dkink_t<I, Self>;
+    template <std::size_t I, class Self> using partial = ::kink::dkink_t<I, Self>;
+/// kink's own ops name their family in namespace kink::family.
+#define KINK_PIECEWISE_OP(OP, NAME, LATEX, FAMILY) KINK_KINKED_OP(OP, NAME, LATEX, ::kink::family::FAMILY)
 
-#define KINK_CHECK_POLICY(P, FAMILY, OPNAME)                                                         \
-    static_assert(is_policy_v<P>, "kink: " OPNAME "<P>: P is not a kink policy tag (policy::zero, ...)"); \
-    static_assert(!is_policy_v<P> || fits<resolve_t<P, ::kink::family::FAMILY>, ::kink::family::FAMILY>(), \
+#define KINK_CHECK_KINK_POLICY(P, FAMILY, OPNAME)                                                    \
+    static_assert(::kink::is_policy_v<P>, "kink: " OPNAME "<P>: P is not a kink policy tag (policy::zero, ...)"); \
+    static_assert(!::kink::is_policy_v<P> || ::kink::fits<::kink::resolve_t<P, FAMILY>, FAMILY>(),   \
                   "kink: " OPNAME ": this policy does not fit " OPNAME                              \
                   " (straight_through fits only step and sign; first/second only max and min; max_pool2d takes " \
                   "first, last, split, mix<N, D>, runtime<Name> or trap; per_kink<P0, P1> only ops with two kinks; "   \
                   "runtime<Name> fits every op but the max " \
                   "of a vector)")
+#define KINK_CHECK_POLICY(P, FAMILY, OPNAME) KINK_CHECK_KINK_POLICY(P, ::kink::family::FAMILY, OPNAME)
 
 } // namespace kink

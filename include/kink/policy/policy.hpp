@@ -38,27 +38,53 @@ template <class T> constexpr branch<T> kink_branch(T left, T right, int id = 0) 
 }
 
 /// Op families: what a preset maps to a concrete policy.
+/// What a policy needs to know of a kinked op, declared by the op's family (fits<P, F> reads it;
+/// an op of the user's own declares a family of its own the same way):
+///   kind   which answers apply at its kinks (below);
+///   kinks  how many kinks each of its ops has (per_kink<P0, P1> fits ops with two).
+enum class kink_kind : unsigned char {
+    slope,    ///< one-sided derivatives differ: the value policies (zero, one, half, left, right), trap, runtime
+    jump,     ///< a step (sign, step): the value policies and straight-through
+    argument, ///< a tie between the arguments of an elementwise max or min: value policies, first, second
+    entry,    ///< a tie among the k equal maxima of a vector: value policies, first, second (not runtime)
+    window    ///< a tie among the k equal maxima of a max-pool window: the tie rules (first, last, split, mix), trap, runtime
+};
+/// The declaration a family derives from: `struct bent : kink::kinks_of<kink::kink_kind::slope> {};`.
+template <kink_kind K, int N = 1> struct kinks_of {
+    static constexpr kink_kind kind = K;
+    static constexpr int kinks = N;
+};
+
 namespace family {
-struct relu {};
-struct leaky_relu {};
-struct relu6 {};
-struct hardtanh {};
-struct abs {};
-struct sign {};
-struct step {};
-struct max {};        ///< elementwise max(a, b)
-struct max_reduce {}; ///< max over a vector: ties among k entries
-struct max_pool {};   ///< a max-pooling window whose maximum is tied among k entries
-struct min {};
-struct clamp {};
-struct hardsigmoid {};
-struct hardswish {};
-struct elu {};       ///< elu with alpha != 1 (and celu, which has no kink)
-struct selu {};
-struct softshrink {};
-struct hardshrink {};
-struct threshold {};
+struct relu : kinks_of<kink_kind::slope> {};
+struct leaky_relu : kinks_of<kink_kind::slope> {};
+struct relu6 : kinks_of<kink_kind::slope, 2> {};
+struct hardtanh : kinks_of<kink_kind::slope, 2> {};
+struct abs : kinks_of<kink_kind::slope> {};
+struct sign : kinks_of<kink_kind::jump> {};
+struct step : kinks_of<kink_kind::jump> {};
+struct max : kinks_of<kink_kind::argument> {};      ///< elementwise max(a, b)
+struct max_reduce : kinks_of<kink_kind::entry> {};  ///< max over a vector: ties among k entries
+struct max_pool : kinks_of<kink_kind::window> {};   ///< a max-pooling window whose maximum is tied among k entries
+struct min : kinks_of<kink_kind::argument> {};
+struct clamp : kinks_of<kink_kind::slope, 2> {};
+struct hardsigmoid : kinks_of<kink_kind::slope, 2> {};
+struct hardswish : kinks_of<kink_kind::slope, 2> {};
+struct elu : kinks_of<kink_kind::slope> {}; ///< elu with alpha != 1 (and celu, which has no kink)
+struct selu : kinks_of<kink_kind::slope> {};
+struct softshrink : kinks_of<kink_kind::slope, 2> {};
+struct hardshrink : kinks_of<kink_kind::slope, 2> {};
+struct threshold : kinks_of<kink_kind::slope> {};
 } // namespace family
+/// A family's declaration: kind and kinks (a family that declares neither: one change of slope).
+template <class F> inline constexpr kink_kind kind_of_v = [] {
+    if constexpr (requires { F::kind; }) return kink_kind(F::kind);
+    else return kink_kind::slope;
+}();
+template <class F> inline constexpr int kinks_of_v = [] {
+    if constexpr (requires { F::kinks; }) return int(F::kinks);
+    else return 1;
+}();
 
 namespace policy {
 /// 0 at the kink.
@@ -278,8 +304,8 @@ template <class P> struct policy_impl {
     template <class F> static constexpr bool fits = false;
 };
 namespace detail {
-/// The families whose kinks are ties among k equal maxima, where only the tie rules apply.
-template <class F> inline constexpr bool tie_family_v = KINK_SAME(F, family::max_pool);
+/// The families whose kinks are ties in a max-pool window, where only the tie rules apply.
+template <class F> inline constexpr bool tie_family_v = kind_of_v<F> == kink_kind::window;
 /// The value policies (zero, one, half, left, right, trap) fit every family but max_pool.
 /// Of a max over a vector, a tie's entries get what a single entry gets from the one-sided
 /// derivatives (left 0, right 1) or the policy's number; half splits the adjoint evenly.
@@ -302,12 +328,13 @@ template <> struct policy_impl<policy::trap> {
 template <> struct policy_impl<policy::first> {
     static constexpr kink_rule rule{kink_rule::kind::argument, 0, 1, 0};
     static constexpr tie_rule tie{tie_rule::kind::first};
-    template <class F> static constexpr bool fits = meta::contains_v<F, family::max, family::min, family::max_reduce, family::max_pool>;
+    template <class F> static constexpr bool fits = kind_of_v<F> == kink_kind::argument || kind_of_v<F> == kink_kind::entry ||
+                                                    kind_of_v<F> == kink_kind::window;
 };
 template <> struct policy_impl<policy::second> {
     static constexpr kink_rule rule{kink_rule::kind::argument, 0, 1, 1};
     static constexpr tie_rule tie{tie_rule::kind::last};
-    template <class F> static constexpr bool fits = meta::contains_v<F, family::max, family::min, family::max_reduce>;
+    template <class F> static constexpr bool fits = kind_of_v<F> == kink_kind::argument || kind_of_v<F> == kink_kind::entry;
 };
 template <> struct policy_impl<policy::last> {
     static constexpr kink_rule rule{};
@@ -327,12 +354,12 @@ template <std::int64_t N, std::int64_t D> struct policy_impl<policy::mix<N, D>> 
 template <> struct policy_impl<policy::straight_through> {
     static constexpr kink_rule rule{kink_rule::kind::through, 0, 0};
     static constexpr tie_rule tie{};
-    template <class F> static constexpr bool fits = meta::contains_v<F, family::sign, family::step>;
+    template <class F> static constexpr bool fits = kind_of_v<F> == kink_kind::jump;
 };
 template <> struct policy_impl<policy::straight_through_clipped> {
     static constexpr kink_rule rule{kink_rule::kind::through, 1, 1};
     static constexpr tie_rule tie{};
-    template <class F> static constexpr bool fits = meta::contains_v<F, family::sign, family::step>;
+    template <class F> static constexpr bool fits = kind_of_v<F> == kink_kind::jump;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -361,14 +388,12 @@ template <class... P> struct is_per_kink<policy::per_kink<P...>> : std::true_typ
 template <class P> inline constexpr bool is_per_kink_v = is_per_kink<P>::value;
 
 /// Families whose ops have more than one kink: where per_kink<P...> applies.
-template <class F> inline constexpr bool has_kinks_v =
-    meta::contains_v<F, family::relu6, family::hardtanh, family::clamp, family::hardsigmoid, family::hardswish,
-                     family::softshrink, family::hardshrink>;
+template <class F> inline constexpr bool has_kinks_v = kinks_of_v<F> > 1;
 
 template <class P, class F> constexpr bool fits();
 template <class P, class F> struct per_kink_fits : std::false_type {};
 template <class... P, class F> struct per_kink_fits<policy::per_kink<P...>, F>
-    : std::bool_constant<has_kinks_v<F> && sizeof...(P) == 2 &&
+    : std::bool_constant<kinks_of_v<F> == int(sizeof...(P)) && sizeof...(P) == 2 &&
                          (meta::contains_v<P, policy::zero, policy::one, policy::half, policy::left, policy::right,
                                            policy::trap> && ...)> {};
 
@@ -377,7 +402,7 @@ template <class P, class F> constexpr bool fits() {
     if constexpr (is_per_kink_v<Q>)
         return per_kink_fits<Q, F>::value;
     else if constexpr (is_runtime_v<Q>)
-        return !KINK_SAME(F, family::max_reduce);
+        return kind_of_v<F> != kink_kind::entry;
     else
         return policy_impl<Q>::template fits<F>;
 }
