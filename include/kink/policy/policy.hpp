@@ -37,7 +37,6 @@ template <class T> constexpr branch<T> kink_branch(T left, T right, int id = 0) 
     return {T(0), left, right, true, false, id, false};
 }
 
-/// Op families: what a preset maps to a concrete policy.
 /// What a policy needs to know of a kinked op, declared by the op's family (fits<P, F> reads it;
 /// an op of the user's own declares a family of its own the same way):
 ///   kind   which answers apply at its kinks (below);
@@ -55,6 +54,7 @@ template <kink_kind K, int N = 1> struct kinks_of {
     static constexpr int kinks = N;
 };
 
+/// Op families: what a preset maps to a concrete policy, and what kinks their ops have.
 namespace family {
 struct relu : kinks_of<kink_kind::slope> {};
 struct leaky_relu : kinks_of<kink_kind::slope> {};
