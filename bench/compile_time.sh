@@ -10,7 +10,9 @@
 # with each compiler of $COMPILERS (default "g++ clang++") at $CXXFLAGS (default -O2); $KINDS
 # picks the kinds (default: all four). An empty program (the headers and main) is measured
 # first as the baseline: "doubling the depth at most doubles the time above it". The documentation's
-# benchmarks page draws a saved run: KINDS="residual_mlp resnet" bench/compile_time.sh > bench/compile_depth.jsonl
+# benchmarks page draws a saved run (bench/compile_depth.jsonl: the median of three runs of
+#   KINDS="residual_mlp resnet" bench/compile_time.sh
+# and of CXXFLAGS="-O2 -march=native" BLOCKS="8 32" RESNET_BLOCKS=8 with the same kinds).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 CXXFLAGS=${CXXFLAGS:--O2}

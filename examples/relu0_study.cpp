@@ -29,6 +29,27 @@
 #include "options.hpp"
 #include "relu0_study/study.hpp"
 
+// The precisions this build has, each from two translation units of study_unit.cpp (all four
+// unless the build says otherwise: examples/meson.build builds two under the sanitizers).
+#if !defined(KINK_STUDY_F16) && !defined(KINK_STUDY_BF16) && !defined(KINK_STUDY_F32) && !defined(KINK_STUDY_F64)
+#define KINK_STUDY_F16 1
+#define KINK_STUDY_BF16 1
+#define KINK_STUDY_F32 1
+#define KINK_STUDY_F64 1
+#endif
+#ifndef KINK_STUDY_F16
+#define KINK_STUDY_F16 0
+#endif
+#ifndef KINK_STUDY_BF16
+#define KINK_STUDY_BF16 0
+#endif
+#ifndef KINK_STUDY_F32
+#define KINK_STUDY_F32 0
+#endif
+#ifndef KINK_STUDY_F64
+#define KINK_STUDY_F64 0
+#endif
+
 using namespace kink;
 
 namespace {
@@ -38,7 +59,8 @@ const char *usage = R"(usage: relu0_study [options]
   --epochs N      epochs of the training runs (default 3)
   --jobs N        threads, one initialisation each (default: the number of cores); --threads N is
                   the same (the study's programs run one step each on one thread)
-  --precisions L  comma-separated subset of float16,bfloat16,float32,float64 (default all)
+  --precisions L  comma-separated subset of float16,bfloat16,float32,float64 (default: all
+                  this build has)
   --seed N        first initialisation seed (default 1); initialisation i uses seed + i
   --out DIR       output folder (default relu0-study)
   --data DIR      Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)
@@ -123,7 +145,15 @@ int main(int argc, char **argv) {
     s.jobs = std::max(1u, std::thread::hardware_concurrency());
     s.epochs = 3;
     std::string out = "relu0-study", dir = "/usr/share/datasets/fashion-mnist";
-    std::vector<std::string> precisions{"float16", "bfloat16", "float32", "float64"};
+    const std::vector<std::string> built = [] {
+        std::vector<std::string> b;
+        if (KINK_STUDY_F16) b.push_back("float16");
+        if (KINK_STUDY_BF16) b.push_back("bfloat16");
+        if (KINK_STUDY_F32) b.push_back("float32");
+        if (KINK_STUDY_F64) b.push_back("float64");
+        return b;
+    }();
+    std::vector<std::string> precisions = built;
     bool inits_given = false;
     std::string precision_list;
     examples::options_parser opts("relu0_study", usage);
@@ -146,6 +176,8 @@ int main(int argc, char **argv) {
             const std::string name = precision_list.substr(p, q - p);
             if (name != "float16" && name != "bfloat16" && name != "float32" && name != "float64")
                 opts.fail("--precisions: unknown precision '" + name + "' (float16, bfloat16, float32, float64)");
+            if (std::find(built.begin(), built.end(), name) == built.end())
+                opts.fail("--precisions: this build has no " + name + " study (a sanitizer build has bfloat16 and float32 only)");
             precisions.push_back(name);
             p = q + 1;
         }
@@ -189,10 +221,18 @@ int main(int argc, char **argv) {
     study::results res;
     const auto t0 = std::chrono::steady_clock::now();
     for (const auto &p : precisions) {
+#if KINK_STUDY_F16
         if (p == "float16") study::run_precision<float16>(d, s, res);
-        else if (p == "bfloat16") study::run_precision<bfloat16>(d, s, res);
-        else if (p == "float32") study::run_precision<float>(d, s, res);
-        else study::run_precision<double>(d, s, res);
+#endif
+#if KINK_STUDY_BF16
+        if (p == "bfloat16") study::run_precision<bfloat16>(d, s, res);
+#endif
+#if KINK_STUDY_F32
+        if (p == "float32") study::run_precision<float>(d, s, res);
+#endif
+#if KINK_STUDY_F64
+        if (p == "float64") study::run_precision<double>(d, s, res);
+#endif
     }
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 

@@ -64,6 +64,24 @@ class out_of_memory : public std::bad_alloc {
     std::string what_;
 };
 
+namespace detail {
+/// What out_of_memory says a batch of n on t threads needs. Not a member of the program: it
+/// depends on no graph, so it is compiled once per translation unit, not once per program.
+inline std::string memory_text(std::size_t n, std::size_t t, std::size_t per_sample, std::size_t per_thread) {
+    auto size = [](double b) {
+        const char *unit[] = {"bytes", "KB", "MB", "GB", "TB"};
+        int u = 0;
+        while (b >= 1000 && u < 4) b /= 1000, ++u;
+        char s[32];
+        std::snprintf(s, sizeof s, u ? "%.3g %s" : "%.0f %s", b, unit[u]);
+        return std::string(s);
+    };
+    return "kink: program: a batch of " + std::to_string(n) + " samples on " + std::to_string(t) + " thread" + (t == 1 ? "" : "s") +
+           " needs about " + size(double(n) * double(per_sample) + double(t) * double(per_thread)) + " (" + size(double(per_sample)) +
+           " per sample, " + size(double(per_thread)) + " per thread), more than this process could allocate: use a smaller batch or fewer threads";
+}
+} // namespace detail
+
 template <class T, class Key, exec_options O> class program : private detail::state<T, Key, O> {
     using state = detail::state<T, Key, O>;
     using sweep = detail::chunk_sweep<T, Key, O>;
@@ -197,20 +215,7 @@ template <class T, class Key, exec_options O> class program : private detail::st
         if constexpr (!forward_only) b += plan::adj_layout.unbatched * sizeof(T);
         return b;
     }
-    static std::string memory_text(std::size_t n, std::size_t t) {
-        auto size = [](double b) {
-            const char *unit[] = {"bytes", "KB", "MB", "GB", "TB"};
-            int u = 0;
-            while (b >= 1000 && u < 4) b /= 1000, ++u;
-            char s[32];
-            std::snprintf(s, sizeof s, u ? "%.3g %s" : "%.0f %s", b, unit[u]);
-            return std::string(s);
-        };
-        return "kink: program: a batch of " + std::to_string(n) + " samples on " + std::to_string(t) + " thread" + (t == 1 ? "" : "s") +
-               " needs about " + size(double(n) * double(bytes_per_sample()) + double(t) * double(bytes_per_thread())) + " (" +
-               size(double(bytes_per_sample())) + " per sample, " + size(double(bytes_per_thread())) +
-               " per thread), more than this process could allocate: use a smaller batch or fewer threads";
-    }
+    static std::string memory_text(std::size_t n, std::size_t t) { return detail::memory_text(n, t, bytes_per_sample(), bytes_per_thread()); }
 
     /// Runs steps on n threads (n >= 1; 1, the default, starts none): the calling thread and
     /// n - 1 threads the program starts now and keeps. Results do not depend on n.
