@@ -1,7 +1,11 @@
 // Prints kink's derivative at every kink under one preset (argv[1]: pytorch, jax or tensorflow),
 // one "case value..." line each, for tests/torch_check.py and tests/preset_check.py to compare
-// with the framework's own derivative at the same points.
+// with the framework's own derivative at the same points: the scalar kinks of the kink-law table
+// (tests/kink_laws.hpp, whose every cell tests/test_kinks.cpp checks), values at NaN, and the
+// ties and margins of the tensor ops.
 #include <kink/kink.hpp>
+
+#include "kink_laws.hpp"
 
 #include <array>
 #include <limits>
@@ -12,46 +16,19 @@ using namespace kink;
 namespace {
 constexpr auto x = var<"x">;
 constexpr auto y = var<"y">;
-constexpr auto z = var<"z">;
 template <class Preset> struct printer {
-    template <class F> static void one(const char *name, const F &f, double at) {
-        try {
-            fmt::print("{} {}\n", name, eval(grad(with_policy<Preset>(f), x), x = at));
-        } catch (const kink_error &) {
-            fmt::print("{} error\n", name);
-        }
-    }
     static void run() {
-        one("relu@0", relu(x), 0.0);
-        one("abs@0", abs(x), 0.0);
-        one("leaky_relu(0.25)@0", leaky_relu(x, 0.25_c), 0.0);
-        one("relu6@0", relu6(x), 0.0);
-        one("relu6@6", relu6(x), 6.0);
-        one("hardtanh@-1", hardtanh(x), -1.0);
-        one("hardtanh@1", hardtanh(x), 1.0);
-        one("sign@0", sign(x), 0.0);
-        one("heaviside@0", step(x), 0.0);
-        one("l1@x=t", abs(x - 1.5_c), 1.5);
-        one("hardsigmoid@-3", hardsigmoid(x), -3.0);
-        one("hardsigmoid@3", hardsigmoid(x), 3.0);
-        one("hardswish@-3", hardswish(x), -3.0);
-        one("hardswish@3", hardswish(x), 3.0);
-        one("elu(0.5)@0", elu(x, 0.5_c), 0.0);
-        one("selu@0", selu(x), 0.0);
-        one("celu(0.5)@0", celu(x, 0.5_c), 0.0);
-        one("softshrink(0.5)@-0.5", softshrink(x, 0.5_c), -0.5);
-        one("softshrink(0.5)@0.5", softshrink(x, 0.5_c), 0.5);
-        one("hardshrink(0.5)@-0.5", hardshrink(x, 0.5_c), -0.5);
-        one("hardshrink(0.5)@0.5", hardshrink(x, 0.5_c), 0.5);
-        one("threshold(0.5,2)@0.5", threshold(x, 0.5_c, 2_c), 0.5);
-        auto r = [](const char *name, auto f, double a, double b, double c) {
-            auto v = value_and_grad(with_policy<Preset>(f), wrt(x, y, z), x = a, y = b, z = c);
-            fmt::print("{} {} {} {}\n", name, v[x], v[y], v[z]);
-        };
-        r("maximum@tie", max(x, y) + z * 0_c, 1.0, 1.0, 0.0);
-        r("minimum@tie", min(x, y) + z * 0_c, 1.0, 1.0, 0.0);
-        r("clamp@lo", clamp(x, y, z), 0.0, 0.0, 1.0);
-        r("clamp@hi", clamp(x, y, z), 1.0, 0.0, 1.0);
+        // every scalar kink of the kink-law table (tests/kink_laws.hpp), its partials as kink computes them
+        kink_laws::for_each_law([](const auto &row) {
+            try {
+                const kink_laws::values d = kink_laws::derivative<Preset>(row);
+                fmt::print("{}", row.name);
+                for (std::size_t k = 0; k < row.partials; ++k) fmt::print(" {}", d[k]);
+                fmt::print("\n");
+            } catch (const kink_error &) {
+                fmt::print("{} error\n", row.name);
+            }
+        });
         // values at NaN (printed "nan" when NaN)
         const double n = std::numeric_limits<double>::quiet_NaN();
         auto v = [](const char *name, auto f, double a, double b) { fmt::print("{} {}\n", name, eval(f, x = a, y = b)); };
