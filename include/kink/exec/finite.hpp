@@ -6,8 +6,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 #include <kink/exec/narrow.hpp>
@@ -46,6 +48,18 @@ template <class T> [[noreturn]] void report_non_finite(const std::string &what, 
     std::string where = batched ? "sample " + std::to_string(i / per_sample) + ", element " + std::to_string(i % per_sample)
                                 : "element " + std::to_string(i);
     throw non_finite_error("kink: step: " + what + " is " + (d != d ? "NaN" : (d > 0 ? "+inf" : "-inf")) + " at " + where);
+}
+/// Throws non_finite_error at the first NaN or infinity among the gradients in `grads` of the
+/// parameters `which` (indices into offsets, sizes and names): a function of the scalar type
+/// only, shared by every program.
+template <class T>
+void check_gradients(const T *grads, std::span<const std::size_t> which, std::span<const std::size_t> offsets, std::span<const std::size_t> sizes,
+                     std::span<const std::string_view> names) {
+    for (const std::size_t k : which) {
+        const T *g = grads + offsets[k];
+        if (const std::size_t i = first_non_finite(g, sizes[k]); i < sizes[k])
+            report_non_finite("the gradient of parameter '" + std::string(names[k]) + "'", g[i], i, sizes[k], false);
+    }
 }
 } // namespace detail
 } // namespace kink

@@ -44,6 +44,7 @@
 #include <vector>
 
 #include <kink/exec/finite.hpp>
+#include <kink/exec/fold.hpp>
 #include <kink/exec/kernels.hpp>
 #include <kink/exec/kernel_ctx.hpp>
 #include <kink/exec/bind.hpp>
@@ -649,42 +650,33 @@ template <class T, class Key, exec_options O> class program : private detail::st
             }
         }
     }
+    /// Per parameter (store order): whether it is trained. Each of Wrt's leaves is looked up
+    /// among the parameters, not each parameter in Wrt (O(P |Wrt|) at compile time).
+    static constexpr auto trained_params = [] {
+        std::array<bool, params_type::count + 1> t{};
+        for (std::size_t i = 0; i < count; ++i)
+            if (plan::roles[i] == role::param && plan::trained[i]) t[plan::leaf_slot[i]] = true;
+        return t;
+    }();
+    /// The {offset, size} of every trained parameter (or only of those not in direct_dest).
+    struct fold_ranges {
+        std::array<std::array<std::size_t, 2>, params_type::count + 1> ranges{};
+        std::size_t n = 0;
+    };
+    template <bool IndirectOnly> static constexpr fold_ranges fold_ranges_v = [] {
+        std::array<bool, params_type::count + 1> direct{};
+        for (std::size_t i = 0; i < count; ++i)
+            if (plan::roles[i] == role::param) direct[plan::leaf_slot[i]] = state::direct_dest[i];
+        fold_ranges r;
+        for (std::size_t k = 0; k < params_type::count; ++k)
+            if (trained_params[k] && !(IndirectOnly && direct[k])) r.ranges[r.n++] = {params_type::offsets[k], params_type::sizes[k]};
+        return r;
+    }();
     /// Share t of n of the sum g += slot 0, slot 1, ... (`slots` slots of flat_size values),
     /// parameter by parameter: every trained one, or only those not in direct_dest.
     void fold_slots(T *g, const T *slots, std::size_t count_, std::size_t t, std::size_t n, bool indirect_only) {
-        for (std::size_t k = 0; k < params_type::count; ++k) {
-            if (!trained_params[k] || (indirect_only && direct_param[k])) continue;
-            const std::size_t size = params_type::sizes[k], off = params_type::offsets[k];
-            fold_range(g, slots, count_, off + size * t / n, off + size * (t + 1) / n);
-        }
-    }
-    /// state::direct_dest by parameter index.
-    static constexpr auto direct_param = [] {
-        std::array<bool, params_type::count + 1> d{};
-        for (std::size_t i = 0; i < count; ++i)
-            if (plan::roles[i] == role::param) d[plan::leaf_slot[i]] = state::direct_dest[i];
-        return d;
-    }();
-    /// g[j] += s_0[j], then s_1[j], ... (slots of flat_size values), for j in [a, e): a vector
-    /// of g at a time held in a register across the slots, so g is read and written once.
-    static void fold_range(T *__restrict g, const T *__restrict slots, std::size_t n, std::size_t a, std::size_t e) {
-        std::size_t j = a;
-        if constexpr (!is_narrow_v<T>) { // one vector of g at a time, held across the slots
-            using V = simd::vec_t<T>;
-            constexpr std::size_t L = simd::lanes<T>;
-            for (; j + L <= e; j += L) {
-                V acc = simd::load<V>(g + j);
-                for (const T *p = slots + j, *end = p + n * flat_size; p != end; p += flat_size) acc = acc + simd::load<V>(p);
-                simd::store<V>(g + j, acc);
-            }
-        }
-        T *__restrict o = g + j;
-        const T *s = slots + j;
-        for (std::size_t i = 0, rest = e - j; i < rest; ++i) {
-            T acc = o[i];
-            for (const T *p = s + i, *end = p + n * flat_size; p != end; p += flat_size) acc = static_cast<T>(acc + *p);
-            o[i] = acc;
-        }
+        const fold_ranges &r = indirect_only ? fold_ranges_v<true> : fold_ranges_v<false>;
+        detail::fold_slots(g, slots, flat_size, count_, std::span(r.ranges.data(), r.n), t, n);
     }
     T mean_loss() {
         constexpr std::size_t r = count - 1;
@@ -715,22 +707,17 @@ template <class T, class Key, exec_options O> class program : private detail::st
                                           i, plan::size[I], plan::batched[I]);
         }
     }
-    /// Per parameter (store order): whether it is trained. Each of Wrt's leaves is looked up
-    /// among the parameters, not each parameter in Wrt (O(P |Wrt|) at compile time).
-    static constexpr auto trained_params = [] {
-        std::array<bool, params_type::count + 1> t{};
-        for (std::size_t i = 0; i < count; ++i)
-            if (plan::roles[i] == role::param && plan::trained[i]) t[plan::leaf_slot[i]] = true;
-        return t;
+    /// The indices of the trained parameters.
+    static constexpr auto trained_list = [] {
+        std::array<std::size_t, params_type::count + 1> l{};
+        std::size_t n = 0;
+        for (std::size_t k = 0; k < params_type::count; ++k)
+            if (trained_params[k]) l[n++] = k;
+        return std::pair{l, n};
     }();
     void check_gradients() {
-        for (std::size_t k = 0; k < params_type::count; ++k) {
-            if (!trained_params[k]) continue;
-            const T *g = this->grads_ + params_type::offsets[k];
-            if (const std::size_t i = detail::first_non_finite(g, params_type::sizes[k]); i < params_type::sizes[k])
-                detail::report_non_finite("the gradient of parameter '" + std::string(params_type::names[k]) + "'", g[i], i,
-                                          params_type::sizes[k], false);
-        }
+        detail::check_gradients(this->grads_, std::span(trained_list.first.data(), trained_list.second), params_type::offsets, params_type::sizes,
+                                params_type::names);
     }
 
     /// Points every parameter of this graph at its values in `store` (same store type as the
