@@ -121,18 +121,96 @@ template <class Op, class... A, class Topo, style St> struct definition<node<Op,
     static std::string get() { return show_expr<St, node<Op, subst_t<A, Topo>...>>().s; }
 };
 
+/// How to print one node of a graph from its arguments' printed forms, for the printers that walk
+/// a graph's node list (to_text_shared): its op applied to its arguments (show_op: one function
+/// per (style, op), shared by every node of that op), or, for a leaf, the leaf's own printer. A
+/// piecewise node (a kink's derivative, whose cases read its arguments' types) prints itself:
+/// `whole` its whole expression, `named` its definition over its arguments' names.
+struct node_printer {
+    printed (*op)(const printed *, std::size_t) = nullptr;
+    printed (*whole)() = nullptr;
+    std::string (*named)() = nullptr;
+    std::array<std::size_t, 8> args{};
+    std::size_t nargs = 0;
+};
+template <style St, class N, class Topo> constexpr node_printer printer_of() {
+    node_printer p{};
+    if constexpr (is_leaf_v<N>) {
+        p.whole = &show_expr<St, N>;
+    } else {
+        using Op = op_t<N>;
+        [&]<class... A>(meta::list<A...>) {
+            static_assert(sizeof...(A) <= 8, "kink: print: an op of more than 8 arguments");
+            p.nargs = sizeof...(A);
+            std::size_t k = 0;
+            (void)std::initializer_list<int>{0, (p.args[k++] = meta::node_index_of<A, Topo>::value, 0)...};
+        }(children_t<N>{});
+        if constexpr (Op::style == notation::piecewise) {
+            p.whole = &show_expr<St, N>;
+            p.named = &definition<N, Topo, St>::get;
+        } else {
+            p.op = &show_op<St, Op>;
+        }
+    }
+    return p;
+}
+/// The printers of every node of Topo, in its (topological) order.
+template <style St, class Topo> inline constexpr auto printers_v = []<class... T>(meta::list<T...>) {
+    return std::array<node_printer, sizeof...(T)>{printer_of<St, T, Topo>()...};
+}(Topo{});
+
 /// Whether a non-leaf node of Topo is an argument more than once (of two nodes, or twice of one).
 template <class Topo> constexpr bool shares_a_node() {
-    return []<class... T>(meta::list<T...>) {
-        std::array<std::size_t, sizeof...(T) + 1> uses{};
-        const auto count = [&]<class... A>(meta::list<A...>) {
-            (void)std::initializer_list<int>{0, (is_leaf_v<A> ? 0 : int(++uses[meta::node_index_of<A, Topo>::value]))...};
-        };
-        (void)std::initializer_list<int>{0, (count(children_t<T>{}), 0)...};
-        for (std::size_t u : uses)
-            if (u > 1) return true;
-        return false;
-    }(Topo{});
+    constexpr auto &table = printers_v<style::text, Topo>;
+    std::array<std::size_t, table.size() + 1> uses{};
+    for (const node_printer &p : table)
+        for (std::size_t k = 0; k < p.nargs; ++k)
+            if (!table[p.args[k]].whole || table[p.args[k]].named) ++uses[p.args[k]];
+    for (std::size_t u : uses)
+        if (u > 1) return true;
+    return false;
+}
+
+/// Every node of a graph printed whole from its printers (table): what show_expr prints for each.
+template <style St> inline std::vector<printed> print_whole(const node_printer *table, std::size_t n) {
+    std::vector<printed> out(n);
+    std::array<printed, 8> a;
+    for (std::size_t i = 0; i < n; ++i) {
+        const node_printer &p = table[i];
+        if (p.whole) {
+            out[i] = p.whole();
+            continue;
+        }
+        for (std::size_t k = 0; k < p.nargs; ++k) a[k] = out[p.args[k]];
+        out[i] = p.op(a.data(), p.nargs);
+    }
+    return out;
+}
+/// One definition per non-leaf node, "v1 = W1 * x; v2 = relu(v1 + b1); ...", each over its
+/// arguments' names (a leaf's printed form, v_k for any other node).
+inline std::string print_shared(const node_printer *table, std::size_t n) {
+    std::vector<printed> name(n);
+    std::array<printed, 8> a;
+    std::string s;
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const node_printer &p = table[i];
+        if (p.whole && !p.named) {
+            name[i] = p.whole();
+            continue;
+        }
+        name[i] = {"v" + std::to_string(++k), 6};
+        if (!s.empty()) s += "; ";
+        s += name[i].s;
+        s += " = ";
+        if (p.named) {
+            s += p.named();
+        } else {
+            for (std::size_t j = 0; j < p.nargs; ++j) a[j] = name[p.args[j]];
+            s += p.op(a.data(), p.nargs).s;
+        }
+    }
+    return s;
 }
 
 } // namespace print
@@ -142,24 +220,14 @@ template <class Topo> constexpr bool shares_a_node() {
 /// order, "v1 = W1 * x; v2 = relu(v1 + b1); ...", the last defining f. to_text repeats a shared
 /// node at every use, so its length doubles with every nested sharing (a residual block's input,
 /// a normalisation's centred value: 26 million characters for the 8-layer residual network of
-/// examples/fashion_resnet.cpp); this form is linear in the graph.
+/// examples/fashion_resnet.cpp); this form is linear in the graph. It prints from the graph's
+/// node list (print::printers_v): one printing function per op, not per node, so its compile
+/// time is linear too.
 template <expression X> std::string to_text_shared(const X &) {
     using Topo = topo_t<graph_t<X>>;
-    if constexpr (!print::shares_a_node<Topo>()) {
-        return print::show_expr<print::style::text, graph_t<X>>().s;
-    } else {
-        std::string s;
-        [&]<class... T>(meta::list<T...>) {
-            (void)std::initializer_list<int>{0, ([&] {
-                if constexpr (!is_leaf_v<T>) {
-                    if (!s.empty()) s += "; ";
-                    s += print::show_expr<print::style::text, print::subst_t<T, Topo>>().s + " = " +
-                         print::definition<T, Topo, print::style::text>::get();
-                }
-            }(), 0)...};
-        }(Topo{});
-        return s;
-    }
+    constexpr auto &table = print::printers_v<print::style::text, Topo>;
+    if constexpr (!print::shares_a_node<Topo>()) return print::print_whole<print::style::text>(table.data(), table.size()).back().s;
+    else return print::print_shared(table.data(), table.size());
 }
 
 /// Forward definitions and backward adjoints of a tensor loss, in LaTeX.
