@@ -199,7 +199,9 @@ inline std::string print_shared(const node_printer *table, std::size_t n) {
             name[i] = p.whole();
             continue;
         }
-        name[i] = {"v" + std::to_string(++k), 6};
+        std::string v(1, 'v'); // (appended, not "v" + to_string: g++ 12 at -O3 reports a false -Wrestrict there)
+        v += std::to_string(++k);
+        name[i] = {std::move(v), 6};
         if (!s.empty()) s += "; ";
         s += name[i].s;
         s += " = ";
