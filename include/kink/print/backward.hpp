@@ -127,6 +127,8 @@ template <class Op, class... A, class Topo, style St> struct definition<node<Op,
 /// piecewise node (a kink's derivative, whose cases read its arguments' types) prints itself:
 /// `whole` its whole expression, `named` its definition over its arguments' names.
 struct node_printer {
+    enum kind_t { leaf, op_node, piecewise } kind = leaf; // (compile-time questions ask this, not the
+                                                          // pointers: a sanitizer build's g++ cannot compare those)
     printed (*op)(const printed *, std::size_t) = nullptr;
     printed (*whole)() = nullptr;
     std::string (*named)() = nullptr;
@@ -146,9 +148,11 @@ template <style St, class N, class Topo> constexpr node_printer printer_of() {
             (void)std::initializer_list<int>{0, (p.args[k++] = meta::node_index_of<A, Topo>::value, 0)...};
         }(children_t<N>{});
         if constexpr (Op::style == notation::piecewise) {
+            p.kind = node_printer::piecewise;
             p.whole = &show_expr<St, N>;
             p.named = &definition<N, Topo, St>::get;
         } else {
+            p.kind = node_printer::op_node;
             p.op = &show_op<St, Op>;
         }
     }
@@ -165,7 +169,7 @@ template <class Topo> constexpr bool shares_a_node() {
     std::array<std::size_t, table.size() + 1> uses{};
     for (const node_printer &p : table)
         for (std::size_t k = 0; k < p.nargs; ++k)
-            if (!table[p.args[k]].whole || table[p.args[k]].named) ++uses[p.args[k]];
+            if (table[p.args[k]].kind != node_printer::leaf) ++uses[p.args[k]];
     for (std::size_t u : uses)
         if (u > 1) return true;
     return false;
@@ -177,7 +181,7 @@ template <style St> inline std::vector<printed> print_whole(const node_printer *
     std::array<printed, 8> a;
     for (std::size_t i = 0; i < n; ++i) {
         const node_printer &p = table[i];
-        if (p.whole) {
+        if (p.kind != node_printer::op_node) {
             out[i] = p.whole();
             continue;
         }
@@ -195,7 +199,7 @@ inline std::string print_shared(const node_printer *table, std::size_t n) {
     std::size_t k = 0;
     for (std::size_t i = 0; i < n; ++i) {
         const node_printer &p = table[i];
-        if (p.whole && !p.named) {
+        if (p.kind == node_printer::leaf) {
             name[i] = p.whole();
             continue;
         }
@@ -205,7 +209,7 @@ inline std::string print_shared(const node_printer *table, std::size_t n) {
         if (!s.empty()) s += "; ";
         s += name[i].s;
         s += " = ";
-        if (p.named) {
+        if (p.kind == node_printer::piecewise) {
             s += p.named();
         } else {
             for (std::size_t j = 0; j < p.nargs; ++j) a[j] = name[p.args[j]];
